@@ -1,0 +1,203 @@
+//! The GS1 application identifiers that follow the serial in a Честный ЗНАК code.
+//!
+//! Only what is needed to find where the serial ends when the GS separator is missing and
+//! to pick out the batch (AI 10, checked against banned medicine series).
+
+use super::GS;
+use super::alphabet::is_gs1_char;
+
+/// What a parse of the elements after the serial found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Extras {
+    /// AI 10: batch / series.
+    pub batch: Option<Vec<u8>>,
+}
+
+/// How the value of one AI is shaped.
+#[derive(Clone, Copy)]
+enum Value {
+    /// Exactly `len` digits.
+    Digits(usize),
+    /// Exactly `len` GS1 characters.
+    Chars(usize),
+    /// AI 91: 4 characters, and AI 92 must follow.
+    KeyId,
+    /// AI 92: 44 or 88 GS1 characters.
+    Crypto,
+    /// 1..=max GS1 characters up to the next GS or the end.
+    Variable(usize),
+}
+
+/// Recognises the AI at the start of `s`: its length and the shape of its value.
+fn match_ai(s: &[u8]) -> Option<(usize, Value)> {
+    let digit = |i: usize| s.get(i).is_some_and(u8::is_ascii_digit);
+    if s.starts_with(b"8005") {
+        return Some((4, Value::Digits(6)));
+    }
+    if s.starts_with(b"7003") {
+        return Some((4, Value::Digits(10)));
+    }
+    // 310n–369n: measures (weight 3103, volume 335n, …), six digits.
+    if s.first() == Some(&b'3') && matches!(s.get(1), Some(b'1'..=b'6')) && digit(2) && digit(3) {
+        return Some((4, Value::Digits(6)));
+    }
+    if s.starts_with(b"240") {
+        return Some((3, Value::Variable(30)));
+    }
+    let two = s.get(..2)?;
+    Some(match two {
+        b"91" => (2, Value::KeyId),
+        b"92" => (2, Value::Crypto),
+        b"93" => (2, Value::Chars(4)),
+        b"10" => (2, Value::Variable(20)),
+        b"11" | b"13" | b"15" | b"16" | b"17" => (2, Value::Digits(6)),
+        _ => return None,
+    })
+}
+
+/// Whether `ai` (digits only) is one of the AIs this parser knows after the serial.
+pub fn is_known_ai(ai: &[u8]) -> bool {
+    match_ai(ai).is_some_and(|(n, _)| n == ai.len())
+}
+
+/// Which separators may stand between elements.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Separators {
+    /// Only a real GS byte.
+    GsOnly,
+    /// Also the textual forms `<GS>` and `x1d`, which are made of ordinary GS1 characters
+    /// and so can only be told from serial data by the structure around them.
+    AlsoAmbiguousText,
+}
+
+/// Length of the separator at the start of `s`, if any.
+pub fn separator_len(s: &[u8], seps: Separators) -> Option<usize> {
+    if s.first() == Some(&GS) {
+        return Some(1);
+    }
+    if seps == Separators::AlsoAmbiguousText {
+        if s.len() >= 4 && s[..4].eq_ignore_ascii_case(b"<GS>") {
+            return Some(4);
+        }
+        if s.len() >= 3 && s[..3].eq_ignore_ascii_case(b"x1d") {
+            return Some(3);
+        }
+    }
+    None
+}
+
+fn skip_separators(mut s: &[u8], seps: Separators) -> &[u8] {
+    while let Some(n) = separator_len(s, seps) {
+        s = &s[n..];
+    }
+    s
+}
+
+/// Parses the whole of `s` as a sequence of known AIs. `None` if any part does not fit.
+pub fn parse_exact(s: &[u8], seps: Separators) -> Option<Extras> {
+    parse_from(s, seps, Extras::default(), false)
+}
+
+/// Parses as many known AIs from `s` as fit and keeps what they hold; unknown trailing data
+/// is tolerated because the КИ, which is all a lookup needs, ends before it.
+pub fn parse_lenient(s: &[u8]) -> Extras {
+    parse_from(s, Separators::AlsoAmbiguousText, Extras::default(), true).unwrap_or_default()
+}
+
+fn parse_from(s: &[u8], seps: Separators, extras: Extras, lenient: bool) -> Option<Extras> {
+    let s = skip_separators(s, seps);
+    if s.is_empty() {
+        return Some(extras);
+    }
+    let give_up = |extras: Extras| if lenient { Some(extras) } else { None };
+    let Some((ai_len, shape)) = match_ai(s) else {
+        return give_up(extras);
+    };
+    let body = &s[ai_len..];
+    let fixed = |n: usize, ok: fn(&u8) -> bool| body.len() >= n && body[..n].iter().all(ok);
+    match shape {
+        Value::Digits(n) | Value::Chars(n) => {
+            let ok: fn(&u8) -> bool = if matches!(shape, Value::Digits(_)) {
+                u8::is_ascii_digit
+            } else {
+                |b| is_gs1_char(*b)
+            };
+            if !fixed(n, ok) {
+                return give_up(extras);
+            }
+            parse_from(&body[n..], seps, extras, lenient)
+        }
+        Value::KeyId => {
+            if !fixed(4, |b| is_gs1_char(*b)) {
+                return give_up(extras);
+            }
+            let after = skip_separators(&body[4..], seps);
+            if !after.starts_with(b"92") {
+                return give_up(extras);
+            }
+            parse_from(after, seps, extras, lenient)
+        }
+        Value::Crypto => {
+            for n in [44, 88] {
+                if fixed(n, |b| is_gs1_char(*b)) {
+                    if let Some(found) = parse_from(&body[n..], seps, extras.clone(), false) {
+                        return Some(found);
+                    }
+                }
+            }
+            if lenient && fixed(44, |b| is_gs1_char(*b)) {
+                return parse_from(&body[44..], seps, extras, true);
+            }
+            give_up(extras)
+        }
+        Value::Variable(max) => {
+            let end = body.iter().position(|&b| b == GS).unwrap_or(body.len());
+            let value = &body[..end];
+            if value.is_empty() || value.len() > max || !value.iter().all(|b| is_gs1_char(*b)) {
+                return give_up(extras);
+            }
+            let mut extras = extras;
+            if &s[..ai_len] == b"10" {
+                extras.batch = Some(value.to_vec());
+            }
+            parse_from(&body[end..], seps, extras, lenient)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CRYPTO44: &[u8] = b"AbCdEfGhIjKlMnOpQrStUvWxYz0123456789+/=abcde";
+
+    #[test]
+    fn short_crypto_and_measures() {
+        assert!(parse_exact(b"93dGVz", Separators::GsOnly).is_some());
+        assert!(parse_exact(b"93dGVz3103000350", Separators::GsOnly).is_some());
+        assert!(parse_exact(b"93dGV", Separators::GsOnly).is_none());
+        assert!(parse_exact(b"8005012345\x1d93abcd", Separators::GsOnly).is_some());
+    }
+
+    #[test]
+    fn key_id_needs_crypto() {
+        let mut full = b"91EE06\x1d92".to_vec();
+        full.extend_from_slice(CRYPTO44);
+        assert_eq!(CRYPTO44.len(), 44);
+        assert!(parse_exact(&full, Separators::GsOnly).is_some());
+        assert!(parse_exact(b"91EE06", Separators::GsOnly).is_none());
+    }
+
+    #[test]
+    fn batch_is_kept_and_textual_separators_only_when_allowed() {
+        let x = parse_exact(b"93abcd<GS>10SER1", Separators::AlsoAmbiguousText).unwrap();
+        assert_eq!(x.batch.as_deref(), Some(&b"SER1"[..]));
+        assert!(parse_exact(b"93abcd<GS>10SER1", Separators::GsOnly).is_none());
+    }
+
+    #[test]
+    fn lenient_keeps_what_it_found() {
+        let x = parse_lenient(b"10LOT7\x1dZZunknown");
+        assert_eq!(x.batch.as_deref(), Some(&b"LOT7"[..]));
+    }
+}

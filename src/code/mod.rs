@@ -1,0 +1,744 @@
+//! Parsing and normalisation of marking codes (КМ) into identification codes (КИ).
+//!
+//! [`parse`] takes whatever a scanner or cash program sends — a GS1 element string with or
+//! without GS separators, textual GS forms, bracketed AIs, symbology prefixes, base64, input
+//! typed under the Russian keyboard layout, a 29-character tobacco pack code, or a bare КИ —
+//! and returns every КИ the input can be read as, with the repairs it needed. Without a GS
+//! separator some codes can be read more than one way; the parser never picks one silently.
+//!
+//! ```
+//! let parsed = cisgate::code::parse("]d20104600439931256215abcdEFGH1234\u{1d}93dGVz").unwrap();
+//! let code = parsed.single().unwrap();
+//! assert_eq!(code.ki, "0104600439931256215abcdEFGH1234");
+//! assert_eq!(code.gtin, "04600439931256");
+//! ```
+
+mod ai;
+pub mod alphabet;
+pub mod layout;
+
+use std::fmt;
+
+use base64::Engine as _;
+use serde::Serialize;
+
+use ai::Separators;
+pub use alphabet::{first_non_gs1, is_gs1_char, is_valid_gtin};
+
+/// The GS1 group separator (FNC1 inside a code).
+pub const GS: u8 = 0x1d;
+
+/// Serial lengths of the GS1 structures in circulation: 6 (dairy), 7 (beer, tobacco
+/// blocks), 13 (clothing, shoes, water, medicines and most others), 20 (some electronics).
+pub const SERIAL_LENGTHS: [usize; 4] = [6, 7, 13, 20];
+
+/// Longest input accepted; real codes are under 200 bytes.
+pub const MAX_INPUT_LEN: usize = 1024;
+
+/// The shape of an identification code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Structure {
+    /// `01` + GTIN-14 + `21` + serial of the given length.
+    Gs1 {
+        /// Serial length, one of [`SERIAL_LENGTHS`].
+        serial_len: u8,
+    },
+    /// Tobacco / nicotine pack: GTIN-14 + 7-character serial, no AIs (КИ of 21 chars).
+    TobaccoPack,
+}
+
+impl Structure {
+    /// Stable name used in JSON output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Structure::Gs1 { serial_len: 6 } => "gs1_serial6",
+            Structure::Gs1 { serial_len: 7 } => "gs1_serial7",
+            Structure::Gs1 { serial_len: 13 } => "gs1_serial13",
+            Structure::Gs1 { serial_len: 20 } => "gs1_serial20",
+            Structure::Gs1 { .. } => "gs1",
+            Structure::TobaccoPack => "tobacco_pack",
+        }
+    }
+}
+
+impl Serialize for Structure {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// One reading of a scanned code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Code {
+    /// The identification code: what the offline lists hold and lookups use.
+    pub ki: String,
+    /// GTIN-14.
+    pub gtin: String,
+    /// Serial number.
+    pub serial: String,
+    /// Which structure this reading follows.
+    pub structure: Structure,
+    /// Max retail price carried by a 29-character tobacco pack code, in kopecks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mrp_kopecks: Option<u32>,
+    /// Batch / series (AI 10), when the code carries one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
+}
+
+/// A normalisation that was applied to the input before it could be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repair {
+    /// Typed under the Russian keyboard layout; mapped back key by key.
+    KeyboardLayoutRu,
+    /// A `]d2`, `]C1` or `]Q3` symbology identifier was removed.
+    SymbologyPrefix,
+    /// A leading GS / FNC1 was removed.
+    LeadingGs,
+    /// A textual GS (`<GS>`, `[GS]`, `{GS}`, `\x1d`, `\u001d`, `\035`, `x1d`) was read as GS.
+    TextualGs,
+    /// AIs were given in brackets: `(01)…(21)…`.
+    BracketedAis,
+    /// The whole code arrived base64-encoded.
+    Base64,
+    /// The leading `0` of AI 01 was missing and was restored.
+    RestoredLeadingZero,
+    /// No GS followed the serial; its end was found from the structure's fixed lengths.
+    GsRecoveredFromStructure,
+}
+
+impl Repair {
+    /// Stable name used in JSON output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Repair::KeyboardLayoutRu => "keyboard_layout_ru",
+            Repair::SymbologyPrefix => "symbology_prefix",
+            Repair::LeadingGs => "leading_gs",
+            Repair::TextualGs => "textual_gs",
+            Repair::BracketedAis => "bracketed_ais",
+            Repair::Base64 => "base64",
+            Repair::RestoredLeadingZero => "restored_leading_zero",
+            Repair::GsRecoveredFromStructure => "gs_recovered_from_structure",
+        }
+    }
+}
+
+impl Serialize for Repair {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// The result of parsing one input: one or more readings and the repairs applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Parsed {
+    /// Every КИ the input can be read as; more than one only when the input lacks the GS
+    /// that would decide between structures. Never empty.
+    pub candidates: Vec<Code>,
+    /// Normalisations applied, in order.
+    pub repairs: Vec<Repair>,
+}
+
+impl Parsed {
+    /// The only reading, or `None` when the input is ambiguous.
+    pub fn single(&self) -> Option<&Code> {
+        match self.candidates.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
+    /// Whether more than one КИ fits the input.
+    pub fn is_ambiguous(&self) -> bool {
+        self.candidates.len() > 1
+    }
+}
+
+/// Why an input is not a usable marking code. Positions count bytes of the input after the
+/// repairs listed in the message's context (for plain ASCII input, the input itself).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Nothing but white space.
+    #[error("empty input")]
+    Empty,
+    /// Longer than any marking code.
+    #[error("input is {len} bytes long; a marking code is at most {MAX_INPUT_LEN}")]
+    TooLong {
+        /// Input length in bytes.
+        len: usize,
+    },
+    /// `]d1`: a DataMatrix that is not GS1.
+    #[error("symbology identifier ]d1 marks a non-GS1 DataMatrix: not a marking code")]
+    NonGs1DataMatrix,
+    /// A `]xx` symbology identifier other than `]d2`, `]C1`, `]Q3`.
+    #[error("unknown symbology identifier {prefix:?}: expected ]d2, ]C1 or ]Q3")]
+    UnknownSymbology {
+        /// The identifier as received.
+        prefix: String,
+    },
+    /// Latin and Cyrillic letters in one input.
+    #[error(
+        "mixed Latin {latin:?} (char {latin_pos}) and Cyrillic {cyrillic:?} (char {cyrillic_pos}): cannot tell which keyboard layout typed this"
+    )]
+    MixedLayout {
+        /// First Latin letter.
+        latin: char,
+        /// Its char index.
+        latin_pos: usize,
+        /// First Cyrillic character.
+        cyrillic: char,
+        /// Its char index.
+        cyrillic_pos: usize,
+    },
+    /// A non-ASCII character that no Russian-layout key produces.
+    #[error("character {ch:?} (U+{code:04X}) at char {pos} cannot come from a scanner", code = u32::from(*ch))]
+    ForeignChar {
+        /// The character.
+        ch: char,
+        /// Its char index in the input.
+        pos: usize,
+    },
+    /// A character outside the set allowed in that part of the code.
+    #[error("character {ch:?} at byte {pos} is not allowed in the {field}{context}")]
+    BadChar {
+        /// The character.
+        ch: char,
+        /// Its byte position.
+        pos: usize,
+        /// Which part of the code.
+        field: &'static str,
+        /// Repairs applied before, for locating the position.
+        context: RepairContext,
+    },
+    /// The 14 characters after AI 01 are not digits.
+    #[error("GTIN {gtin:?} at byte {pos} is not 14 digits{context}")]
+    GtinNotDigits {
+        /// The characters where the GTIN should be.
+        gtin: String,
+        /// Byte position.
+        pos: usize,
+        /// Repairs applied before.
+        context: RepairContext,
+    },
+    /// The GTIN's mod-10 check digit is wrong.
+    #[error("GTIN {gtin} fails its check digit (expected {expected}){context}")]
+    GtinCheckDigit {
+        /// The GTIN.
+        gtin: String,
+        /// The correct last digit.
+        expected: char,
+        /// Repairs applied before.
+        context: RepairContext,
+    },
+    /// AI 21 does not follow the GTIN.
+    #[error("expected AI 21 (serial) at byte {pos}, found {found:?}{context}")]
+    MissingSerialAi {
+        /// Byte position.
+        pos: usize,
+        /// What is there instead.
+        found: String,
+        /// Repairs applied before.
+        context: RepairContext,
+    },
+    /// The serial has a length no structure uses.
+    #[error("serial {serial:?} is {len} characters; structures use 6, 7, 13 or 20{context}")]
+    SerialLength {
+        /// The serial.
+        serial: String,
+        /// Its length.
+        len: usize,
+        /// Repairs applied before.
+        context: RepairContext,
+    },
+    /// No GS ends the serial and no structure's fixed lengths fit the rest.
+    #[error(
+        "cannot find where the serial ends in {tail:?}: no GS separator, and no structure (serial of 6, 7, 13 or 20 + known AIs) fits{context}"
+    )]
+    NoSerialEnd {
+        /// Everything after AI 21.
+        tail: String,
+        /// Repairs applied before.
+        context: RepairContext,
+    },
+    /// A tobacco pack's price digit is not base-80.
+    #[error("max retail price character {ch:?} at byte {pos} is not a base-80 digit{context}")]
+    BadPrice {
+        /// The character.
+        ch: char,
+        /// Byte position.
+        pos: usize,
+        /// Repairs applied before.
+        context: RepairContext,
+    },
+    /// The input fits no structure at all.
+    #[error(
+        "not a marking code: expected 01 + GTIN-14 + 21 + serial, or a 21/29-character tobacco code; got {len} characters starting {start:?}{context}"
+    )]
+    NotACode {
+        /// Length after normalisation.
+        len: usize,
+        /// The first characters.
+        start: String,
+        /// Repairs applied before.
+        context: RepairContext,
+    },
+}
+
+/// The repairs applied before an error was found, shown so that a position can be
+/// located in the normalised text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RepairContext(pub Vec<Repair>);
+
+impl fmt::Display for RepairContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = self.0.iter().map(|r| r.name()).collect();
+        write!(f, " (after repairs: {})", names.join(", "))
+    }
+}
+
+/// Parses and normalises one scanned or typed code.
+///
+/// Returns every КИ the input can be read as, or an error that says what is wrong and where.
+pub fn parse(input: &str) -> Result<Parsed, ParseError> {
+    match parse_text(input) {
+        Ok(parsed) => Ok(parsed),
+        Err(err) => {
+            // Some cash software sends the whole code base64-encoded. Only tried when the
+            // plain reading fails, and only accepted if the decoded text is a valid code.
+            if let Some(decoded) = decode_base64(input.trim()) {
+                if let Ok(mut parsed) = parse_text(&decoded) {
+                    parsed.repairs.insert(0, Repair::Base64);
+                    return Ok(parsed);
+                }
+            }
+            Err(err)
+        }
+    }
+}
+
+fn decode_base64(s: &str) -> Option<String> {
+    if s.len() < 24
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(&b))
+    {
+        return None;
+    }
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let bytes = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|engine| engine.decode(s).ok())?;
+    let text = String::from_utf8(bytes).ok()?;
+    // Decoded codes are printable ASCII plus GS.
+    text.bytes()
+        .all(|b| b == GS || (0x20..0x7f).contains(&b))
+        .then_some(text)
+}
+
+fn parse_text(input: &str) -> Result<Parsed, ParseError> {
+    let mut repairs = Vec::new();
+    let text = normalise(input, &mut repairs)?;
+    let mut candidates = read_structures(&text, &mut repairs)?;
+    let mut seen = std::collections::HashSet::new();
+    candidates.retain(|c| seen.insert(c.ki.clone()));
+    Ok(Parsed {
+        candidates,
+        repairs,
+    })
+}
+
+/// Undoes keyboard layout, symbology identifiers, textual and leading GS.
+fn normalise(input: &str, repairs: &mut Vec<Repair>) -> Result<Vec<u8>, ParseError> {
+    if input.len() > MAX_INPUT_LEN {
+        return Err(ParseError::TooLong { len: input.len() });
+    }
+    let trimmed = input.trim_matches(|c: char| c == ' ' || c == '\t' || c == '\r' || c == '\n');
+    if trimmed.is_empty() {
+        return Err(ParseError::Empty);
+    }
+    let mut text = if trimmed.is_ascii() {
+        trimmed.as_bytes().to_vec()
+    } else {
+        repairs.push(Repair::KeyboardLayoutRu);
+        repair_russian_layout(trimmed)?
+    };
+
+    if text.first() == Some(&b']') {
+        let prefix = &text[..text.len().min(3)];
+        match prefix {
+            b"]d2" | b"]C1" | b"]Q3" => {
+                text.drain(..3);
+                repairs.push(Repair::SymbologyPrefix);
+            }
+            b"]d1" => return Err(ParseError::NonGs1DataMatrix),
+            _ => {
+                return Err(ParseError::UnknownSymbology {
+                    prefix: String::from_utf8_lossy(prefix).into_owned(),
+                });
+            }
+        }
+    }
+
+    if replace_unambiguous_textual_gs(&mut text) {
+        repairs.push(Repair::TextualGs);
+    }
+
+    // A code never starts with a separator: a leading GS is FNC1, a leading `<GS>` or `x1d`
+    // its textual form.
+    let mut leading = 0;
+    while let Some(n) = ai::separator_len(&text[leading..], Separators::AlsoAmbiguousText) {
+        if text[leading] != GS && !repairs.contains(&Repair::TextualGs) {
+            repairs.push(Repair::TextualGs);
+        }
+        leading += n;
+    }
+    if leading > 0 {
+        text.drain(..leading);
+        repairs.push(Repair::LeadingGs);
+    }
+    while text.last() == Some(&GS) {
+        text.pop();
+    }
+    if text.is_empty() {
+        return Err(ParseError::Empty);
+    }
+    Ok(text)
+}
+
+fn repair_russian_layout(s: &str) -> Result<Vec<u8>, ParseError> {
+    let latin = s.chars().enumerate().find(|(_, c)| c.is_ascii_alphabetic());
+    let mut out = Vec::with_capacity(s.len());
+    for (pos, ch) in s.chars().enumerate() {
+        let us = layout::ru_to_us(ch).ok_or(ParseError::ForeignChar { ch, pos })?;
+        if let (Some((latin_pos, latin)), false) = (latin, ch.is_ascii()) {
+            return Err(ParseError::MixedLayout {
+                latin,
+                latin_pos,
+                cyrillic: ch,
+                cyrillic_pos: pos,
+            });
+        }
+        out.push(us as u8);
+    }
+    Ok(out)
+}
+
+/// Replaces the textual GS forms that contain characters outside the GS1 set and so can
+/// never be serial data. Returns whether any was found.
+fn replace_unambiguous_textual_gs(text: &mut Vec<u8>) -> bool {
+    const FORMS: [&[u8]; 5] = [b"[GS]", b"{GS}", b"\\x1d", b"\\u001d", b"\\035"];
+    if !text.iter().any(|b| matches!(b, b'[' | b'{' | b'\\')) {
+        return false;
+    }
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    let mut found = false;
+    while i < text.len() {
+        let rest = &text[i..];
+        if let Some(form) = FORMS
+            .iter()
+            .find(|f| rest.len() >= f.len() && rest[..f.len()].eq_ignore_ascii_case(f))
+        {
+            out.push(GS);
+            i += form.len();
+            found = true;
+        } else {
+            out.push(text[i]);
+            i += 1;
+        }
+    }
+    *text = out;
+    found
+}
+
+/// Tries every structure the normalised text could follow.
+fn read_structures(text: &[u8], repairs: &mut Vec<Repair>) -> Result<Vec<Code>, ParseError> {
+    let context = RepairContext(repairs.clone());
+    let ctx = || context.clone();
+    if text.first() == Some(&b'(') {
+        let elements = unbracket(text, &ctx())?;
+        repairs.push(Repair::BracketedAis);
+        let (codes, _) = read_gs1(&elements, &RepairContext(repairs.clone()))?;
+        return Ok(codes);
+    }
+
+    let mut codes = Vec::new();
+    let mut first_error = None;
+    let mut recovered = false;
+    if text.starts_with(b"01") {
+        match read_gs1(text, &ctx()) {
+            Ok((found, from_structure)) => {
+                recovered |= from_structure;
+                codes.extend(found);
+            }
+            Err(e) => first_error = Some(e),
+        }
+    }
+    if (text.len() == 21 || text.len() == 29) && !text.contains(&GS) {
+        match read_tobacco_pack(text, &ctx()) {
+            Ok(code) => codes.push(code),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if codes.is_empty() && text.first() == Some(&b'1') {
+        let mut restored = Vec::with_capacity(text.len() + 1);
+        restored.push(b'0');
+        restored.extend_from_slice(text);
+        if let Ok((found, from_structure)) = read_gs1(&restored, &ctx()) {
+            repairs.push(Repair::RestoredLeadingZero);
+            recovered |= from_structure;
+            codes.extend(found);
+        }
+    }
+    if recovered {
+        repairs.push(Repair::GsRecoveredFromStructure);
+    }
+    if !codes.is_empty() {
+        return Ok(codes);
+    }
+    Err(first_error.unwrap_or_else(|| ParseError::NotACode {
+        len: text.len(),
+        start: String::from_utf8_lossy(&text[..text.len().min(16)]).into_owned(),
+        context: ctx(),
+    }))
+}
+
+/// Reads `01` + GTIN + `21` + serial + optional AIs. Returns the readings and whether the
+/// serial's end had to be found from the structure (no GS after it).
+fn read_gs1(text: &[u8], ctx: &RepairContext) -> Result<(Vec<Code>, bool), ParseError> {
+    let gtin = read_gtin(text, 2, ctx)?;
+    if text.get(16..18) != Some(b"21") {
+        return Err(ParseError::MissingSerialAi {
+            pos: 16,
+            found: lossy(&text[16.min(text.len())..18.min(text.len())]),
+            context: ctx.clone(),
+        });
+    }
+    let tail = &text[18..];
+    let make = |serial_len: usize, extras: ai::Extras| Code {
+        ki: lossy(&text[..18 + serial_len]),
+        gtin: gtin.clone(),
+        serial: lossy(&tail[..serial_len]),
+        structure: Structure::Gs1 {
+            serial_len: serial_len as u8,
+        },
+        mrp_kopecks: None,
+        batch: extras.batch.map(|b| lossy(&b)),
+    };
+
+    let gs_at = tail.iter().position(|&b| b == GS);
+    let segment = &tail[..gs_at.unwrap_or(tail.len())];
+    let after_gs = gs_at.map_or(&[][..], |p| &tail[p + 1..]);
+
+    // A GS right after a serial of a valid length settles it.
+    if gs_at.is_some()
+        && SERIAL_LENGTHS.contains(&segment.len())
+        && first_non_gs1(segment).is_none()
+    {
+        return Ok((
+            vec![make(segment.len(), ai::parse_lenient(after_gs))],
+            false,
+        ));
+    }
+
+    // Otherwise the serial's end must come from the structure: every serial length whose
+    // remainder reads as known AIs is a candidate.
+    let mut codes = Vec::new();
+    for &len in &SERIAL_LENGTHS {
+        if len > segment.len() || first_non_gs1(&segment[..len]).is_some() {
+            continue;
+        }
+        let rest = &segment[len..];
+        let Some(mut extras) = ai::parse_exact(rest, Separators::AlsoAmbiguousText) else {
+            continue;
+        };
+        if extras.batch.is_none() {
+            extras.batch = ai::parse_lenient(after_gs).batch;
+        }
+        codes.push(make(len, extras));
+    }
+    if !codes.is_empty() {
+        let from_structure = codes.len() > 1 || codes[0].serial.len() < segment.len();
+        return Ok((codes, from_structure));
+    }
+
+    let serial_pos = 18;
+    if let Some(bad) = first_non_gs1(segment).filter(|&p| p < 20) {
+        return Err(ParseError::BadChar {
+            ch: segment[bad] as char,
+            pos: serial_pos + bad,
+            field: "serial",
+            context: ctx.clone(),
+        });
+    }
+    if segment.len() <= 20 {
+        return Err(ParseError::SerialLength {
+            serial: lossy(segment),
+            len: segment.len(),
+            context: ctx.clone(),
+        });
+    }
+    Err(ParseError::NoSerialEnd {
+        tail: lossy(tail),
+        context: ctx.clone(),
+    })
+}
+
+/// Reads and validates the GTIN-14 at `text[at..at + 14]`.
+fn read_gtin(text: &[u8], at: usize, ctx: &RepairContext) -> Result<String, ParseError> {
+    let gtin = &text[at.min(text.len())..(at + 14).min(text.len())];
+    if gtin.len() != 14 || !gtin.iter().all(u8::is_ascii_digit) {
+        return Err(ParseError::GtinNotDigits {
+            gtin: lossy(gtin),
+            pos: at,
+            context: ctx.clone(),
+        });
+    }
+    let expected = alphabet::gtin_check_digit(&gtin[..13]);
+    if expected != gtin[13] {
+        return Err(ParseError::GtinCheckDigit {
+            gtin: lossy(gtin),
+            expected: expected as char,
+            context: ctx.clone(),
+        });
+    }
+    Ok(lossy(gtin))
+}
+
+/// Reads the tobacco pack format: GTIN-14 + serial 7 [+ price 4 + check 4].
+fn read_tobacco_pack(text: &[u8], ctx: &RepairContext) -> Result<Code, ParseError> {
+    let gtin = read_gtin(text, 0, ctx)?;
+    let bad_char = |pos: usize, field| ParseError::BadChar {
+        ch: text[pos] as char,
+        pos,
+        field,
+        context: ctx.clone(),
+    };
+    if let Some(p) = first_non_gs1(&text[14..21]) {
+        return Err(bad_char(14 + p, "serial"));
+    }
+    let mut mrp_kopecks = None;
+    if text.len() == 29 {
+        let mut value = 0u32;
+        for pos in 21..25 {
+            let digit = alphabet::base80_digit(text[pos]).ok_or(ParseError::BadPrice {
+                ch: text[pos] as char,
+                pos,
+                context: ctx.clone(),
+            })?;
+            value = value * 80 + digit;
+        }
+        if let Some(p) = first_non_gs1(&text[25..29]) {
+            return Err(bad_char(25 + p, "check code"));
+        }
+        mrp_kopecks = Some(value);
+    }
+    Ok(Code {
+        ki: lossy(&text[..21]),
+        gtin,
+        serial: lossy(&text[14..21]),
+        structure: Structure::TobaccoPack,
+        mrp_kopecks,
+        batch: None,
+    })
+}
+
+/// Turns `(01)…(21)…(93)…` into the element string `01…21…<GS>93…`.
+fn unbracket(text: &[u8], ctx: &RepairContext) -> Result<Vec<u8>, ParseError> {
+    // A tag is `(` + a known AI + `)`; serials may contain brackets, so only known AIs count.
+    fn tag_at(text: &[u8], i: usize) -> Option<(usize, &[u8])> {
+        if text.get(i) != Some(&b'(') {
+            return None;
+        }
+        let close = i + 1 + text[i + 1..].iter().take(5).position(|&b| b == b')')?;
+        let ai = &text[i + 1..close];
+        let known = matches!(ai, b"01" | b"21") || ai::is_known_ai(ai);
+        known.then_some((close + 1, ai))
+    }
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    let mut first = true;
+    while i < text.len() {
+        if text[i] == GS {
+            i += 1;
+            continue;
+        }
+        let Some((value_start, ai)) = tag_at(text, i) else {
+            return Err(ParseError::BadChar {
+                ch: text[i] as char,
+                pos: i,
+                field: "bracketed AI tag",
+                context: ctx.clone(),
+            });
+        };
+        let mut end = value_start;
+        while end < text.len() && text[end] != GS && tag_at(text, end).is_none() {
+            end += 1;
+        }
+        if !first && ai != b"21" {
+            out.push(GS);
+        }
+        first = false;
+        out.extend_from_slice(ai);
+        out.extend_from_slice(&text[value_start..end]);
+        i = end;
+    }
+    Ok(out)
+}
+
+/// Checks that `bytes` is exactly one canonical КИ (no repairs, no extra data), as list
+/// files must hold. Returns its structure.
+pub fn validate_ki(bytes: &[u8]) -> Result<Structure, ParseError> {
+    let ctx = RepairContext::default();
+    // `01` + GTIN + `21` leaves no room for a serial in 21 bytes: those are tobacco packs.
+    if bytes.len() == 21 {
+        return read_tobacco_pack(bytes, &ctx).map(|c| c.structure);
+    }
+    if !bytes.starts_with(b"01") {
+        return Err(ParseError::NotACode {
+            len: bytes.len(),
+            start: lossy(&bytes[..bytes.len().min(16)]),
+            context: ctx,
+        });
+    }
+    read_gtin(bytes, 2, &ctx)?;
+    if bytes.get(16..18) != Some(b"21") {
+        return Err(ParseError::MissingSerialAi {
+            pos: 16,
+            found: lossy(&bytes[16.min(bytes.len())..18.min(bytes.len())]),
+            context: ctx,
+        });
+    }
+    let serial = &bytes[18..];
+    if let Some(p) = first_non_gs1(serial) {
+        return Err(ParseError::BadChar {
+            ch: serial[p] as char,
+            pos: 18 + p,
+            field: "serial",
+            context: ctx,
+        });
+    }
+    if !SERIAL_LENGTHS.contains(&serial.len()) {
+        return Err(ParseError::SerialLength {
+            serial: lossy(serial),
+            len: serial.len(),
+            context: ctx,
+        });
+    }
+    Ok(Structure::Gs1 {
+        serial_len: serial.len() as u8,
+    })
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,4 @@
+//! cisgate: offline checks of Russian product-marking codes (Честный ЗНАК).
+#![deny(missing_docs)]
+
+pub mod code;
