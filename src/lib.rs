@@ -2,3 +2,5 @@
 #![deny(missing_docs)]
 
 pub mod code;
+pub mod list;
+pub mod time;

@@ -1,0 +1,136 @@
+//! UTC timestamps as Unix milliseconds, and their RFC 3339 text form.
+//!
+//! The lists and the manifest only need UTC instants; a dozen lines of civil-date
+//! arithmetic (Howard Hinnant's algorithm) avoid a date-time dependency.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Formats Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn format_rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+/// Parses Unix milliseconds (all digits) or RFC 3339 (`2026-11-23T10:00:00Z`,
+/// fractional seconds and `±HH:MM` offsets allowed).
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    let t = text.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t.parse().ok();
+    }
+    let b = t.as_bytes();
+    if b.len() < 20 {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = t.get(r)?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let seps_ok = b[4] == b'-'
+        && b[7] == b'-'
+        && matches!(b[10], b'T' | b't' | b' ')
+        && b[13] == b':'
+        && b[16] == b':';
+    if !seps_ok || !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60
+    {
+        return None;
+    }
+    let mut i = 19;
+    let mut frac_ms = 0;
+    if b[i] == b'.' {
+        let start = i + 1;
+        i = start;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let digits = &t[start..i];
+        if digits.is_empty() {
+            return None;
+        }
+        frac_ms = format!("{digits:0<3}")[..3].parse::<i64>().ok()?;
+    }
+    let offset_min = match &t[i..] {
+        "Z" | "z" => 0,
+        off if off.len() == 6
+            && (off.starts_with('+') || off.starts_with('-'))
+            && &off[3..4] == ":" =>
+        {
+            let sign = if off.starts_with('-') { -1 } else { 1 };
+            sign * (num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?)
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, mo, d);
+    Some(((days * 86_400 + h * 3600 + mi * 60 + s) - offset_min * 60) * 1000 + frac_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_forms() {
+        assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some(0));
+        let ms = parse_timestamp("2026-11-23T10:00:00.250Z").unwrap();
+        assert_eq!(format_rfc3339(ms), "2026-11-23T10:00:00.250Z");
+        assert_eq!(
+            parse_timestamp("2026-11-23T13:00:00+03:00"),
+            parse_timestamp("2026-11-23T10:00:00Z")
+        );
+        assert_eq!(parse_timestamp("1795428000000"), Some(1_795_428_000_000));
+        assert_eq!(
+            format_rfc3339(1_795_428_000_000),
+            "2026-11-23T10:00:00.000Z"
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "2026-11-23T10:00:00",
+            "2026-11-23T10:00:00.Z",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+    }
+}
