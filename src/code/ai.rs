@@ -60,52 +60,41 @@ pub fn is_known_ai(ai: &[u8]) -> bool {
     match_ai(ai).is_some_and(|(n, _)| n == ai.len())
 }
 
-/// Which separators may stand between elements.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Separators {
-    /// Only a real GS byte.
-    GsOnly,
-    /// Also the textual forms `<GS>` and `x1d`, which are made of ordinary GS1 characters
-    /// and so can only be told from serial data by the structure around them.
-    AlsoAmbiguousText,
-}
-
-/// Length of the separator at the start of `s`, if any.
-pub fn separator_len(s: &[u8], seps: Separators) -> Option<usize> {
+/// Length of the separator at the start of `s`, if any: a real GS, or one of the textual
+/// forms `<GS>` and `x1d`, which are made of ordinary GS1 characters and so are only taken
+/// as separators where the structure puts an element boundary.
+pub fn separator_len(s: &[u8]) -> Option<usize> {
     if s.first() == Some(&GS) {
-        return Some(1);
+        Some(1)
+    } else if s.len() >= 4 && s[..4].eq_ignore_ascii_case(b"<GS>") {
+        Some(4)
+    } else if s.len() >= 3 && s[..3].eq_ignore_ascii_case(b"x1d") {
+        Some(3)
+    } else {
+        None
     }
-    if seps == Separators::AlsoAmbiguousText {
-        if s.len() >= 4 && s[..4].eq_ignore_ascii_case(b"<GS>") {
-            return Some(4);
-        }
-        if s.len() >= 3 && s[..3].eq_ignore_ascii_case(b"x1d") {
-            return Some(3);
-        }
-    }
-    None
 }
 
-fn skip_separators(mut s: &[u8], seps: Separators) -> &[u8] {
-    while let Some(n) = separator_len(s, seps) {
+fn skip_separators(mut s: &[u8]) -> &[u8] {
+    while let Some(n) = separator_len(s) {
         s = &s[n..];
     }
     s
 }
 
 /// Parses the whole of `s` as a sequence of known AIs. `None` if any part does not fit.
-pub fn parse_exact(s: &[u8], seps: Separators) -> Option<Extras> {
-    parse_from(s, seps, Extras::default(), false)
+pub fn parse_exact(s: &[u8]) -> Option<Extras> {
+    parse_from(s, Extras::default(), false)
 }
 
 /// Parses as many known AIs from `s` as fit and keeps what they hold; unknown trailing data
 /// is tolerated because the КИ, which is all a lookup needs, ends before it.
 pub fn parse_lenient(s: &[u8]) -> Extras {
-    parse_from(s, Separators::AlsoAmbiguousText, Extras::default(), true).unwrap_or_default()
+    parse_from(s, Extras::default(), true).unwrap_or_default()
 }
 
-fn parse_from(s: &[u8], seps: Separators, extras: Extras, lenient: bool) -> Option<Extras> {
-    let s = skip_separators(s, seps);
+fn parse_from(s: &[u8], extras: Extras, lenient: bool) -> Option<Extras> {
+    let s = skip_separators(s);
     if s.is_empty() {
         return Some(extras);
     }
@@ -125,28 +114,28 @@ fn parse_from(s: &[u8], seps: Separators, extras: Extras, lenient: bool) -> Opti
             if !fixed(n, ok) {
                 return give_up(extras);
             }
-            parse_from(&body[n..], seps, extras, lenient)
+            parse_from(&body[n..], extras, lenient)
         }
         Value::KeyId => {
             if !fixed(4, |b| is_gs1_char(*b)) {
                 return give_up(extras);
             }
-            let after = skip_separators(&body[4..], seps);
+            let after = skip_separators(&body[4..]);
             if !after.starts_with(b"92") {
                 return give_up(extras);
             }
-            parse_from(after, seps, extras, lenient)
+            parse_from(after, extras, lenient)
         }
         Value::Crypto => {
             for n in [44, 88] {
                 if fixed(n, |b| is_gs1_char(*b)) {
-                    if let Some(found) = parse_from(&body[n..], seps, extras.clone(), false) {
+                    if let Some(found) = parse_from(&body[n..], extras.clone(), false) {
                         return Some(found);
                     }
                 }
             }
             if lenient && fixed(44, |b| is_gs1_char(*b)) {
-                return parse_from(&body[44..], seps, extras, true);
+                return parse_from(&body[44..], extras, true);
             }
             give_up(extras)
         }
@@ -160,7 +149,7 @@ fn parse_from(s: &[u8], seps: Separators, extras: Extras, lenient: bool) -> Opti
             if &s[..ai_len] == b"10" {
                 extras.batch = Some(value.to_vec());
             }
-            parse_from(&body[end..], seps, extras, lenient)
+            parse_from(&body[end..], extras, lenient)
         }
     }
 }
@@ -173,10 +162,10 @@ mod tests {
 
     #[test]
     fn short_crypto_and_measures() {
-        assert!(parse_exact(b"93dGVz", Separators::GsOnly).is_some());
-        assert!(parse_exact(b"93dGVz3103000350", Separators::GsOnly).is_some());
-        assert!(parse_exact(b"93dGV", Separators::GsOnly).is_none());
-        assert!(parse_exact(b"8005012345\x1d93abcd", Separators::GsOnly).is_some());
+        assert!(parse_exact(b"93dGVz").is_some());
+        assert!(parse_exact(b"93dGVz3103000350").is_some());
+        assert!(parse_exact(b"93dGV").is_none());
+        assert!(parse_exact(b"8005012345\x1d93abcd").is_some());
     }
 
     #[test]
@@ -184,15 +173,14 @@ mod tests {
         let mut full = b"91EE06\x1d92".to_vec();
         full.extend_from_slice(CRYPTO44);
         assert_eq!(CRYPTO44.len(), 44);
-        assert!(parse_exact(&full, Separators::GsOnly).is_some());
-        assert!(parse_exact(b"91EE06", Separators::GsOnly).is_none());
+        assert!(parse_exact(&full).is_some());
+        assert!(parse_exact(b"91EE06").is_none());
     }
 
     #[test]
-    fn batch_is_kept_and_textual_separators_only_when_allowed() {
-        let x = parse_exact(b"93abcd<GS>10SER1", Separators::AlsoAmbiguousText).unwrap();
+    fn batch_is_kept_across_textual_separators() {
+        let x = parse_exact(b"93abcd<GS>10SER1").unwrap();
         assert_eq!(x.batch.as_deref(), Some(&b"SER1"[..]));
-        assert!(parse_exact(b"93abcd<GS>10SER1", Separators::GsOnly).is_none());
     }
 
     #[test]

@@ -89,6 +89,19 @@ pub fn ru_to_us(c: char) -> Option<char> {
     }
 }
 
+/// The character the Russian layout produces on the key that types `us` in the US layout
+/// (the inverse of [`ru_to_us`]), for simulating scanners; `None` for non-ASCII input.
+pub fn us_to_ru(us: char) -> Option<char> {
+    if !us.is_ascii() {
+        return None;
+    }
+    let cyrillic = ('а'..='я').chain('А'..='Я').chain(['ё', 'Ё', '№']);
+    cyrillic
+        .chain((' '..='~').filter(|c| !c.is_ascii_alphabetic()))
+        .chain(['\u{1d}'])
+        .find(|&k| ru_to_us(k) == Some(us))
+}
+
 /// Whether `c` is a character that only the Russian layout produces.
 pub fn is_russian_layout_char(c: char) -> bool {
     !c.is_ascii() && ru_to_us(c).is_some()
@@ -122,6 +135,17 @@ mod tests {
             got.into_iter().collect::<String>(),
             "abcdefghijklmnopqrstuvwxyz"
         );
+    }
+
+    #[test]
+    fn every_printable_ascii_character_can_be_typed() {
+        for us in ' '..='~' {
+            let ru = us_to_ru(us).unwrap_or_else(|| panic!("{us:?}"));
+            assert_eq!(ru_to_us(ru), Some(us));
+        }
+        assert_eq!(us_to_ru('a'), Some('ф'));
+        assert_eq!(us_to_ru(';'), Some('ж'));
+        assert_eq!(us_to_ru('/'), Some('.'));
     }
 
     #[test]

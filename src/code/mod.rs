@@ -22,7 +22,6 @@ use std::fmt;
 use base64::Engine as _;
 use serde::Serialize;
 
-use ai::Separators;
 pub use alphabet::{first_non_gs1, is_gs1_char, is_valid_gtin};
 
 /// The GS1 group separator (FNC1 inside a code).
@@ -390,7 +389,7 @@ fn normalise(input: &str, repairs: &mut Vec<Repair>) -> Result<Vec<u8>, ParseErr
     // A code never starts with a separator: a leading GS is FNC1, a leading `<GS>` or `x1d`
     // its textual form.
     let mut leading = 0;
-    while let Some(n) = ai::separator_len(&text[leading..], Separators::AlsoAmbiguousText) {
+    while let Some(n) = ai::separator_len(&text[leading..]) {
         if text[leading] != GS && !repairs.contains(&Repair::TextualGs) {
             repairs.push(Repair::TextualGs);
         }
@@ -555,7 +554,7 @@ fn read_gs1(text: &[u8], ctx: &RepairContext) -> Result<(Vec<Code>, bool), Parse
             continue;
         }
         let rest = &segment[len..];
-        let Some(mut extras) = ai::parse_exact(rest, Separators::AlsoAmbiguousText) else {
+        let Some(mut extras) = ai::parse_exact(rest) else {
             continue;
         };
         if extras.batch.is_none() {

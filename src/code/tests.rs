@@ -25,20 +25,7 @@ fn err(input: &str) -> ParseError {
 
 /// Types `s` as a wedge scanner would with the Russian layout active.
 fn type_russian(s: &str) -> String {
-    let cyr = ('а'..='я').chain('А'..='Я').chain(['ё', 'Ё', '№']);
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_digit() || "!%*()_+-=\u{1d}".contains(c) {
-                return c;
-            }
-            cyr.clone()
-                .chain((' '..='~').filter(|a| !a.is_ascii_alphanumeric()))
-                .find(|&k| {
-                    layout::ru_to_us(k) == Some(c) && (!k.is_ascii() || !c.is_ascii_alphabetic())
-                })
-                .unwrap_or_else(|| panic!("no key types {c:?}"))
-        })
-        .collect()
+    s.chars().map(|c| layout::us_to_ru(c).unwrap()).collect()
 }
 
 #[test]

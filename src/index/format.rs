@@ -1,0 +1,264 @@
+//! The container every index data file is wrapped in, and its validating loader.
+//!
+//! ```text
+//! header  16 bytes: magic "CISGFST\0" | format version u32 LE | role u32 LE
+//! payload          the `fst` crate's bytes (a set or a map)
+//! footer  24 bytes: payload length u64 LE | xxh3-64 of header+payload+length u64 LE | "CISGEND\0"
+//! ```
+//! The length and checksum sit in the footer so the file can be written in one stream.
+//! Opening checks magic, version, role and length always, and the checksum when asked;
+//! the manifest repeats length and checksum, so a file swapped in from elsewhere is caught
+//! even without hashing.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use memmap2::Mmap;
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3;
+
+use super::IndexError;
+use crate::list::ListKind;
+
+const MAGIC: &[u8; 8] = b"CISGFST\0";
+const END_MAGIC: &[u8; 8] = b"CISGEND\0";
+/// Version of the data-file container.
+pub const FILE_FORMAT_VERSION: u32 = 1;
+const HEADER_LEN: usize = 16;
+const FOOTER_LEN: usize = 24;
+
+/// What a data file holds: the entries of one list kind that a segment adds, or the keys
+/// it removes from older segments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Role {
+    /// The list kind.
+    pub kind: ListKind,
+    /// Whether the file holds removals (tombstones) rather than entries.
+    pub removed: bool,
+}
+
+impl Role {
+    fn code(self) -> u32 {
+        let kind = ListKind::ALL
+            .iter()
+            .position(|&k| k == self.kind)
+            .unwrap_or(0) as u32;
+        (kind + 1) | if self.removed { 0x100 } else { 0 }
+    }
+}
+
+/// One data file as recorded in the manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMeta {
+    /// File name inside the index directory.
+    pub name: String,
+    /// What it holds.
+    pub role: Role,
+    /// File length in bytes.
+    pub len: u64,
+    /// xxh3-64 of everything before the checksum, lower-case hex.
+    pub xxh3: String,
+    /// Number of keys.
+    pub entries: u64,
+}
+
+/// Bytes of a memory-mapped file's payload, shared by the FST that reads them.
+#[derive(Clone)]
+pub struct MappedBytes {
+    map: Arc<Mmap>,
+    start: usize,
+    end: usize,
+}
+
+impl AsRef<[u8]> for MappedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.map[self.start..self.end]
+    }
+}
+
+/// A writer that hashes what passes through it.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Xxh3,
+    written: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes one data file: a temporary name, fsync, then rename into place. The payload is
+/// produced by `fill`, which streams into the FST builder.
+pub fn write_data_file<F>(
+    dir: &Path,
+    name: &str,
+    role: Role,
+    fill: F,
+) -> Result<FileMeta, IndexError>
+where
+    F: FnOnce(&mut dyn Write) -> Result<u64, IndexError>,
+{
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| IndexError::Io { path: p, source }
+    };
+    let file = File::create(&tmp).map_err(io(&tmp))?;
+    let mut w = HashingWriter {
+        inner: BufWriter::with_capacity(1 << 20, file),
+        hasher: Xxh3::new(),
+        written: 0,
+    };
+    let mut header = [0u8; HEADER_LEN];
+    header[..8].copy_from_slice(MAGIC);
+    header[8..12].copy_from_slice(&FILE_FORMAT_VERSION.to_le_bytes());
+    header[12..16].copy_from_slice(&role.code().to_le_bytes());
+    w.write_all(&header).map_err(io(&tmp))?;
+    let entries = fill(&mut w)?;
+    let payload_len = w.written - HEADER_LEN as u64;
+    w.write_all(&payload_len.to_le_bytes()).map_err(io(&tmp))?;
+    let checksum = w.hasher.digest();
+    let mut inner = w.inner;
+    inner.write_all(&checksum.to_le_bytes()).map_err(io(&tmp))?;
+    inner.write_all(END_MAGIC).map_err(io(&tmp))?;
+    let file = inner.into_inner().map_err(|e| IndexError::Io {
+        path: tmp.clone(),
+        source: e.into_error(),
+    })?;
+    file.sync_all().map_err(io(&tmp))?;
+    let len = file.metadata().map_err(io(&tmp))?.len();
+    drop(file);
+    std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    Ok(FileMeta {
+        name: name.to_string(),
+        role,
+        len,
+        xxh3: format!("{checksum:016x}"),
+        entries,
+    })
+}
+
+/// Memory-maps a data file and validates it against its manifest entry. With `verify`,
+/// every byte is hashed; without, only the structure and the footer's checksum are compared
+/// with the manifest.
+pub fn open_data_file(
+    dir: &Path,
+    meta: &FileMeta,
+    verify: bool,
+) -> Result<MappedBytes, IndexError> {
+    let path = dir.join(&meta.name);
+    let damaged = |reason: String| IndexError::Damaged {
+        path: path.clone(),
+        reason,
+    };
+    let file = File::open(&path).map_err(|source| IndexError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let len = file
+        .metadata()
+        .map_err(|source| IndexError::Io {
+            path: path.clone(),
+            source,
+        })?
+        .len();
+    if len != meta.len {
+        return Err(damaged(format!(
+            "file is {len} bytes, the manifest says {}",
+            meta.len
+        )));
+    }
+    if len < (HEADER_LEN + FOOTER_LEN) as u64 {
+        return Err(damaged(format!(
+            "file is {len} bytes, shorter than header and footer"
+        )));
+    }
+    // SAFETY: index files are immutable once published (new data goes to new files and the
+    // writer never modifies or truncates a published file), so the mapping stays valid.
+    // Its bytes are fully validated below before any FST reads them.
+    let map = unsafe { Mmap::map(&file) }.map_err(|source| IndexError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let bytes: &[u8] = &map;
+    check_container(bytes, meta.role, &meta.xxh3, verify).map_err(damaged)?;
+    let end = bytes.len() - FOOTER_LEN;
+    Ok(MappedBytes {
+        map: Arc::new(map),
+        start: HEADER_LEN,
+        end,
+    })
+}
+
+/// Validates the container around a payload; returns what is wrong in words.
+pub fn check_container(
+    bytes: &[u8],
+    role: Role,
+    expected_xxh3: &str,
+    verify: bool,
+) -> Result<(), String> {
+    if bytes.len() < HEADER_LEN + FOOTER_LEN {
+        return Err(format!(
+            "{} bytes is shorter than header and footer",
+            bytes.len()
+        ));
+    }
+    if &bytes[..8] != MAGIC {
+        return Err("bad magic: not a cisgate data file".into());
+    }
+    let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or_default());
+    if version != FILE_FORMAT_VERSION {
+        return Err(format!(
+            "data-file format version {version}, this build reads {FILE_FORMAT_VERSION}"
+        ));
+    }
+    let code = u32::from_le_bytes(bytes[12..16].try_into().unwrap_or_default());
+    if code != role.code() {
+        return Err(format!(
+            "holds role {code:#x}, the manifest expects {:#x}",
+            role.code()
+        ));
+    }
+    let footer = &bytes[bytes.len() - FOOTER_LEN..];
+    if &footer[16..24] != END_MAGIC {
+        return Err("bad end magic: truncated or overwritten".into());
+    }
+    let payload_len = u64::from_le_bytes(footer[..8].try_into().unwrap_or_default());
+    if payload_len != (bytes.len() - HEADER_LEN - FOOTER_LEN) as u64 {
+        return Err(format!(
+            "footer says payload of {payload_len} bytes, file holds {}",
+            bytes.len() - HEADER_LEN - FOOTER_LEN
+        ));
+    }
+    let stored = u64::from_le_bytes(footer[8..16].try_into().unwrap_or_default());
+    if format!("{stored:016x}") != expected_xxh3 {
+        return Err(format!(
+            "footer checksum {stored:016x} differs from the manifest's {expected_xxh3}"
+        ));
+    }
+    if verify {
+        let actual = xxhash_rust::xxh3::xxh3_64(&bytes[..bytes.len() - 16]);
+        if actual != stored {
+            return Err(format!(
+                "checksum mismatch: content hashes to {actual:016x}, expected {stored:016x}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Path of a data file, for messages.
+pub fn data_path(dir: &Path, meta: &FileMeta) -> PathBuf {
+    dir.join(&meta.name)
+}

@@ -1,0 +1,207 @@
+//! The manifest (what one generation of the index consists of) and the `CURRENT` pointer
+//! that names the published generation.
+//!
+//! Publishing follows LevelDB: write the new manifest under a fresh name, fsync, then
+//! replace `CURRENT` by writing `CURRENT.tmp`, fsync, rename, fsync the directory. A reader
+//! sees the old generation or the new one, never a mix; a crash at any point leaves the old
+//! one published.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::IndexError;
+use super::format::FileMeta;
+use crate::list::{ListHeader, ListKind};
+
+/// Name of the pointer file.
+pub const CURRENT: &str = "CURRENT";
+/// Identifies a manifest.
+pub const MANIFEST_FORMAT: &str = "cisgate-index";
+/// Version of the manifest schema and the directory layout.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// One generation of an index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`MANIFEST_FORMAT`].
+    pub format: String,
+    /// Schema version, [`MANIFEST_VERSION`].
+    pub format_version: u32,
+    /// Generation number, increasing by one per publish.
+    pub generation: u64,
+    /// Database version: the version of the lists the generation reflects.
+    pub version: String,
+    /// When the data was last synchronised (oldest `as_of` of its lists), Unix ms.
+    pub as_of_ms: i64,
+    /// When this generation was written, Unix ms.
+    pub created_ms: i64,
+    /// Stable id of this index installation (reported as `inst`).
+    pub instance_id: String,
+    /// The lists that went into it, with their own versions and times.
+    pub lists: Vec<ListSource>,
+    /// Entries per list kind, as lookups see them.
+    pub counts: BTreeMap<ListKind, u64>,
+    /// Grey GTINs among `blocked_gtin` entries.
+    pub grey_gtins: u64,
+    /// Segments, base first, then delta layers from oldest to newest.
+    pub segments: Vec<SegmentMeta>,
+    /// Next free segment id.
+    pub next_segment_id: u64,
+    /// Order-independent digest of the logical content (see `docs/FORMATS.md`), hex.
+    pub content_digest: String,
+}
+
+/// A list that contributed to the index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListSource {
+    /// Header of the list file.
+    #[serde(flatten)]
+    pub header: ListHeader,
+    /// File name it was read from.
+    pub source: String,
+    /// Valid entries it held.
+    pub entries: u64,
+    /// Lines it rejected.
+    pub rejected: u64,
+}
+
+/// One segment: a base or a delta layer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentMeta {
+    /// Segment id (part of its file names).
+    pub id: u64,
+    /// Its data files.
+    pub files: Vec<FileMeta>,
+}
+
+impl Manifest {
+    /// Every data file of the generation.
+    pub fn files(&self) -> impl Iterator<Item = &FileMeta> {
+        self.segments.iter().flat_map(|s| s.files.iter())
+    }
+
+    /// File name of this generation's manifest.
+    pub fn file_name(&self) -> String {
+        manifest_name(self.generation)
+    }
+}
+
+/// File name of generation `generation`'s manifest.
+pub fn manifest_name(generation: u64) -> String {
+    format!("MANIFEST-{generation:010}.json")
+}
+
+/// Writes `bytes` to `dir/name` durably: temporary file, fsync, rename, fsync directory.
+pub fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), IndexError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let io = |p: &PathBuf| {
+        let p = p.clone();
+        move |source| IndexError::Io { path: p, source }
+    };
+    let mut f = File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    drop(f);
+    std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    sync_dir(dir)
+}
+
+/// Fsyncs a directory so that renames and creations in it are durable.
+pub fn sync_dir(dir: &Path) -> Result<(), IndexError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| IndexError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+/// Writes the manifest and makes it current.
+pub fn publish(dir: &Path, manifest: &Manifest) -> Result<(), IndexError> {
+    let json = serde_json::to_vec_pretty(manifest).map_err(|e| IndexError::Manifest {
+        path: dir.join(manifest.file_name()),
+        reason: e.to_string(),
+    })?;
+    write_durably(dir, &manifest.file_name(), &json)?;
+    let pointer = format!(
+        "{} {:016x}\n",
+        manifest.file_name(),
+        xxhash_rust::xxh3::xxh3_64(&json)
+    );
+    write_durably(dir, CURRENT, pointer.as_bytes())
+}
+
+/// Reads `CURRENT` and the manifest it names, checking the manifest's checksum.
+pub fn read_current(dir: &Path) -> Result<Manifest, IndexError> {
+    let current = dir.join(CURRENT);
+    let pointer = match std::fs::read(&current) {
+        Ok(p) => p,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(IndexError::NotAnIndex {
+                dir: dir.to_path_buf(),
+            });
+        }
+        Err(source) => {
+            return Err(IndexError::Io {
+                path: current,
+                source,
+            });
+        }
+    };
+    let bad_pointer = |reason: &str| IndexError::Manifest {
+        path: current.clone(),
+        reason: reason.to_string(),
+    };
+    let text = std::str::from_utf8(&pointer).map_err(|_| bad_pointer("not UTF-8"))?;
+    let (name, sum) = text
+        .trim_end_matches('\n')
+        .split_once(' ')
+        .ok_or_else(|| bad_pointer("expected \"MANIFEST-NNNNNNNNNN.json <xxh3>\""))?;
+    let valid_name = name.starts_with("MANIFEST-")
+        && name.ends_with(".json")
+        && name.len() == "MANIFEST-".len() + 10 + ".json".len()
+        && name[9..19].bytes().all(|b| b.is_ascii_digit());
+    if !valid_name || sum.len() != 16 || !sum.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad_pointer("expected \"MANIFEST-NNNNNNNNNN.json <xxh3>\""));
+    }
+    let path = dir.join(name);
+    let json = std::fs::read(&path).map_err(|source| IndexError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let actual = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&json));
+    if actual != sum {
+        return Err(IndexError::Damaged {
+            path,
+            reason: format!("manifest hashes to {actual}, CURRENT expects {sum}"),
+        });
+    }
+    let manifest: Manifest = serde_json::from_slice(&json).map_err(|e| IndexError::Manifest {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    if manifest.format != MANIFEST_FORMAT || manifest.format_version != MANIFEST_VERSION {
+        return Err(IndexError::Manifest {
+            path,
+            reason: format!(
+                "format {:?} version {}, this build reads {MANIFEST_FORMAT:?} version {MANIFEST_VERSION}",
+                manifest.format, manifest.format_version
+            ),
+        });
+    }
+    if manifest.file_name() != name {
+        return Err(IndexError::Manifest {
+            path,
+            reason: format!(
+                "holds generation {}, but is named {name}",
+                manifest.generation
+            ),
+        });
+    }
+    Ok(manifest)
+}
