@@ -172,7 +172,7 @@ impl Rng {
     fn chance(&mut self, p: f64) -> bool {
         ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
     }
-    fn pick<'a>(&mut self, set: &'a [u8]) -> u8 {
+    fn pick(&mut self, set: &[u8]) -> u8 {
         set[self.below(set.len() as u64) as usize]
     }
 }
@@ -365,7 +365,7 @@ fn series_of(gtin: &[u8], k: u64) -> Vec<u8> {
 fn series_is_banned(gtin: &[u8], batch: &[u8]) -> bool {
     let mut key = gtin.to_vec();
     key.extend_from_slice(batch);
-    xxhash_rust::xxh3::xxh3_64(&key) % 8 == 0
+    xxhash_rust::xxh3::xxh3_64(&key).is_multiple_of(8)
 }
 
 /// Files written by [`write_lists`].

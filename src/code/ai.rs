@@ -128,10 +128,11 @@ fn parse_from(s: &[u8], extras: Extras, lenient: bool) -> Option<Extras> {
         }
         Value::Crypto => {
             for n in [44, 88] {
-                if fixed(n, |b| is_gs1_char(*b)) {
-                    if let Some(found) = parse_from(&body[n..], extras.clone(), false) {
-                        return Some(found);
-                    }
+                if !fixed(n, |b| is_gs1_char(*b)) {
+                    continue;
+                }
+                if let Some(found) = parse_from(&body[n..], extras.clone(), false) {
+                    return Some(found);
                 }
             }
             if lenient && fixed(44, |b| is_gs1_char(*b)) {

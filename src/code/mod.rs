@@ -308,11 +308,9 @@ pub fn parse(input: &str) -> Result<Parsed, ParseError> {
         Err(err) => {
             // Some cash software sends the whole code base64-encoded. Only tried when the
             // plain reading fails, and only accepted if the decoded text is a valid code.
-            if let Some(decoded) = decode_base64(input.trim()) {
-                if let Ok(mut parsed) = parse_text(&decoded) {
-                    parsed.repairs.insert(0, Repair::Base64);
-                    return Ok(parsed);
-                }
+            if let Some(Ok(mut parsed)) = decode_base64(input.trim()).map(|d| parse_text(&d)) {
+                parsed.repairs.insert(0, Repair::Base64);
+                return Ok(parsed);
             }
             Err(err)
         }
@@ -625,9 +623,9 @@ fn read_tobacco_pack(text: &[u8], ctx: &RepairContext) -> Result<Code, ParseErro
     let mut mrp_kopecks = None;
     if text.len() == 29 {
         let mut value = 0u32;
-        for pos in 21..25 {
-            let digit = alphabet::base80_digit(text[pos]).ok_or(ParseError::BadPrice {
-                ch: text[pos] as char,
+        for (pos, &ch) in text.iter().enumerate().take(25).skip(21) {
+            let digit = alphabet::base80_digit(ch).ok_or(ParseError::BadPrice {
+                ch: ch as char,
                 pos,
                 context: ctx.clone(),
             })?;

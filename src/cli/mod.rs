@@ -1,0 +1,57 @@
+//! The `cisgate` command line: one file per subcommand, each a thin shell over the library.
+
+pub mod build;
+pub mod check;
+pub mod demo;
+pub mod generate;
+pub mod info;
+pub mod parse;
+pub mod progress;
+pub mod verify;
+
+use std::io::{BufRead, Write};
+
+/// Result type of a subcommand: the process exit code, or an error to print.
+pub type CmdResult = Result<i32, Box<dyn std::error::Error>>;
+
+/// Codes from the arguments, or else one per line from standard input, in batches.
+pub fn for_each_input_batch(
+    codes: &[String],
+    batch: usize,
+    mut f: impl FnMut(&[String]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    if !codes.is_empty() {
+        return f(codes);
+    }
+    let stdin = std::io::stdin();
+    let mut lock = stdin.lock();
+    let mut buf = Vec::new();
+    let mut lines = Vec::with_capacity(batch);
+    loop {
+        buf.clear();
+        if lock.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        lines.push(String::from_utf8_lossy(&buf).into_owned());
+        if lines.len() == batch {
+            f(&lines)?;
+            lines.clear();
+        }
+    }
+    if !lines.is_empty() {
+        f(&lines)?;
+    }
+    Ok(())
+}
+
+/// Writes one JSON value per line.
+pub fn write_json_line<T: serde::Serialize>(
+    out: &mut impl Write,
+    value: &T,
+) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.write_all(b"\n")
+}

@@ -1,0 +1,67 @@
+//! `cisgate parse`: normalise codes and print what they are.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use cisgate::code::{self, Code, Repair};
+
+use super::{CmdResult, for_each_input_batch, write_json_line};
+
+#[derive(Serialize)]
+struct Output<'a> {
+    input: &'a str,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    code: Option<&'a Code>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    candidates: Vec<&'a Code>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    repaired: &'a [Repair],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// Prints one JSON object per input: the КИ and its parts, every candidate when the input
+/// is ambiguous, or the error.
+pub fn run(codes: &[String]) -> CmdResult {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for_each_input_batch(codes, 4096, |batch| {
+        for input in batch {
+            let line = match code::parse(input) {
+                Ok(parsed) => {
+                    let single = parsed.single();
+                    let candidates = if single.is_some() {
+                        Vec::new()
+                    } else {
+                        parsed.candidates.iter().collect()
+                    };
+                    write_json_line(
+                        &mut out,
+                        &Output {
+                            input,
+                            code: single,
+                            candidates,
+                            repaired: &parsed.repairs,
+                            error: None,
+                        },
+                    )
+                }
+                Err(e) => write_json_line(
+                    &mut out,
+                    &Output {
+                        input,
+                        code: None,
+                        candidates: Vec::new(),
+                        repaired: &[],
+                        error: Some(e.to_string()),
+                    },
+                ),
+            };
+            line?;
+        }
+        Ok(())
+    })?;
+    out.flush()?;
+    Ok(0)
+}
