@@ -42,6 +42,20 @@ pub enum Reason {
     AboveMaxPrice,
 }
 
+impl Reason {
+    /// Stable name used in JSON output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Cis => "cis",
+            Reason::Gtin => "gtin",
+            Reason::GreyGtin => "grey_gtin",
+            Reason::Series => "series",
+            Reason::BelowMinPrice => "below_min_price",
+            Reason::AboveMaxPrice => "above_max_price",
+        }
+    }
+}
+
 /// Options of one check.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CheckOptions {
