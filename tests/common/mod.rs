@@ -1,0 +1,64 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use cisgate::index::{self, BuildOptions};
+use cisgate::progress::NoProgress;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every list file of the bundled sample.
+pub fn sample_lists() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("data/sample"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Builds the bundled sample into `dir`.
+pub fn build_sample(dir: &Path) {
+    index::build(dir, &sample_lists(), &BuildOptions::default(), &NoProgress).unwrap();
+}
+
+/// Runs the real `cisgate` binary.
+pub fn cisgate(args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cisgate"));
+    cmd.args(args).current_dir(root());
+    cmd.stdin(std::process::Stdio::piped());
+    cmd.stdout(std::process::Stdio::piped());
+    cmd.stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Standard output as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Writes a list file with a header.
+pub fn write_list(path: &Path, kind: &str, version: &str, extra_header: &str, body: &str) {
+    let text = format!(
+        "#cisgate-list 1\n#kind: {kind}\n#version: {version}\n#as_of: 2026-11-23T10:00:00Z\n{extra_header}{body}"
+    );
+    std::fs::write(path, text).unwrap();
+}
