@@ -34,3 +34,7 @@ pub mod time;
 pub use check::{CheckOptions, Verdict};
 pub use index::Index;
 pub mod synth;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
