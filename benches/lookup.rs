@@ -1,0 +1,105 @@
+//! Micro-benchmarks: parsing, single lookups and batch checks on a synthetic index.
+//!
+//! `cargo bench --bench lookup` (set CISGATE_BENCH_KEYS to change the index size; default
+//! 1,000,000 banned КИ).
+
+use std::hint::black_box;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+
+use cisgate::index::{self, BuildOptions};
+use cisgate::progress::NoProgress;
+use cisgate::synth::{self, Catalogue, GenConfig};
+use cisgate::{CheckOptions, Index};
+
+fn setup() -> (
+    tempfile::TempDir,
+    Index,
+    Vec<String>,
+    Vec<Vec<u8>>,
+    Vec<Vec<u8>>,
+) {
+    let keys: u64 = std::env::var("CISGATE_BENCH_KEYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let config = GenConfig {
+        seed: 42,
+        codes: keys,
+        gtins: 10_000,
+        zstd: false,
+        version: "bench".into(),
+        as_of_ms: 0,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let report = synth::write_lists(&dir.path().join("lists"), &config).unwrap();
+    index::build(
+        &dir.path().join("idx"),
+        &report.files,
+        &BuildOptions::default(),
+        &NoProgress,
+    )
+    .unwrap();
+    let index = Index::open(&dir.path().join("idx")).unwrap();
+    let catalogue = Catalogue::new(&config);
+    let scans: Vec<String> = (0..4096)
+        .map(|i| String::from_utf8(catalogue.code(keys + i).km).unwrap())
+        .collect();
+    let present: Vec<Vec<u8>> = (0..4096)
+        .map(|i| catalogue.code(i * (keys / 4096).max(1)).ki)
+        .collect();
+    let absent: Vec<Vec<u8>> = (0..4096).map(|i| catalogue.code(keys + i).ki).collect();
+    (dir, index, scans, present, absent)
+}
+
+fn benches(c: &mut Criterion) {
+    let (_dir, index, scans, present, absent) = setup();
+
+    let mut g = c.benchmark_group("parse");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("full code with GS", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % scans.len();
+            black_box(cisgate::code::parse(&scans[i]).is_ok())
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("lookup");
+    g.throughput(Throughput::Elements(1));
+    for (name, keys) in [
+        ("contains_ki present", &present),
+        ("contains_ki absent", &absent),
+    ] {
+        g.bench_function(name, |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) % keys.len();
+                black_box(index.contains_ki(&keys[i]))
+            })
+        });
+    }
+    g.bench_function("check (parse + all lists)", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % scans.len();
+            black_box(index.check(&scans[i]).status)
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("batch");
+    g.throughput(Throughput::Elements(scans.len() as u64));
+    g.bench_function("check_batch 4096 on all cores", |b| {
+        b.iter_batched(
+            || (),
+            |_| black_box(index.check_batch(&scans, &CheckOptions::default()).len()),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(lookup, benches);
+criterion_main!(lookup);
