@@ -9,8 +9,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::code::{self, Code, Repair, Structure};
-use crate::index::Index;
-use crate::list::{ListKind, gtin_flags};
+use crate::index::{Index, Table};
+use crate::list::gtin_flags;
 
 /// The decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -202,7 +202,7 @@ impl Index {
             reasons.push(Reason::Cis);
         }
         let gtin = code.gtin.as_bytes();
-        if let Some(flags) = self.get(ListKind::BlockedGtin, gtin) {
+        if let Some(flags) = self.get(Table::BlockedGtin, gtin) {
             if flags & gtin_flags::BLOCKED != 0 {
                 reasons.push(Reason::Gtin);
             }
@@ -214,11 +214,11 @@ impl Index {
             let mut key = Vec::with_capacity(14 + batch.len());
             key.extend_from_slice(gtin);
             key.extend_from_slice(batch.as_bytes());
-            if self.get(ListKind::BlockedSeries, &key).is_some() {
+            if self.get(Table::BlockedSeries, &key).is_some() {
                 reasons.push(Reason::Series);
             }
         }
-        let min_price = self.get(ListKind::MinPrice, gtin);
+        let min_price = self.get(Table::MinPrice, gtin);
         if let Some(price) = options.price_kopecks {
             if min_price.is_some_and(|min| price < min) {
                 reasons.push(Reason::BelowMinPrice);

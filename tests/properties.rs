@@ -102,7 +102,7 @@ proptest! {
             prop_assert_eq!(index.contains_ki(k.as_bytes()), model.contains(k));
             prop_assert_eq!(index.check(k).is_blocked(), model.contains(k));
         }
-        prop_assert_eq!(index.manifest().counts[&cisgate::list::ListKind::BlockedCis], set.len() as u64);
+        prop_assert_eq!(index.manifest().counts[&cisgate::index::Table::BlockedCis], set.len() as u64);
         cisgate::index::verify(&idx).unwrap();
     }
 }

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::digest::ContentDigest;
 use super::format::{FileMeta, Role, write_data_file};
 use super::manifest::{self, ListSource, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, SegmentMeta};
-use super::{IndexError, WriterLock, gc};
+use super::{IndexError, Table, WriterLock, gc};
 use crate::list::{Key, ListError, ListFile, ListKind, ListType, ParsedList, Reject, gtin_flags};
 use crate::progress::Progress;
 
@@ -120,13 +120,13 @@ pub fn build(
                 .count() as u64;
         }
         digest = digest.merge(kind_digest(kind, &merged.keys, &merged.values));
-        counts.insert(kind, merged.keys.len() as u64);
+        counts.insert(Table::from(kind), merged.keys.len() as u64);
         progress.stage(&format!("writing {kind}"), merged.keys.len() as u64);
-        let name = format!("seg-{segment_id:06}-{kind}.fst");
         let role = Role {
-            kind,
+            table: kind.into(),
             removed: false,
         };
+        let name = data_file_name(segment_id, role);
         files.push(write_fst(
             out,
             &name,
@@ -135,6 +135,18 @@ pub fn build(
             &merged.values,
             progress,
         )?);
+    }
+    // Sales are local state, not list content: a rebuild keeps them.
+    if let Some(prev) = &previous {
+        let base = prev
+            .segments
+            .first()
+            .map(|s| s.files.as_slice())
+            .unwrap_or_default();
+        if let Some(sold) = base.iter().find(|f| f.role.table == Table::Sold) {
+            files.push(sold.clone());
+            counts.insert(Table::Sold, sold.entries);
+        }
     }
     if options.strict && price_conflicts > 0 {
         return Err(IndexError::Build(format!(
@@ -166,6 +178,7 @@ pub fn build(
             .as_ref()
             .map_or_else(new_instance_id, |m| m.instance_id.clone()),
         lists: lists_meta,
+        deltas: Vec::new(),
         counts,
         grey_gtins,
         segments: vec![SegmentMeta {
@@ -173,12 +186,16 @@ pub fn build(
             files,
         }],
         next_segment_id: segment_id + 1,
+        journal: previous.as_ref().map_or_else(
+            || format!("sold-{segment_id:06}.journal"),
+            |m| m.journal.clone(),
+        ),
         content_digest: digest.to_string(),
     };
     progress.stage("publishing", 0);
     manifest::sync_dir(out)?;
     manifest::publish(out, &manifest)?;
-    gc::remove_unreferenced(out, &manifest, previous.as_ref())?;
+    gc::remove_unreferenced(out, &manifest)?;
     drop(lock);
     progress.finish();
     Ok(BuildReport {
@@ -306,6 +323,12 @@ pub(super) fn kind_digest(kind: ListKind, keys: &[Key<'_>], values: &[u64]) -> C
             d
         })
         .reduce(ContentDigest::default, ContentDigest::merge)
+}
+
+/// File name of a segment's data file for a role.
+pub(super) fn data_file_name(segment_id: u64, role: Role) -> String {
+    let suffix = if role.removed { "-removed" } else { "" };
+    format!("seg-{segment_id:06}-{}{suffix}.fst", role.table.name())
 }
 
 /// Streams sorted unique keys (and values) into an FST data file.

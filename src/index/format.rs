@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
 use super::IndexError;
-use crate::list::ListKind;
+use super::Table;
 
 const MAGIC: &[u8; 8] = b"CISGFST\0";
 const END_MAGIC: &[u8; 8] = b"CISGEND\0";
@@ -29,23 +29,20 @@ pub const FILE_FORMAT_VERSION: u32 = 1;
 const HEADER_LEN: usize = 16;
 const FOOTER_LEN: usize = 24;
 
-/// What a data file holds: the entries of one list kind that a segment adds, or the keys
-/// it removes from older segments.
+/// What a data file holds: the entries of one table that a segment adds, or the keys it
+/// removes from older segments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Role {
-    /// The list kind.
-    pub kind: ListKind,
+    /// The table.
+    #[serde(rename = "kind")]
+    pub table: Table,
     /// Whether the file holds removals (tombstones) rather than entries.
     pub removed: bool,
 }
 
 impl Role {
     fn code(self) -> u32 {
-        let kind = ListKind::ALL
-            .iter()
-            .position(|&k| k == self.kind)
-            .unwrap_or(0) as u32;
-        (kind + 1) | if self.removed { 0x100 } else { 0 }
+        (self.table.slot() as u32 + 1) | if self.removed { 0x100 } else { 0 }
     }
 }
 

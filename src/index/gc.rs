@@ -1,44 +1,89 @@
 //! Removal of files no live generation uses.
+//!
+//! A generation is live while it is current or while any process has it open: `Index`
+//! holds its manifest share-locked, so a manifest this writer can lock exclusively is
+//! unused. Files referenced by no live manifest are deleted.
 
 use std::collections::HashSet;
+use std::fs::File;
 use std::path::Path;
 
 use super::IndexError;
-use super::manifest::Manifest;
+use super::manifest::{self, Manifest};
 
-/// Deletes index files (segment data, manifests, stray temporaries) that neither `current`
-/// nor `previous` references. The previous generation is kept so that a reader in another
-/// process that read the old `CURRENT` a moment ago can still open it.
-pub fn remove_unreferenced(
-    dir: &Path,
-    current: &Manifest,
-    previous: Option<&Manifest>,
-) -> Result<u64, IndexError> {
-    let mut keep: HashSet<String> = current.files().map(|f| f.name.clone()).collect();
-    keep.insert(current.file_name());
-    if let Some(p) = previous {
-        keep.extend(p.files().map(|f| f.name.clone()));
-        keep.insert(p.file_name());
+/// Deletes unused manifests, the data files and journals only they referenced, and stray
+/// temporaries. Must be called with the writer lock held. Returns the number of files
+/// removed.
+pub fn remove_unreferenced(dir: &Path, current: &Manifest) -> Result<u64, IndexError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| IndexError::Io { path, source }
+    };
+    let mut keep: HashSet<String> = HashSet::new();
+    let keep_manifest = |m: &Manifest, keep: &mut HashSet<String>| {
+        keep.extend(m.files().map(|f| f.name.clone()));
+        keep.insert(m.file_name());
+        keep.insert(m.journal.clone());
+    };
+    keep_manifest(current, &mut keep);
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(io(dir))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+
+    // Old manifests: in use (lock refused) → keep with their files; unused → delete.
+    let mut unused_manifests = Vec::new();
+    // Held until the end so that no reader can take up a manifest being deleted.
+    let mut held: Vec<File> = Vec::new();
+    for name in names
+        .iter()
+        .filter(|n| is_manifest(n) && **n != current.file_name())
+    {
+        let path = dir.join(name);
+        let Ok(file) = File::open(&path) else {
+            continue;
+        };
+        match file.try_lock() {
+            Ok(()) => {
+                unused_manifests.push(path);
+                held.push(file);
+            }
+            Err(_) => {
+                // Someone reads this generation: keep everything it references.
+                match std::fs::read(&path)
+                    .map_err(io(&path))
+                    .and_then(|json| manifest::parse_manifest(&path, &json, None))
+                {
+                    Ok(m) => keep_manifest(&m, &mut keep),
+                    // Unreadable and in use: keep every data file to be safe.
+                    Err(_) => return Ok(0),
+                }
+            }
+        }
     }
-    let entries = std::fs::read_dir(dir).map_err(|source| IndexError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
     let mut removed = 0;
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for path in &unused_manifests {
+        std::fs::remove_file(path).map_err(io(path))?;
+        removed += 1;
+    }
+    drop(held);
+    for name in &names {
         let ours = (name.starts_with("seg-")
             && (name.ends_with(".fst") || name.ends_with(".fst.tmp")))
-            || (name.starts_with("MANIFEST-")
-                && (name.ends_with(".json") || name.ends_with(".json.tmp")))
+            || (name.starts_with("sold-") && name.ends_with(".journal"))
+            || name.ends_with(".json.tmp")
             || name == "CURRENT.tmp";
-        if ours && !keep.contains(&name) {
-            std::fs::remove_file(entry.path()).map_err(|source| IndexError::Io {
-                path: entry.path(),
-                source,
-            })?;
+        if ours && !keep.contains(name) {
+            let path = dir.join(name);
+            std::fs::remove_file(&path).map_err(io(&path))?;
             removed += 1;
         }
     }
     Ok(removed)
+}
+
+fn is_manifest(name: &str) -> bool {
+    name.starts_with("MANIFEST-") && name.ends_with(".json")
 }

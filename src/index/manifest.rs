@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::IndexError;
+use super::Table;
 use super::format::FileMeta;
-use crate::list::{ListHeader, ListKind};
+use crate::list::ListHeader;
 
 /// Name of the pointer file.
 pub const CURRENT: &str = "CURRENT";
@@ -41,19 +42,27 @@ pub struct Manifest {
     pub created_ms: i64,
     /// Stable id of this index installation (reported as `inst`).
     pub instance_id: String,
-    /// The lists that went into it, with their own versions and times.
+    /// The snapshot lists the base was built from, with their own versions and times.
     pub lists: Vec<ListSource>,
-    /// Entries per list kind, as lookups see them.
-    pub counts: BTreeMap<ListKind, u64>,
+    /// Deltas applied since the base was built (the most recent [`MAX_DELTA_HISTORY`]).
+    #[serde(default)]
+    pub deltas: Vec<ListSource>,
+    /// Entries per table, as lookups see them (`sold`: as folded at the last compaction).
+    pub counts: BTreeMap<Table, u64>,
     /// Grey GTINs among `blocked_gtin` entries.
     pub grey_gtins: u64,
     /// Segments, base first, then delta layers from oldest to newest.
     pub segments: Vec<SegmentMeta>,
     /// Next free segment id.
     pub next_segment_id: u64,
+    /// The sold journal that records sales and returns since the last compaction.
+    pub journal: String,
     /// Order-independent digest of the logical content (see `docs/FORMATS.md`), hex.
     pub content_digest: String,
 }
+
+/// How many applied deltas a manifest remembers.
+pub const MAX_DELTA_HISTORY: usize = 64;
 
 /// A list that contributed to the index.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +147,11 @@ pub fn publish(dir: &Path, manifest: &Manifest) -> Result<(), IndexError> {
 
 /// Reads `CURRENT` and the manifest it names, checking the manifest's checksum.
 pub fn read_current(dir: &Path) -> Result<Manifest, IndexError> {
+    read_current_locked(dir).map(|(m, _)| m)
+}
+
+/// The manifest name `CURRENT` points to and its expected checksum.
+pub fn read_pointer(dir: &Path) -> Result<(String, String), IndexError> {
     let current = dir.join(CURRENT);
     let pointer = match std::fs::read(&current) {
         Ok(p) => p,
@@ -153,35 +167,68 @@ pub fn read_current(dir: &Path) -> Result<Manifest, IndexError> {
             });
         }
     };
-    let bad_pointer = |reason: &str| IndexError::Manifest {
+    let bad_pointer = || IndexError::Manifest {
         path: current.clone(),
-        reason: reason.to_string(),
+        reason: "expected \"MANIFEST-NNNNNNNNNN.json <xxh3>\"".into(),
     };
-    let text = std::str::from_utf8(&pointer).map_err(|_| bad_pointer("not UTF-8"))?;
+    let text = std::str::from_utf8(&pointer).map_err(|_| bad_pointer())?;
     let (name, sum) = text
         .trim_end_matches('\n')
         .split_once(' ')
-        .ok_or_else(|| bad_pointer("expected \"MANIFEST-NNNNNNNNNN.json <xxh3>\""))?;
+        .ok_or_else(bad_pointer)?;
     let valid_name = name.starts_with("MANIFEST-")
         && name.ends_with(".json")
         && name.len() == "MANIFEST-".len() + 10 + ".json".len()
         && name[9..19].bytes().all(|b| b.is_ascii_digit());
     if !valid_name || sum.len() != 16 || !sum.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(bad_pointer("expected \"MANIFEST-NNNNNNNNNN.json <xxh3>\""));
+        return Err(bad_pointer());
     }
-    let path = dir.join(name);
-    let json = std::fs::read(&path).map_err(|source| IndexError::Io {
+    Ok((name.to_string(), sum.to_string()))
+}
+
+/// Like [`read_current`], and also returns the manifest file, share-locked: a writer does
+/// not delete a generation whose manifest someone holds locked.
+pub fn read_current_locked(dir: &Path) -> Result<(Manifest, File), IndexError> {
+    let (name, sum) = read_pointer(dir)?;
+    let path = dir.join(&name);
+    let io = |source| IndexError::Io {
         path: path.clone(),
         source,
-    })?;
-    let actual = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&json));
-    if actual != sum {
-        return Err(IndexError::Damaged {
+    };
+    let mut file = File::open(&path).map_err(io)?;
+    file.lock_shared().map_err(io)?;
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut json).map_err(io)?;
+    let manifest = parse_manifest(&path, &json, Some(&sum))?;
+    if manifest.file_name() != name {
+        return Err(IndexError::Manifest {
             path,
-            reason: format!("manifest hashes to {actual}, CURRENT expects {sum}"),
+            reason: format!(
+                "holds generation {}, but is named {name}",
+                manifest.generation
+            ),
         });
     }
-    let manifest: Manifest = serde_json::from_slice(&json).map_err(|e| IndexError::Manifest {
+    Ok((manifest, file))
+}
+
+/// Parses and checks a manifest's bytes (and its checksum, when known).
+pub fn parse_manifest(
+    path: &Path,
+    json: &[u8],
+    expected_xxh3: Option<&str>,
+) -> Result<Manifest, IndexError> {
+    let path = path.to_path_buf();
+    if let Some(sum) = expected_xxh3 {
+        let actual = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(json));
+        if actual != sum {
+            return Err(IndexError::Damaged {
+                path,
+                reason: format!("manifest hashes to {actual}, CURRENT expects {sum}"),
+            });
+        }
+    }
+    let manifest: Manifest = serde_json::from_slice(json).map_err(|e| IndexError::Manifest {
         path: path.clone(),
         reason: e.to_string(),
     })?;
@@ -191,15 +238,6 @@ pub fn read_current(dir: &Path) -> Result<Manifest, IndexError> {
             reason: format!(
                 "format {:?} version {}, this build reads {MANIFEST_FORMAT:?} version {MANIFEST_VERSION}",
                 manifest.format, manifest.format_version
-            ),
-        });
-    }
-    if manifest.file_name() != name {
-        return Err(IndexError::Manifest {
-            path,
-            reason: format!(
-                "holds generation {}, but is named {name}",
-                manifest.generation
             ),
         });
     }

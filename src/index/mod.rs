@@ -24,6 +24,8 @@ use digest::ContentDigest;
 use format::{FileMeta, MappedBytes};
 pub use manifest::Manifest;
 
+use serde::{Deserialize, Serialize};
+
 use crate::list::{ListError, ListKind};
 
 /// Errors of building, opening and verifying an index.
@@ -102,22 +104,81 @@ impl WriterLock {
     }
 }
 
+/// The tables of an index: the four lists, and the local sold state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Table {
+    /// Banned КИ.
+    BlockedCis,
+    /// Banned and grey GTINs (value: flags).
+    BlockedGtin,
+    /// Banned medicine series (key: GTIN + series).
+    BlockedSeries,
+    /// Minimum price per GTIN (value: kopecks).
+    MinPrice,
+    /// КИ sold here and not returned (value: sale time, Unix ms); local state, not a list.
+    Sold,
+}
+
+impl Table {
+    /// Every table, in slot order.
+    pub const ALL: [Table; 5] = [
+        Table::BlockedCis,
+        Table::BlockedGtin,
+        Table::BlockedSeries,
+        Table::MinPrice,
+        Table::Sold,
+    ];
+
+    /// Position in per-table arrays.
+    pub fn slot(self) -> usize {
+        self as usize
+    }
+
+    /// The list kind whose entries the table holds, `None` for `Sold`.
+    pub fn list_kind(self) -> Option<ListKind> {
+        ListKind::ALL.get(self.slot()).copied()
+    }
+
+    /// Stable name used in file names and messages.
+    pub fn name(self) -> &'static str {
+        self.list_kind().map_or("sold", ListKind::name)
+    }
+}
+
+impl std::fmt::Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl From<ListKind> for Table {
+    fn from(kind: ListKind) -> Table {
+        match kind {
+            ListKind::BlockedCis => Table::BlockedCis,
+            ListKind::BlockedGtin => Table::BlockedGtin,
+            ListKind::BlockedSeries => Table::BlockedSeries,
+            ListKind::MinPrice => Table::MinPrice,
+        }
+    }
+}
+
 type Fst = fst::raw::Fst<MappedBytes>;
 
-/// A delta layer of one kind: what it adds (with values) and what it removes.
+/// A delta layer of one table: what it adds (with values) and what it removes.
 struct Layer {
     added: Option<Fst>,
     removed: Option<Fst>,
 }
 
-/// All segments' data for one list kind; layers newest first.
+/// All segments' data for one table; layers newest first.
 #[derive(Default)]
-struct KindStack {
+struct TableStack {
     base: Option<Fst>,
     layers: Vec<Layer>,
 }
 
-impl KindStack {
+impl TableStack {
     fn get(&self, key: &[u8]) -> Option<u64> {
         for layer in &self.layers {
             if let Some(v) = layer.added.as_ref().and_then(|f| f.get(key)) {
@@ -131,6 +192,38 @@ impl KindStack {
             .as_ref()
             .and_then(|f| f.get(key))
             .map(|o| o.value())
+    }
+
+    /// Streams the table as lookups see it, in key order: one union over base and layers
+    /// in which the newest source that mentions a key decides.
+    fn for_each(&self, mut f: impl FnMut(&[u8], u64)) {
+        use fst::Streamer;
+        let mut op = fst::raw::OpBuilder::new();
+        // (age rank: 0 = newest layer, usize::MAX = base; whether a removal)
+        let mut sources: Vec<(usize, bool)> = Vec::new();
+        for (rank, layer) in self.layers.iter().enumerate() {
+            if let Some(added) = &layer.added {
+                op.push(added.stream());
+                sources.push((rank, false));
+            }
+            if let Some(removed) = &layer.removed {
+                op.push(removed.stream());
+                sources.push((rank, true));
+            }
+        }
+        if let Some(base) = &self.base {
+            op.push(base.stream());
+            sources.push((usize::MAX, false));
+        }
+        let mut union = op.union();
+        while let Some((key, values)) = union.next() {
+            let newest = values.iter().min_by_key(|iv| sources[iv.index].0);
+            if let Some(iv) = newest {
+                if !sources[iv.index].1 {
+                    f(key, iv.value);
+                }
+            }
+        }
     }
 }
 
@@ -163,13 +256,33 @@ impl OpenOptions {
     }
 
     /// Opens the current generation of the index at `dir`.
+    ///
+    /// A writer may publish a new generation and delete an unused old one at any moment; if
+    /// a file named by `CURRENT` vanishes while opening, the open starts again from the new
+    /// `CURRENT`.
     pub fn open(&self, dir: &Path) -> Result<Index, IndexError> {
-        let manifest = manifest::read_current(dir)?;
-        Index::from_manifest(dir, manifest, self.verify_checksums)
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let result = manifest::read_current_locked(dir).and_then(|(manifest, lock)| {
+                Index::from_manifest(dir, manifest, lock, self.verify_checksums)
+            });
+            match result {
+                Err(IndexError::Io { ref source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound && attempts < 20 =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(attempts));
+                }
+                other => return other,
+            }
+        }
     }
 }
 
 /// An opened index generation: memory-mapped, validated, ready for lookups.
+///
+/// While it is open, the generation's manifest is share-locked, so a writer in any process
+/// keeps its files until it is dropped.
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -190,11 +303,8 @@ impl OpenOptions {
 pub struct Index {
     dir: PathBuf,
     manifest: Manifest,
-    stacks: [KindStack; 4],
-}
-
-fn kind_slot(kind: ListKind) -> usize {
-    ListKind::ALL.iter().position(|&k| k == kind).unwrap_or(0)
+    stacks: [TableStack; 5],
+    _manifest_lock: File,
 }
 
 impl Index {
@@ -203,42 +313,47 @@ impl Index {
         OpenOptions::default().open(dir)
     }
 
-    fn from_manifest(dir: &Path, manifest: Manifest, verify: bool) -> Result<Index, IndexError> {
-        let mut stacks: [KindStack; 4] = Default::default();
+    fn from_manifest(
+        dir: &Path,
+        manifest: Manifest,
+        lock: File,
+        verify: bool,
+    ) -> Result<Index, IndexError> {
+        let bad = |reason: String| IndexError::Manifest {
+            path: dir.join(manifest.file_name()),
+            reason,
+        };
+        let mut stacks: [TableStack; 5] = Default::default();
         for (n, segment) in manifest.segments.iter().enumerate() {
-            let mut layer_files: [Layer; 4] = std::array::from_fn(|_| Layer {
+            let mut layer: [Layer; 5] = std::array::from_fn(|_| Layer {
                 added: None,
                 removed: None,
             });
             for meta in &segment.files {
                 let fst = open_fst(dir, meta, verify)?;
-                let slot = &mut layer_files[kind_slot(meta.role.kind)];
+                let slot = &mut layer[meta.role.table.slot()];
                 let target = if meta.role.removed {
                     &mut slot.removed
                 } else {
                     &mut slot.added
                 };
                 if target.replace(fst).is_some() {
-                    return Err(IndexError::Manifest {
-                        path: dir.join(manifest.file_name()),
-                        reason: format!(
-                            "segment {} lists two files for {:?}",
-                            segment.id, meta.role
-                        ),
-                    });
+                    return Err(bad(format!(
+                        "segment {} lists two files for {:?}",
+                        segment.id, meta.role
+                    )));
                 }
             }
-            for (kind, layer) in layer_files.into_iter().enumerate() {
+            for (table, layer) in layer.into_iter().enumerate() {
                 if n == 0 {
                     if layer.removed.is_some() {
-                        return Err(IndexError::Manifest {
-                            path: dir.join(manifest.file_name()),
-                            reason: "the base segment cannot hold removals".into(),
-                        });
+                        return Err(bad("the base segment cannot hold removals".into()));
                     }
-                    stacks[kind].base = layer.added;
+                    stacks[table].base = layer.added;
+                } else if Table::ALL[table] == Table::Sold && layer.added.is_some() {
+                    return Err(bad("sold state belongs in the base segment".into()));
                 } else if layer.added.is_some() || layer.removed.is_some() {
-                    stacks[kind].layers.insert(0, layer);
+                    stacks[table].layers.insert(0, layer);
                 }
             }
         }
@@ -246,6 +361,7 @@ impl Index {
             dir: dir.to_path_buf(),
             manifest,
             stacks,
+            _manifest_lock: lock,
         })
     }
 
@@ -259,56 +375,31 @@ impl Index {
         &self.dir
     }
 
-    /// Raw lookup of a key in one list: the value for maps, 0 for sets, `None` if absent.
-    pub fn get(&self, kind: ListKind, key: &[u8]) -> Option<u64> {
-        self.stacks[kind_slot(kind)].get(key)
+    /// Number of delta layers over the base.
+    pub fn layer_count(&self) -> usize {
+        self.manifest.segments.len().saturating_sub(1)
+    }
+
+    /// Raw lookup of a key in one table: the value for maps, 0 for sets, `None` if absent.
+    pub fn get(&self, table: Table, key: &[u8]) -> Option<u64> {
+        self.stacks[table.slot()].get(key)
     }
 
     /// Whether a canonical КИ is on the banned list.
     pub fn contains_ki(&self, ki: &[u8]) -> bool {
-        self.get(ListKind::BlockedCis, ki).is_some()
+        self.get(Table::BlockedCis, ki).is_some()
     }
 
-    /// Streams every entry of one kind as the lookups see it, in key order.
-    pub fn for_each_entry(&self, kind: ListKind, mut f: impl FnMut(&[u8], u64)) {
-        use fst::Streamer;
-        let stack = &self.stacks[kind_slot(kind)];
-        let Some(base) = &stack.base else { return };
-        if !stack.layers.is_empty() {
-            // Layered: consult the whole stack per key (exact, if slower than a merge).
-            let mut keys: Vec<(Vec<u8>, u64)> = Vec::new();
-            let mut s = base.stream();
-            while let Some((k, _)) = s.next() {
-                keys.push((k.to_vec(), 0));
-            }
-            for layer in &stack.layers {
-                if let Some(added) = &layer.added {
-                    let mut s = added.stream();
-                    while let Some((k, _)) = s.next() {
-                        keys.push((k.to_vec(), 0));
-                    }
-                }
-            }
-            keys.sort_unstable();
-            keys.dedup();
-            for (k, _) in keys {
-                if let Some(v) = stack.get(&k) {
-                    f(&k, v);
-                }
-            }
-            return;
-        }
-        let mut s = base.stream();
-        while let Some((k, v)) = s.next() {
-            f(k, v.value());
-        }
+    /// Streams every entry of one table as the lookups see it, in key order.
+    pub fn for_each_entry(&self, table: Table, f: impl FnMut(&[u8], u64)) {
+        self.stacks[table.slot()].for_each(f)
     }
 
-    /// Recomputes the content digest from the entries.
+    /// Recomputes the content digest (of the four lists) from the entries.
     pub fn compute_digest(&self) -> ContentDigest {
         let mut d = ContentDigest::default();
         for kind in ListKind::ALL {
-            self.for_each_entry(kind, |k, v| d.add(kind, k, v));
+            self.for_each_entry(kind.into(), |k, v| d.add(kind, k, v));
         }
         d
     }
@@ -359,14 +450,17 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, IndexError> {
         })?;
     }
     let mut entries = 0;
-    for kind in ListKind::ALL {
+    for table in Table::ALL {
         let mut n = 0u64;
-        index.for_each_entry(kind, |_, _| n += 1);
-        let expected = index.manifest.counts.get(&kind).copied().unwrap_or(0);
+        index.for_each_entry(table, |_, _| n += 1);
+        let expected = index.manifest.counts.get(&table).copied().unwrap_or(0);
         if n != expected {
             return Err(IndexError::Damaged {
                 path: dir.join(index.manifest.file_name()),
-                reason: format!("{kind} holds {n} entries, the manifest says {expected}"),
+                reason: format!(
+                    "{} holds {n} entries, the manifest says {expected}",
+                    table.name()
+                ),
             });
         }
         entries += n;
