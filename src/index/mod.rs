@@ -218,10 +218,8 @@ impl TableStack {
         let mut union = op.union();
         while let Some((key, values)) = union.next() {
             let newest = values.iter().min_by_key(|iv| sources[iv.index].0);
-            if let Some(iv) = newest {
-                if !sources[iv.index].1 {
-                    f(key, iv.value);
-                }
+            if let Some(iv) = newest.filter(|iv| !sources[iv.index].1) {
+                f(key, iv.value);
             }
         }
     }
