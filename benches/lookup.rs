@@ -12,13 +12,15 @@ use cisgate::progress::NoProgress;
 use cisgate::synth::{self, Catalogue, GenConfig};
 use cisgate::{CheckOptions, Index};
 
-fn setup() -> (
-    tempfile::TempDir,
-    Index,
-    Vec<String>,
-    Vec<Vec<u8>>,
-    Vec<Vec<u8>>,
-) {
+struct Fixture {
+    _dir: tempfile::TempDir,
+    index: Index,
+    scans: Vec<String>,
+    present: Vec<Vec<u8>>,
+    absent: Vec<Vec<u8>>,
+}
+
+fn setup() -> Fixture {
     let keys: u64 = std::env::var("CISGATE_BENCH_KEYS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -49,11 +51,23 @@ fn setup() -> (
         .map(|i| catalogue.code(i * (keys / 4096).max(1)).ki)
         .collect();
     let absent: Vec<Vec<u8>> = (0..4096).map(|i| catalogue.code(keys + i).ki).collect();
-    (dir, index, scans, present, absent)
+    Fixture {
+        _dir: dir,
+        index,
+        scans,
+        present,
+        absent,
+    }
 }
 
 fn benches(c: &mut Criterion) {
-    let (_dir, index, scans, present, absent) = setup();
+    let Fixture {
+        _dir,
+        index,
+        scans,
+        present,
+        absent,
+    } = setup();
 
     let mut g = c.benchmark_group("parse");
     g.throughput(Throughput::Elements(1));
