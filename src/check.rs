@@ -40,6 +40,8 @@ pub enum Reason {
     BelowMinPrice,
     /// The sale price is above the max retail price carried in the code.
     AboveMaxPrice,
+    /// The КИ is already sold at this point of sale and not returned.
+    Sold,
 }
 
 impl Reason {
@@ -52,6 +54,7 @@ impl Reason {
             Reason::Series => "series",
             Reason::BelowMinPrice => "below_min_price",
             Reason::AboveMaxPrice => "above_max_price",
+            Reason::Sold => "sold",
         }
     }
 }
@@ -129,6 +132,17 @@ impl Index {
 
     /// Checks one code with options (the sale price).
     pub fn check_with(&self, input: &str, options: &CheckOptions) -> Verdict {
+        self.check_with_sold(input, options, &|_| false)
+    }
+
+    /// Checks one code; `is_sold` says whether a canonical КИ is sold here (see
+    /// [`crate::live::LiveIndex`], which keeps the sold journal).
+    pub fn check_with_sold(
+        &self,
+        input: &str,
+        options: &CheckOptions,
+        is_sold: &dyn Fn(&[u8]) -> bool,
+    ) -> Verdict {
         let manifest = self.manifest();
         let mut verdict = Verdict {
             input: input.to_string(),
@@ -154,7 +168,10 @@ impl Index {
         };
         verdict.repaired = parsed.repairs.clone();
         for candidate in &parsed.candidates {
-            let (reasons, min_price) = self.reasons_for(candidate, options);
+            let (mut reasons, min_price) = self.reasons_for(candidate, options);
+            if is_sold(candidate.ki.as_bytes()) {
+                reasons.push(Reason::Sold);
+            }
             verdict.reasons.extend(&reasons);
             verdict.min_price_kopecks = verdict.min_price_kopecks.max(min_price);
             verdict.max_retail_price_kopecks =

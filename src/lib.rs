@@ -28,7 +28,9 @@
 pub mod check;
 pub mod code;
 pub mod index;
+pub mod journal;
 pub mod list;
+pub mod live;
 pub mod progress;
 pub mod time;
 pub use check::{CheckOptions, Verdict};

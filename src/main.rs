@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use cisgate::CheckOptions;
-use cisgate::index::BuildOptions;
-use cisgate::synth::{GenConfig, ScanConfig};
+use cisgate::index::{ApplyOptions, BuildOptions, CompactOptions};
+use cisgate::live::LiveOptions;
+use cisgate::synth::{DeltaConfig, GenConfig, ScanConfig};
 
 /// Offline checks of Russian marking codes (Честный ЗНАК) against compiled FST indexes.
 #[derive(Parser)]
@@ -58,7 +59,53 @@ enum Command {
         /// Print counts and rate to stderr at the end.
         #[arg(long)]
         summary: bool,
+        #[command(flatten)]
+        freshness: Freshness,
         /// Codes to check.
+        codes: Vec<String>,
+    },
+    /// Apply delta lists in order as one new layer and generation (all or nothing).
+    Apply {
+        /// Index directory.
+        #[arg(long)]
+        index: PathBuf,
+        /// Compact automatically past this many layers (0: never).
+        #[arg(long, default_value_t = 8)]
+        compact_after_layers: usize,
+        /// Compact automatically once layers exceed this fraction of the base's bytes (0: never).
+        #[arg(long, default_value_t = 0.25)]
+        compact_after_size_ratio: f64,
+        /// Delta list files (plain or zstd), in order.
+        #[arg(required = true)]
+        deltas: Vec<PathBuf>,
+    },
+    /// Fold delta layers and the sold journal into a new base.
+    Compact {
+        /// Index directory.
+        #[arg(long)]
+        index: PathBuf,
+        /// Days a sale stays on the sold list.
+        #[arg(long, default_value_t = 30)]
+        retention_days: u32,
+    },
+    /// Register sales (codes from arguments, else one per line on stdin); durable before each output line.
+    Sell {
+        /// Index directory.
+        #[arg(long)]
+        index: PathBuf,
+        #[command(flatten)]
+        freshness: Freshness,
+        /// Codes sold.
+        codes: Vec<String>,
+    },
+    /// Register returns of sold codes.
+    Return {
+        /// Index directory.
+        #[arg(long)]
+        index: PathBuf,
+        #[command(flatten)]
+        freshness: Freshness,
+        /// Codes returned.
         codes: Vec<String>,
     },
     /// Describe an index.
@@ -109,6 +156,39 @@ enum Command {
         #[arg(long, default_value_t = 0.2)]
         noise_share: f64,
     },
+    /// Write a synthetic blocked_cis delta against the lists `gen` wrote with the same seed.
+    GenDelta {
+        /// The delta file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Banned КИ in the snapshot (as given to `gen --codes`).
+        #[arg(long, default_value_t = 100_000)]
+        codes: u64,
+        /// Distinct GTINs (as given to `gen`).
+        #[arg(long, default_value_t = 5_000)]
+        gtins: u32,
+        /// Seed (as given to `gen`).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Compress with zstd.
+        #[arg(long)]
+        zstd: bool,
+        /// Version the delta applies to.
+        #[arg(long)]
+        parent: String,
+        /// Version it produces.
+        #[arg(long)]
+        version: String,
+        /// Sequence number of this delta (each adds and removes different codes).
+        #[arg(long, default_value_t = 0)]
+        sequence: u64,
+        /// КИ to add.
+        #[arg(long, default_value_t = 1000)]
+        adds: u64,
+        /// КИ to remove.
+        #[arg(long, default_value_t = 100)]
+        removes: u64,
+    },
     /// Build the bundled sample index and check the hand-made codes against it.
     Demo {
         /// The data directory (holding sample/ and codes/).
@@ -118,6 +198,31 @@ enum Command {
         #[arg(long, default_value = "target/demo-index")]
         out: PathBuf,
     },
+}
+
+/// The Local Module's freshness rule.
+#[derive(clap::Args)]
+struct Freshness {
+    /// Refuse when the index data is older than this many hours (pharmacies: 240).
+    #[arg(long, default_value_t = 72.0)]
+    max_age_hours: f64,
+    /// Never refuse for old data.
+    #[arg(long)]
+    ignore_freshness: bool,
+    /// Days a sale stays on the sold list.
+    #[arg(long, default_value_t = 30)]
+    sold_retention_days: u32,
+}
+
+impl Freshness {
+    fn options(&self, verify_checksums: bool) -> LiveOptions {
+        LiveOptions {
+            max_age_ms: (!self.ignore_freshness)
+                .then_some((self.max_age_hours * 3_600_000.0) as i64),
+            sold_retention_ms: i64::from(self.sold_retention_days) * 86_400_000,
+            verify_checksums,
+        }
+    }
 }
 
 fn run(cli: Cli) -> cli::CmdResult {
@@ -143,6 +248,7 @@ fn run(cli: Cli) -> cli::CmdResult {
             price,
             no_verify,
             summary,
+            freshness,
             codes,
         } => cli::check::run(
             &index,
@@ -150,9 +256,42 @@ fn run(cli: Cli) -> cli::CmdResult {
             CheckOptions {
                 price_kopecks: price,
             },
-            !no_verify,
+            freshness.options(!no_verify),
             summary,
         ),
+        Command::Apply {
+            index,
+            compact_after_layers,
+            compact_after_size_ratio,
+            deltas,
+        } => cli::apply::run(
+            &index,
+            &deltas,
+            &ApplyOptions {
+                compact_after_layers,
+                compact_after_size_ratio,
+            },
+        ),
+        Command::Compact {
+            index,
+            retention_days,
+        } => cli::compact::run(
+            &index,
+            &CompactOptions {
+                sold_retention_ms: i64::from(retention_days) * 86_400_000,
+                now_ms: None,
+            },
+        ),
+        Command::Sell {
+            index,
+            freshness,
+            codes,
+        } => cli::sell::run(&index, &codes, freshness.options(true), false),
+        Command::Return {
+            index,
+            freshness,
+            codes,
+        } => cli::sell::run(&index, &codes, freshness.options(true), true),
         Command::Info { index } => cli::info::run(&index),
         Command::Verify { index } => cli::verify::run(&index),
         Command::Gen {
@@ -192,6 +331,37 @@ fn run(cli: Cli) -> cli::CmdResult {
                 )
             });
             cli::generate::run(&out, &config, scans)
+        }
+        Command::GenDelta {
+            out,
+            codes,
+            gtins,
+            seed,
+            zstd,
+            parent,
+            version,
+            sequence,
+            adds,
+            removes,
+        } => {
+            let config = GenConfig {
+                seed,
+                codes,
+                gtins,
+                zstd,
+                version: version.clone(),
+                as_of_ms: cisgate::time::now_ms(),
+            };
+            let delta = DeltaConfig {
+                parent,
+                version,
+                sequence,
+                adds,
+                removes,
+            };
+            cisgate::synth::write_delta(&out, &config, &delta)?;
+            println!("wrote delta {} (+{adds} -{removes})", out.display());
+            Ok(0)
         }
         Command::Demo { data, out } => cli::demo::run(&data, &out),
     }

@@ -510,6 +510,52 @@ pub fn write_lists(dir: &Path, config: &GenConfig) -> std::io::Result<GenReport>
     })
 }
 
+/// What a synthetic delta holds.
+#[derive(Clone, Debug)]
+pub struct DeltaConfig {
+    /// Version the delta applies to.
+    pub parent: String,
+    /// Version it produces.
+    pub version: String,
+    /// Sequence number: delta `k` adds codes `codes + k·adds ..` and removes a different
+    /// spread of the original codes than delta `k - 1`.
+    pub sequence: u64,
+    /// Banned КИ added.
+    pub adds: u64,
+    /// Banned КИ removed (from the snapshot's `0..codes`).
+    pub removes: u64,
+}
+
+/// Writes a `blocked_cis` delta against the lists of `config`.
+pub fn write_delta(path: &Path, config: &GenConfig, delta: &DeltaConfig) -> std::io::Result<()> {
+    let catalogue = Catalogue::new(config);
+    let mut w = create(path, config.zstd)?;
+    writeln!(w, "{MAGIC_LINE}")?;
+    writeln!(w, "#kind: blocked_cis")?;
+    writeln!(w, "#type: delta")?;
+    writeln!(w, "#parent: {}", delta.parent)?;
+    writeln!(w, "#version: {}", delta.version)?;
+    writeln!(
+        w,
+        "#as_of: {}",
+        crate::time::format_rfc3339(config.as_of_ms)
+    )?;
+    let first_new = config.codes + delta.sequence * delta.adds;
+    for i in first_new..first_new + delta.adds {
+        w.write_all(b"+")?;
+        w.write_all(&catalogue.code(i).ki)?;
+        w.write_all(b"\n")?;
+    }
+    let stride = (config.codes / delta.removes.max(1)).max(1);
+    for n in 0..delta.removes.min(config.codes) {
+        let i = (n * stride + delta.sequence) % config.codes.max(1);
+        w.write_all(b"-")?;
+        w.write_all(&catalogue.code(i).ki)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()
+}
+
 /// Writes a scan stream to `scans` (one input per line, as a scanner or cash program would
 /// send it) and the expected decision per line to `expected` (`blocked` / `allowed`).
 /// Banned scans are drawn from code numbers `0..config.codes`, the others from beyond.

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use cisgate::CheckOptions;
 use cisgate::check::Status;
-use cisgate::index::OpenOptions;
+use cisgate::live::{LiveIndex, LiveOptions};
 
 use super::{CmdResult, for_each_input_batch, write_json_line};
 
@@ -15,16 +15,19 @@ pub fn run(
     dir: &Path,
     codes: &[String],
     options: CheckOptions,
-    verify: bool,
+    live: LiveOptions,
     summary: bool,
 ) -> CmdResult {
-    let index = OpenOptions::new().verify_checksums(verify).open(dir)?;
+    let index = LiveIndex::open(dir, live)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let (mut allowed, mut blocked, mut invalid) = (0u64, 0u64, 0u64);
     let started = Instant::now();
     for_each_input_batch(codes, 16_384, |batch| {
-        for verdict in index.check_batch(batch, &options) {
+        let verdicts = index
+            .check_batch(batch, &options)
+            .map_err(std::io::Error::other)?;
+        for verdict in verdicts {
             match verdict.status {
                 Status::Allowed => allowed += 1,
                 Status::Blocked => blocked += 1,

@@ -1,12 +1,15 @@
 //! The `cisgate` command line: one file per subcommand, each a thin shell over the library.
 
+pub mod apply;
 pub mod build;
 pub mod check;
+pub mod compact;
 pub mod demo;
 pub mod generate;
 pub mod info;
 pub mod parse;
 pub mod progress;
+pub mod sell;
 pub mod verify;
 
 use std::io::{BufRead, Write};

@@ -331,6 +331,53 @@ pub(super) fn data_file_name(segment_id: u64, role: Role) -> String {
     format!("seg-{segment_id:06}-{}{suffix}.fst", role.table.name())
 }
 
+/// Receives sorted unique keys for one FST data file.
+pub(super) struct FstSink<'w, 'a> {
+    builder: fst::raw::Builder<&'w mut dyn Write>,
+    path: &'a Path,
+    progress: &'a dyn Progress,
+    count: u64,
+}
+
+impl FstSink<'_, '_> {
+    /// Adds the next key; keys must come in strictly increasing order.
+    pub fn insert(&mut self, key: &[u8], value: u64) -> Result<(), IndexError> {
+        self.builder
+            .insert(key, value)
+            .map_err(|e| fst_error(self.path, e))?;
+        self.count += 1;
+        if self.count.is_multiple_of(65_536) {
+            self.progress.advance(65_536);
+        }
+        Ok(())
+    }
+}
+
+/// Writes one FST data file from whatever `produce` inserts into the sink.
+pub(super) fn write_fst_with(
+    dir: &Path,
+    name: &str,
+    role: Role,
+    progress: &dyn Progress,
+    produce: impl FnOnce(&mut FstSink<'_, '_>) -> Result<(), IndexError>,
+) -> Result<FileMeta, IndexError> {
+    let path = dir.join(name);
+    write_data_file(dir, name, role, |w: &mut dyn Write| {
+        let builder = fst::raw::Builder::new_type(w, 0).map_err(|e| fst_error(&path, e))?;
+        let mut sink = FstSink {
+            builder,
+            path: &path,
+            progress,
+            count: 0,
+        };
+        produce(&mut sink)?;
+        progress.advance(sink.count % 65_536);
+        let count = sink.count;
+        sink.builder.finish().map_err(|e| fst_error(&path, e))?;
+        Ok(count)
+    })
+}
+
 /// Streams sorted unique keys (and values) into an FST data file.
 pub(super) fn write_fst(
     dir: &Path,
@@ -340,20 +387,11 @@ pub(super) fn write_fst(
     values: &[u64],
     progress: &dyn Progress,
 ) -> Result<FileMeta, IndexError> {
-    let path = dir.join(name);
-    write_data_file(dir, name, role, |w: &mut dyn Write| {
-        let mut builder = fst::raw::Builder::new_type(w, 0).map_err(|e| fst_error(&path, e))?;
+    write_fst_with(dir, name, role, progress, |sink| {
         for (i, key) in keys.iter().enumerate() {
-            builder
-                .insert(key, values.get(i).copied().unwrap_or(0))
-                .map_err(|e| fst_error(&path, e))?;
-            if i % 65_536 == 65_535 {
-                progress.advance(65_536);
-            }
+            sink.insert(key, values.get(i).copied().unwrap_or(0))?;
         }
-        progress.advance(keys.len() as u64 % 65_536);
-        builder.finish().map_err(|e| fst_error(&path, e))?;
-        Ok(keys.len() as u64)
+        Ok(())
     })
 }
 

@@ -10,7 +10,9 @@
 //! ```
 //! See `docs/FORMATS.md` for the byte layouts.
 
+mod apply;
 mod build;
+pub mod compact;
 pub mod digest;
 pub mod format;
 mod gc;
@@ -19,7 +21,9 @@ pub mod manifest;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+pub use apply::{ApplyOptions, ApplyReport, apply};
 pub use build::{BuildOptions, BuildReport, build};
+pub use compact::{CompactOptions, CompactReport, compact};
 use digest::ContentDigest;
 use format::{FileMeta, MappedBytes};
 pub use manifest::Manifest;
@@ -68,6 +72,9 @@ pub enum IndexError {
     /// The build cannot proceed.
     #[error("build: {0}")]
     Build(String),
+    /// The sold journal could not be read or written.
+    #[error(transparent)]
+    Journal(crate::journal::JournalError),
     /// Another process is writing to the index.
     #[error("{dir}: another writer holds the index lock ({dir}/LOCK); try again when it is done")]
     Locked {

@@ -1,0 +1,266 @@
+//! Applying delta lists: one new layer and one new generation, all or nothing.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::build::{data_file_name, write_fst_with};
+use super::compact;
+use super::digest::ContentDigest;
+use super::format::Role;
+use super::manifest::{self, ListSource, MAX_DELTA_HISTORY, SegmentMeta};
+use super::{Index, IndexError, Manifest, Table, WriterLock, gc};
+use crate::list::{ListFile, ListKind, ListType, ParsedList};
+use crate::progress::Progress;
+
+/// Options of [`apply`].
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    /// Compact automatically once the index has more delta layers than this (0: never).
+    pub compact_after_layers: usize,
+    /// Compact automatically once the layers' bytes exceed this fraction of the base's.
+    pub compact_after_size_ratio: f64,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            compact_after_layers: 8,
+            compact_after_size_ratio: 0.25,
+        }
+    }
+}
+
+/// What an apply did.
+#[derive(Debug)]
+pub struct ApplyReport {
+    /// The manifest published (after compaction, if one ran).
+    pub manifest: Manifest,
+    /// Deltas applied.
+    pub deltas: usize,
+    /// Entries added or changed, over all tables.
+    pub upserted: u64,
+    /// Entries removed.
+    pub removed: u64,
+    /// Delta lines that changed nothing (already present with that value, or absent).
+    pub unchanged: u64,
+    /// Whether the apply triggered a compaction.
+    pub compacted: bool,
+}
+
+/// Applies delta list files in order to the index at `dir`, as one new delta layer and one
+/// new generation. Every delta must be clean, continue the version chain (`parent` = the
+/// index's version, then each previous delta's), and reach its `result_digest` if it states
+/// one; otherwise nothing is published and the error names the delta.
+pub fn apply(
+    dir: &Path,
+    deltas: &[PathBuf],
+    options: &ApplyOptions,
+    progress: &dyn Progress,
+) -> Result<ApplyReport, IndexError> {
+    if deltas.is_empty() {
+        return Err(IndexError::Build("no delta files given".into()));
+    }
+    let lock = WriterLock::acquire(dir)?;
+    let index = Index::open(dir)?;
+    progress.stage("reading deltas", deltas.len() as u64);
+    let files: Vec<ListFile> = deltas
+        .iter()
+        .map(|p| ListFile::open(p))
+        .collect::<Result<_, _>>()?;
+    let parsed: Vec<ParsedList<'_>> = files.iter().map(|f| f.parse()).collect::<Result<_, _>>()?;
+
+    let old = index.manifest();
+    let mut version = old.version.clone();
+    let mut as_of_ms = old.as_of_ms;
+    let mut digest =
+        ContentDigest::from_hex(&old.content_digest).ok_or_else(|| IndexError::Manifest {
+            path: dir.join(old.file_name()),
+            reason: format!(
+                "content digest {:?} is not 32 hex digits",
+                old.content_digest
+            ),
+        })?;
+    let mut counts = old.counts.clone();
+    // Final state of every touched key, per list table: Some(value) present, None removed.
+    let mut changes: BTreeMap<ListKind, BTreeMap<Vec<u8>, Option<u64>>> = BTreeMap::new();
+    let mut history = Vec::new();
+
+    for delta in &parsed {
+        let path = delta.path.display();
+        let ListType::Delta { parent } = &delta.header.list_type else {
+            return Err(IndexError::Build(format!(
+                "{path} is a snapshot; apply takes deltas (rebuild with `cisgate build`)"
+            )));
+        };
+        if *parent != version {
+            return Err(IndexError::Build(format!(
+                "{path} applies to version {parent:?}, but the index is at {version:?}; nothing applied"
+            )));
+        }
+        delta
+            .require_clean()
+            .map_err(|e| IndexError::Build(format!("{path}: nothing applied: {e}")))?;
+        let kind = delta.header.kind;
+        let table = Table::from(kind);
+        let removed: HashSet<&[u8]> = delta.removed.keys.iter().map(|k| k.as_ref()).collect();
+        if let Some(both) = delta
+            .added
+            .keys
+            .iter()
+            .find(|k| removed.contains(k.as_ref()))
+        {
+            return Err(IndexError::Build(format!(
+                "{path} both adds and removes {:?}; nothing applied",
+                String::from_utf8_lossy(both)
+            )));
+        }
+        let touched = changes.entry(kind).or_default();
+        let current = |touched: &BTreeMap<Vec<u8>, Option<u64>>, key: &[u8]| match touched.get(key)
+        {
+            Some(state) => *state,
+            None => index.get(table, key),
+        };
+        let count = counts.entry(table).or_insert(0);
+        for key in &delta.removed.keys {
+            if let Some(old_value) = current(touched, key) {
+                digest.remove(kind, key, old_value);
+                *count -= 1;
+            }
+            touched.insert(key.to_vec(), None);
+        }
+        for (i, key) in delta.added.keys.iter().enumerate() {
+            let value = delta.added.values.get(i).copied().unwrap_or(0);
+            match current(touched, key) {
+                Some(old_value) => digest.remove(kind, key, old_value),
+                None => *count += 1,
+            }
+            digest.add(kind, key, value);
+            touched.insert(key.to_vec(), Some(value));
+        }
+        if let Some(expected) = delta
+            .header
+            .result_digest
+            .as_ref()
+            .filter(|e| **e != digest.to_string())
+        {
+            return Err(IndexError::Build(format!(
+                "{path}: the content digest after applying it would be {digest}, the delta says {expected}; nothing applied"
+            )));
+        }
+        version = delta.header.version.clone();
+        as_of_ms = as_of_ms.max(delta.header.as_of_ms);
+        history.push(ListSource {
+            header: delta.header.clone(),
+            source: delta
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            entries: (delta.added.len() + delta.removed.len()) as u64,
+            rejected: 0,
+        });
+    }
+
+    // Only what differs from the current generation goes into the layer.
+    let segment_id = old.next_segment_id;
+    let mut files = Vec::new();
+    let (mut upserted, mut removed_count, mut unchanged) = (0, 0, 0);
+    for (kind, touched) in &changes {
+        let table = Table::from(*kind);
+        let mut adds: Vec<(&[u8], u64)> = Vec::new();
+        let mut removes: Vec<&[u8]> = Vec::new();
+        for (key, state) in touched {
+            match (*state, index.get(table, key)) {
+                (Some(v), before) if before != Some(v) => adds.push((key, v)),
+                (None, Some(_)) => removes.push(key),
+                _ => unchanged += 1,
+            }
+        }
+        upserted += adds.len() as u64;
+        removed_count += removes.len() as u64;
+        progress.stage(
+            &format!("writing {kind} layer"),
+            (adds.len() + removes.len()) as u64,
+        );
+        if !adds.is_empty() {
+            let role = Role {
+                table,
+                removed: false,
+            };
+            files.push(write_fst_with(
+                dir,
+                &data_file_name(segment_id, role),
+                role,
+                progress,
+                |sink| adds.iter().try_for_each(|(k, v)| sink.insert(k, *v)),
+            )?);
+        }
+        if !removes.is_empty() {
+            let role = Role {
+                table,
+                removed: true,
+            };
+            files.push(write_fst_with(
+                dir,
+                &data_file_name(segment_id, role),
+                role,
+                progress,
+                |sink| removes.iter().try_for_each(|k| sink.insert(k, 0)),
+            )?);
+        }
+    }
+
+    let mut manifest = old.clone();
+    manifest.generation += 1;
+    manifest.version = version;
+    manifest.as_of_ms = as_of_ms;
+    manifest.created_ms = crate::time::now_ms();
+    manifest.counts = counts;
+    manifest.content_digest = digest.to_string();
+    manifest.deltas.extend(history);
+    let excess = manifest.deltas.len().saturating_sub(MAX_DELTA_HISTORY);
+    manifest.deltas.drain(..excess);
+    if !files.is_empty() {
+        manifest.segments.push(SegmentMeta {
+            id: segment_id,
+            files,
+        });
+        manifest.next_segment_id = segment_id + 1;
+    }
+    progress.stage("publishing", 0);
+    manifest::sync_dir(dir)?;
+    manifest::publish(dir, &manifest)?;
+    drop(index);
+    gc::remove_unreferenced(dir, &manifest)?;
+
+    let mut compacted = false;
+    if needs_compaction(&manifest, options) {
+        manifest =
+            compact::compact_locked(dir, &lock, &compact::CompactOptions::default(), progress)?
+                .manifest;
+        compacted = true;
+    }
+    progress.finish();
+    drop(lock);
+    Ok(ApplyReport {
+        manifest,
+        deltas: parsed.len(),
+        upserted,
+        removed: removed_count,
+        unchanged,
+        compacted,
+    })
+}
+
+fn needs_compaction(m: &Manifest, options: &ApplyOptions) -> bool {
+    let layers = m.segments.len().saturating_sub(1);
+    if layers == 0 {
+        return false;
+    }
+    let bytes = |s: &SegmentMeta| s.files.iter().map(|f| f.len).sum::<u64>();
+    let base = m.segments.first().map_or(0, bytes);
+    let layer_bytes: u64 = m.segments.iter().skip(1).map(bytes).sum();
+    (options.compact_after_layers > 0 && layers > options.compact_after_layers)
+        || (options.compact_after_size_ratio > 0.0
+            && layer_bytes as f64 > base as f64 * options.compact_after_size_ratio)
+}

@@ -1,0 +1,224 @@
+//! Compaction: fold the delta layers and the sold journal into a new base.
+//!
+//! Each table is one streaming merge (an `fst` union over base and layers, newest source
+//! wins) written straight into a new FST; the source lists are never re-read. The content
+//! digest is recomputed on the way and must equal the manifest's, so a compaction can never
+//! silently change what the index answers.
+
+use std::path::Path;
+
+use super::build::{data_file_name, write_fst_with};
+use super::digest::ContentDigest;
+use super::format::Role;
+use super::manifest::{self, SegmentMeta};
+use super::{Index, IndexError, Manifest, Table, WriterLock, gc};
+use crate::journal::{Journal, SoldState};
+use crate::progress::Progress;
+
+/// How long a sale stays on the sold list by default (the Local Module's 30 days).
+pub const DEFAULT_SOLD_RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
+
+/// Options of [`compact`].
+#[derive(Clone, Debug)]
+pub struct CompactOptions {
+    /// Sales older than this are dropped from the sold list.
+    pub sold_retention_ms: i64,
+    /// "Now", for the retention (Unix ms); tests inject it.
+    pub now_ms: Option<i64>,
+}
+
+impl Default for CompactOptions {
+    fn default() -> Self {
+        CompactOptions {
+            sold_retention_ms: DEFAULT_SOLD_RETENTION_MS,
+            now_ms: None,
+        }
+    }
+}
+
+/// What a compaction did.
+#[derive(Debug)]
+pub struct CompactReport {
+    /// The published manifest.
+    pub manifest: Manifest,
+    /// Layers folded.
+    pub layers_folded: usize,
+    /// Journal records folded into the sold table.
+    pub journal_entries: usize,
+}
+
+/// Folds every layer and the journal into a new base and publishes it.
+pub fn compact(
+    dir: &Path,
+    options: &CompactOptions,
+    progress: &dyn Progress,
+) -> Result<CompactReport, IndexError> {
+    let lock = WriterLock::acquire(dir)?;
+    compact_locked(dir, &lock, options, progress)
+}
+
+/// [`compact`] for a caller that already holds the writer lock.
+pub(super) fn compact_locked(
+    dir: &Path,
+    _lock: &WriterLock,
+    options: &CompactOptions,
+    progress: &dyn Progress,
+) -> Result<CompactReport, IndexError> {
+    let now = options.now_ms.unwrap_or_else(crate::time::now_ms);
+    let index = Index::open(dir)?;
+    let old = index.manifest();
+    let segment_id = old.next_segment_id;
+    let mut files = Vec::new();
+    let mut counts = old.counts.clone();
+    let mut digest = ContentDigest::default();
+    for table in Table::ALL.into_iter().filter(|t| *t != Table::Sold) {
+        let kind = table.list_kind().expect("list table");
+        progress.stage(
+            &format!("compacting {kind}"),
+            counts.get(&table).copied().unwrap_or(0),
+        );
+        let role = Role {
+            table,
+            removed: false,
+        };
+        let meta = write_fst_with(
+            dir,
+            &data_file_name(segment_id, role),
+            role,
+            progress,
+            |sink| {
+                let mut result = Ok(());
+                index.for_each_entry(table, |k, v| {
+                    if result.is_ok() {
+                        digest.add(kind, k, v);
+                        result = sink.insert(k, v);
+                    }
+                });
+                result
+            },
+        )?;
+        counts.insert(table, meta.entries);
+        files.push(meta);
+    }
+    if digest.to_string() != old.content_digest {
+        return Err(IndexError::Damaged {
+            path: dir.join(old.file_name()),
+            reason: format!(
+                "merged content digests to {digest}, the manifest says {}; compaction abandoned",
+                old.content_digest
+            ),
+        });
+    }
+
+    // The sold journal: hold its lock from reading it until the new generation (with a new,
+    // empty journal) is published, so that no sale lands in a journal already folded.
+    let journal_path = dir.join(&old.journal);
+    let mut journal = Journal::open(&journal_path).map_err(journal_error)?;
+    let mut guard = journal.lock().map_err(journal_error)?;
+    guard.catch_up().map_err(journal_error)?;
+    let mut overlay: Vec<(&[u8], SoldState)> = guard.journal().entries().collect();
+    overlay.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let journal_entries = overlay.len();
+    let mut base_sold: Vec<(Vec<u8>, u64)> = Vec::new();
+    index.for_each_entry(Table::Sold, |k, v| base_sold.push((k.to_vec(), v)));
+    let merged = merge_sold(&base_sold, &overlay, now - options.sold_retention_ms);
+    progress.stage("compacting sold", merged.len() as u64);
+    let role = Role {
+        table: Table::Sold,
+        removed: false,
+    };
+    let sold = write_fst_with(
+        dir,
+        &data_file_name(segment_id, role),
+        role,
+        progress,
+        |sink| merged.iter().try_for_each(|(k, v)| sink.insert(k, *v)),
+    )?;
+    counts.insert(Table::Sold, sold.entries);
+    files.push(sold);
+    let new_journal = format!("sold-{segment_id:06}.journal");
+    Journal::create(&dir.join(&new_journal)).map_err(journal_error)?;
+
+    let mut manifest = old.clone();
+    manifest.generation += 1;
+    manifest.created_ms = crate::time::now_ms();
+    manifest.counts = counts;
+    manifest.segments = vec![SegmentMeta {
+        id: segment_id,
+        files,
+    }];
+    manifest.next_segment_id = segment_id + 1;
+    manifest.journal = new_journal;
+    let layers_folded = old.segments.len().saturating_sub(1);
+    progress.stage("publishing", 0);
+    manifest::sync_dir(dir)?;
+    manifest::publish(dir, &manifest)?;
+    drop(guard);
+    drop(journal);
+    drop(index);
+    gc::remove_unreferenced(dir, &manifest)?;
+    progress.finish();
+    Ok(CompactReport {
+        manifest,
+        layers_folded,
+        journal_entries,
+    })
+}
+
+/// Sold state after folding: the journal's word wins over the base; returned and expired
+/// sales drop out. Both inputs are sorted by key.
+fn merge_sold(
+    base: &[(Vec<u8>, u64)],
+    journal: &[(&[u8], SoldState)],
+    oldest_kept_ms: i64,
+) -> Vec<(Vec<u8>, u64)> {
+    let mut out = Vec::with_capacity(base.len() + journal.len());
+    let (mut i, mut j) = (0, 0);
+    let keep = |t: i64| t >= oldest_kept_ms;
+    while i < base.len() || j < journal.len() {
+        let take_journal =
+            j < journal.len() && (i >= base.len() || journal[j].0 <= base[i].0.as_slice());
+        if take_journal {
+            if i < base.len() && journal[j].0 == base[i].0.as_slice() {
+                i += 1;
+            }
+            if let (key, SoldState::Sold(t)) = journal[j]
+                && keep(t)
+            {
+                out.push((key.to_vec(), t as u64));
+            }
+            j += 1;
+        } else {
+            if keep(base[i].1 as i64) {
+                out.push(base[i].clone());
+            }
+            i += 1;
+        }
+    }
+    out
+}
+
+fn journal_error(e: crate::journal::JournalError) -> IndexError {
+    IndexError::Journal(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_wins_and_old_sales_expire() {
+        let base = vec![
+            (b"a".to_vec(), 100),
+            (b"b".to_vec(), 100),
+            (b"c".to_vec(), 5),
+        ];
+        let journal: Vec<(&[u8], SoldState)> = vec![
+            (b"b", SoldState::Returned(150)),
+            (b"d", SoldState::Sold(200)),
+            (b"e", SoldState::Sold(1)),
+        ];
+        let merged = merge_sold(&base, &journal, 50);
+        assert_eq!(merged, vec![(b"a".to_vec(), 100), (b"d".to_vec(), 200)]);
+    }
+}
