@@ -9,7 +9,10 @@ fn main() {
     let dir = std::path::Path::new(&dir);
     for verify in [false, true, false, true] {
         let started = Instant::now();
-        let index = OpenOptions::new().verify_checksums(verify).open(dir).expect("open");
+        let index = OpenOptions::new()
+            .verify_checksums(verify)
+            .open(dir)
+            .expect("open");
         let elapsed = started.elapsed();
         println!(
             "open {} checksum verification: {:.3} ms (generation {}, {} files)",

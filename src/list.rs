@@ -71,6 +71,15 @@ impl ListKind {
         ListKind::ALL.into_iter().find(|k| k.name() == name)
     }
 
+    /// The value one file gives a key it lists twice: GTIN flags combine (banned and grey
+    /// is both), the higher minimum price wins (the stricter one).
+    pub fn combine(self, a: u64, b: u64) -> u64 {
+        match self {
+            ListKind::BlockedGtin => a | b,
+            _ => a.max(b),
+        }
+    }
+
     /// Whether entries carry a value (a map rather than a set).
     pub fn has_values(self) -> bool {
         matches!(self, ListKind::BlockedGtin | ListKind::MinPrice)

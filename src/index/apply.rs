@@ -128,8 +128,16 @@ pub fn apply(
             }
             touched.insert(key.to_vec(), None);
         }
+        // A key listed twice in one delta combines as in a snapshot; then it replaces.
+        let mut added: BTreeMap<&[u8], u64> = BTreeMap::new();
         for (i, key) in delta.added.keys.iter().enumerate() {
             let value = delta.added.values.get(i).copied().unwrap_or(0);
+            added
+                .entry(key)
+                .and_modify(|v| *v = kind.combine(*v, value))
+                .or_insert(value);
+        }
+        for (key, value) in added {
             match current(touched, key) {
                 Some(old_value) => digest.remove(kind, key, old_value),
                 None => *count += 1,

@@ -295,17 +295,10 @@ fn merge_kind<'a>(parsed: &[ParsedList<'a>], kind: ListKind) -> Merged<'a> {
         if merged.keys.last() == Some(&key) {
             merged.duplicates += 1;
             let last = merged.values.last_mut().expect("values parallel to keys");
-            match kind {
-                // Flags combine: a GTIN both banned and grey is both.
-                ListKind::BlockedGtin => *last |= value,
-                // Sorted ascending, so `value` is the higher price: the stricter one wins.
-                _ => {
-                    if *last != value {
-                        merged.conflicts += 1;
-                    }
-                    *last = value;
-                }
+            if kind == ListKind::MinPrice && *last != value {
+                merged.conflicts += 1;
             }
+            *last = kind.combine(*last, value);
         } else {
             merged.keys.push(key);
             merged.values.push(value);

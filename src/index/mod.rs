@@ -101,12 +101,25 @@ impl WriterLock {
                 path: path.clone(),
                 source,
             })?;
-        match file.try_lock() {
-            Ok(()) => Ok(WriterLock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(IndexError::Locked {
-                dir: dir.to_path_buf(),
-            }),
-            Err(std::fs::TryLockError::Error(source)) => Err(IndexError::Io { path, source }),
+        // A writer holds the lock for the whole build or apply; a holder that just finished
+        // may still be visible for a moment (a forked child keeps a copy of the lock until it
+        // execs), so wait briefly before calling the index busy.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(WriterLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(IndexError::Locked {
+                        dir: dir.to_path_buf(),
+                    });
+                }
+                Err(std::fs::TryLockError::Error(source)) => {
+                    return Err(IndexError::Io { path, source });
+                }
+            }
         }
     }
 }
@@ -411,17 +424,25 @@ impl Index {
 }
 
 fn open_fst(dir: &Path, meta: &FileMeta, verify: bool) -> Result<Fst, IndexError> {
-    let damaged = |reason: String| IndexError::Damaged { path: format::data_path(dir, meta), reason };
+    let damaged = |reason: String| IndexError::Damaged {
+        path: format::data_path(dir, meta),
+        reason,
+    };
     let bytes = format::open_data_file(dir, meta, verify)?;
     let fst = Fst::new(bytes).map_err(|e| damaged(format!("not a valid FST: {e}")))?;
     if verify {
         // The FST's own checksum as well: a payload that passed ours only because it was
         // written with a matching checksum can still make the fst crate panic on lookup
         // (found by fuzzing; see tests/regressions.rs).
-        fst.verify().map_err(|e| damaged(format!("FST checksum: {e}")))?;
+        fst.verify()
+            .map_err(|e| damaged(format!("FST checksum: {e}")))?;
     }
     if fst.len() as u64 != meta.entries {
-        return Err(damaged(format!("holds {} keys, the manifest says {}", fst.len(), meta.entries)));
+        return Err(damaged(format!(
+            "holds {} keys, the manifest says {}",
+            fst.len(),
+            meta.entries
+        )));
     }
     Ok(fst)
 }
@@ -463,15 +484,25 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, IndexError> {
         if n != expected {
             return Err(IndexError::Damaged {
                 path: manifest_path,
-                reason: format!("{} holds {n} entries, the manifest says {expected}", table.name()),
+                reason: format!(
+                    "{} holds {n} entries, the manifest says {expected}",
+                    table.name()
+                ),
             });
         }
     }
     if digest != index.manifest.content_digest {
         return Err(IndexError::Damaged {
             path: manifest_path,
-            reason: format!("content digest is {digest}, the manifest says {}", index.manifest.content_digest),
+            reason: format!(
+                "content digest is {digest}, the manifest says {}",
+                index.manifest.content_digest
+            ),
         });
     }
-    Ok(VerifyReport { files: index.manifest.files().count(), bytes, entries: counts.iter().sum() })
+    Ok(VerifyReport {
+        files: index.manifest.files().count(),
+        bytes,
+        entries: counts.iter().sum(),
+    })
 }
