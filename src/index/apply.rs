@@ -8,7 +8,7 @@ use super::compact;
 use super::digest::ContentDigest;
 use super::format::Role;
 use super::manifest::{self, ListSource, MAX_DELTA_HISTORY, SegmentMeta};
-use super::{Index, IndexError, Manifest, Table, WriterLock, gc};
+use super::{Index, IndexError, Manifest, TOMBSTONE, Table, WriterLock, gc};
 use crate::list::{ListFile, ListKind, ListType, ParsedList};
 use crate::progress::Progress;
 
@@ -175,47 +175,33 @@ pub fn apply(
     let (mut upserted, mut removed_count, mut unchanged) = (0, 0, 0);
     for (kind, touched) in &changes {
         let table = Table::from(*kind);
-        let mut adds: Vec<(&[u8], u64)> = Vec::new();
-        let mut removes: Vec<&[u8]> = Vec::new();
+        // Sorted by key already: additions with their values, removals as tombstones.
+        let mut entries: Vec<(&[u8], u64)> = Vec::new();
         for (key, state) in touched {
             match (*state, index.get(table, key)) {
-                (Some(v), before) if before != Some(v) => adds.push((key, v)),
-                (None, Some(_)) => removes.push(key),
+                (Some(v), before) if before != Some(v) => {
+                    upserted += 1;
+                    entries.push((key, v));
+                }
+                (None, Some(_)) => {
+                    removed_count += 1;
+                    entries.push((key, TOMBSTONE));
+                }
                 _ => unchanged += 1,
             }
         }
-        upserted += adds.len() as u64;
-        removed_count += removes.len() as u64;
-        progress.stage(
-            &format!("writing {kind} layer"),
-            (adds.len() + removes.len()) as u64,
-        );
-        if !adds.is_empty() {
-            let role = Role {
-                table,
-                removed: false,
-            };
-            files.push(write_fst_with(
-                dir,
-                &data_file_name(segment_id, role),
-                role,
-                progress,
-                |sink| adds.iter().try_for_each(|(k, v)| sink.insert(k, *v)),
-            )?);
+        if entries.is_empty() {
+            continue;
         }
-        if !removes.is_empty() {
-            let role = Role {
-                table,
-                removed: true,
-            };
-            files.push(write_fst_with(
-                dir,
-                &data_file_name(segment_id, role),
-                role,
-                progress,
-                |sink| removes.iter().try_for_each(|k| sink.insert(k, 0)),
-            )?);
-        }
+        progress.stage(&format!("writing {kind} layer"), entries.len() as u64);
+        let role = Role { table };
+        files.push(write_fst_with(
+            dir,
+            &data_file_name(segment_id, role),
+            role,
+            progress,
+            |sink| entries.iter().try_for_each(|(k, v)| sink.insert(k, *v)),
+        )?);
     }
 
     let mut manifest = old.clone();

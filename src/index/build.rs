@@ -122,10 +122,7 @@ pub fn build(
         digest = digest.merge(kind_digest(kind, &merged.keys, &merged.values));
         counts.insert(Table::from(kind), merged.keys.len() as u64);
         progress.stage(&format!("writing {kind}"), merged.keys.len() as u64);
-        let role = Role {
-            table: kind.into(),
-            removed: false,
-        };
+        let role = Role { table: kind.into() };
         let name = data_file_name(segment_id, role);
         files.push(write_fst(
             out,
@@ -320,8 +317,7 @@ pub(super) fn kind_digest(kind: ListKind, keys: &[Key<'_>], values: &[u64]) -> C
 
 /// File name of a segment's data file for a role.
 pub(super) fn data_file_name(segment_id: u64, role: Role) -> String {
-    let suffix = if role.removed { "-removed" } else { "" };
-    format!("seg-{segment_id:06}-{}{suffix}.fst", role.table.name())
+    format!("seg-{segment_id:06}-{}.fst", role.table.name())
 }
 
 /// Receives sorted unique keys for one FST data file.

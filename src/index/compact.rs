@@ -77,10 +77,7 @@ pub(super) fn compact_locked(
             &format!("compacting {kind}"),
             counts.get(&table).copied().unwrap_or(0),
         );
-        let role = Role {
-            table,
-            removed: false,
-        };
+        let role = Role { table };
         let meta = write_fst_with(
             dir,
             &data_file_name(segment_id, role),
@@ -123,10 +120,7 @@ pub(super) fn compact_locked(
     index.for_each_entry(Table::Sold, |k, v| base_sold.push((k.to_vec(), v)));
     let merged = merge_sold(&base_sold, &overlay, now - options.sold_retention_ms);
     progress.stage("compacting sold", merged.len() as u64);
-    let role = Role {
-        table: Table::Sold,
-        removed: false,
-    };
+    let role = Role { table: Table::Sold };
     let sold = write_fst_with(
         dir,
         &data_file_name(segment_id, role),

@@ -29,20 +29,18 @@ pub const FILE_FORMAT_VERSION: u32 = 1;
 const HEADER_LEN: usize = 16;
 const FOOTER_LEN: usize = 24;
 
-/// What a data file holds: the entries of one table that a segment adds, or the keys it
-/// removes from older segments.
+/// What a data file holds: the entries one segment gives a table. In a delta layer, a
+/// key whose value is [`super::TOMBSTONE`] is removed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Role {
     /// The table.
     #[serde(rename = "kind")]
     pub table: Table,
-    /// Whether the file holds removals (tombstones) rather than entries.
-    pub removed: bool,
 }
 
 impl Role {
     fn code(self) -> u32 {
-        (self.table.slot() as u32 + 1) | if self.removed { 0x100 } else { 0 }
+        self.table.slot() as u32 + 1
     }
 }
 

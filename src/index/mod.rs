@@ -185,27 +185,23 @@ impl From<ListKind> for Table {
 
 type Fst = fst::raw::Fst<MappedBytes>;
 
-/// A delta layer of one table: what it adds (with values) and what it removes.
-struct Layer {
-    added: Option<Fst>,
-    removed: Option<Fst>,
-}
+/// The value that marks a key as removed in a delta layer. No list value comes near it:
+/// prices have at most 12 digits, flags two bits, sale times fit in 63 bits.
+pub const TOMBSTONE: u64 = u64::MAX;
 
-/// All segments' data for one table; layers newest first.
+/// All segments' data for one table; layers newest first. One FST lookup per layer: a layer
+/// maps each key it changes to its new value or to [`TOMBSTONE`].
 #[derive(Default)]
 struct TableStack {
     base: Option<Fst>,
-    layers: Vec<Layer>,
+    layers: Vec<Fst>,
 }
 
 impl TableStack {
     fn get(&self, key: &[u8]) -> Option<u64> {
         for layer in &self.layers {
-            if let Some(v) = layer.added.as_ref().and_then(|f| f.get(key)) {
-                return Some(v.value());
-            }
-            if layer.removed.as_ref().is_some_and(|f| f.contains_key(key)) {
-                return None;
+            if let Some(v) = layer.get(key) {
+                return (v.value() != TOMBSTONE).then_some(v.value());
             }
         }
         self.base
@@ -219,26 +215,17 @@ impl TableStack {
     fn for_each(&self, mut f: impl FnMut(&[u8], u64)) {
         use fst::Streamer;
         let mut op = fst::raw::OpBuilder::new();
-        // (age rank: 0 = newest layer, usize::MAX = base; whether a removal)
-        let mut sources: Vec<(usize, bool)> = Vec::new();
-        for (rank, layer) in self.layers.iter().enumerate() {
-            if let Some(added) = &layer.added {
-                op.push(added.stream());
-                sources.push((rank, false));
-            }
-            if let Some(removed) = &layer.removed {
-                op.push(removed.stream());
-                sources.push((rank, true));
-            }
+        // Stream i is layer i (0 = newest); the base comes last, so the smallest index wins.
+        for layer in &self.layers {
+            op.push(layer.stream());
         }
         if let Some(base) = &self.base {
             op.push(base.stream());
-            sources.push((usize::MAX, false));
         }
         let mut union = op.union();
         while let Some((key, values)) = union.next() {
-            let newest = values.iter().min_by_key(|iv| sources[iv.index].0);
-            if let Some(iv) = newest.filter(|iv| !sources[iv.index].1) {
+            let newest = values.iter().min_by_key(|iv| iv.index);
+            if let Some(iv) = newest.filter(|iv| iv.value != TOMBSTONE) {
                 f(key, iv.value);
             }
         }
@@ -343,35 +330,24 @@ impl Index {
         };
         let mut stacks: [TableStack; 5] = Default::default();
         for (n, segment) in manifest.segments.iter().enumerate() {
-            let mut layer: [Layer; 5] = std::array::from_fn(|_| Layer {
-                added: None,
-                removed: None,
-            });
+            let mut seen = [false; 5];
             for meta in &segment.files {
-                let fst = open_fst(dir, meta, verify)?;
-                let slot = &mut layer[meta.role.table.slot()];
-                let target = if meta.role.removed {
-                    &mut slot.removed
-                } else {
-                    &mut slot.added
-                };
-                if target.replace(fst).is_some() {
+                let table = meta.role.table;
+                if std::mem::replace(&mut seen[table.slot()], true) {
                     return Err(bad(format!(
-                        "segment {} lists two files for {:?}",
-                        segment.id, meta.role
+                        "segment {} lists two files for {}",
+                        segment.id,
+                        table.name()
                     )));
                 }
-            }
-            for (table, layer) in layer.into_iter().enumerate() {
+                let fst = open_fst(dir, meta, verify)?;
+                let stack = &mut stacks[table.slot()];
                 if n == 0 {
-                    if layer.removed.is_some() {
-                        return Err(bad("the base segment cannot hold removals".into()));
-                    }
-                    stacks[table].base = layer.added;
-                } else if Table::ALL[table] == Table::Sold && layer.added.is_some() {
+                    stack.base = Some(fst);
+                } else if table == Table::Sold {
                     return Err(bad("sold state belongs in the base segment".into()));
-                } else if layer.added.is_some() || layer.removed.is_some() {
-                    stacks[table].layers.insert(0, layer);
+                } else {
+                    stack.layers.insert(0, fst);
                 }
             }
         }
