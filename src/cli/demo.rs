@@ -70,6 +70,10 @@ pub fn run(data: &Path, out: &Path) -> CmdResult {
         println!("  {kind:<15} {count:>9}");
     }
     let index = Index::open(out)?;
+    println!(
+        "(sample data as of {}; the demo checks the lists offline without the 72-hour freshness rule)",
+        cisgate::time::format_rfc3339(m.as_of_ms)
+    );
     let codes = read_handmade(&data.join("codes/handmade.jsonl"))?;
     println!("\nchecking {} hand-made codes:", codes.len());
     let mut mismatches = 0;
