@@ -1,0 +1,248 @@
+//! Generations: layered answers equal a rebuilt index's, one writer at a time, readers keep
+//! their generation until they let go, and a live reader switches without a restart.
+
+mod common;
+
+use std::path::Path;
+
+use cisgate::Index;
+use cisgate::index::{self, ApplyOptions, WriterLock};
+use cisgate::live::{LiveIndex, LiveOptions};
+use cisgate::progress::NoProgress;
+use cisgate::synth::{self, Catalogue, DeltaConfig, GenConfig};
+
+fn config() -> GenConfig {
+    GenConfig {
+        seed: 5,
+        codes: 20_000,
+        gtins: 300,
+        zstd: true,
+        version: "v0".into(),
+        as_of_ms: cisgate::time::now_ms(),
+    }
+}
+
+fn base(dir: &Path) -> std::path::PathBuf {
+    let lists = synth::write_lists(&dir.join("lists"), &config()).unwrap();
+    let idx = dir.join("idx");
+    index::build(&idx, &lists.files, &Default::default(), &NoProgress).unwrap();
+    idx
+}
+
+fn delta(dir: &Path, k: u64) -> std::path::PathBuf {
+    let path = dir.join(format!("d{k}.list.zst"));
+    let d = DeltaConfig {
+        parent: format!("v{k}"),
+        version: format!("v{}", k + 1),
+        sequence: k,
+        adds: 500,
+        removes: 200,
+    };
+    synth::write_delta(&path, &config(), &d).unwrap();
+    path
+}
+
+const KEEP_LAYERS: ApplyOptions = ApplyOptions {
+    compact_after_layers: 0,
+    compact_after_size_ratio: 0.0,
+};
+
+#[test]
+fn layered_index_answers_exactly_like_a_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = base(dir.path());
+    for k in 0..3 {
+        index::apply(&idx, &[delta(dir.path(), k)], &KEEP_LAYERS, &NoProgress).unwrap();
+    }
+    let layered = Index::open(&idx).unwrap();
+    assert_eq!(layered.layer_count(), 3);
+
+    // The same content as snapshots: stream the layered index's entries into list files.
+    let snap = dir.path().join("snap");
+    std::fs::create_dir_all(&snap).unwrap();
+    let mut lists = Vec::new();
+    for kind in cisgate::list::ListKind::ALL {
+        let mut body = String::new();
+        layered.for_each_entry(kind.into(), |k, v| {
+            let k = String::from_utf8(k.to_vec()).unwrap();
+            body.push_str(&match kind {
+                cisgate::list::ListKind::BlockedSeries => format!("{}\t{}\n", &k[..14], &k[14..]),
+                cisgate::list::ListKind::MinPrice => format!("{k}\t{v}\n"),
+                cisgate::list::ListKind::BlockedGtin => {
+                    let mut lines = String::new();
+                    if v & 1 != 0 {
+                        lines.push_str(&format!("{k}\n"));
+                    }
+                    if v & 2 != 0 {
+                        lines.push_str(&format!("{k}\tgrey\n"));
+                    }
+                    lines
+                }
+                _ => format!("{k}\n"),
+            });
+        });
+        let path = snap.join(format!("{kind}.list"));
+        common::write_list(&path, kind.name(), "v3", "", &body);
+        lists.push(path);
+    }
+    let rebuilt_dir = dir.path().join("rebuilt");
+    index::build(&rebuilt_dir, &lists, &Default::default(), &NoProgress).unwrap();
+    let rebuilt = Index::open(&rebuilt_dir).unwrap();
+    assert_eq!(
+        rebuilt.manifest().content_digest,
+        layered.manifest().content_digest
+    );
+    assert_eq!(rebuilt.manifest().counts, layered.manifest().counts);
+
+    // And the same answers for banned, removed and never-banned codes.
+    let catalogue = Catalogue::new(&config());
+    for i in (0..20_000).step_by(7).chain(20_000..21_600) {
+        let km = String::from_utf8(catalogue.code(i).km).unwrap();
+        assert_eq!(
+            layered.check(&km),
+            rebuilt.check(&km).with_version_of(&layered),
+            "code {i}"
+        );
+    }
+}
+
+trait SameVersion {
+    fn with_version_of(self, index: &Index) -> Self;
+}
+
+impl SameVersion for cisgate::Verdict {
+    fn with_version_of(mut self, index: &Index) -> Self {
+        self.index_version = index.manifest().version.clone();
+        self.as_of = cisgate::time::format_rfc3339(index.manifest().as_of_ms);
+        self
+    }
+}
+
+#[test]
+fn a_second_writer_gets_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = base(dir.path());
+    let d = delta(dir.path(), 0);
+    let held = WriterLock::acquire(&idx).unwrap();
+    let out = common::cisgate(
+        &[
+            "apply",
+            "--index",
+            idx.to_str().unwrap(),
+            d.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("another writer holds the index lock"),
+        "{}",
+        common::stderr(&out)
+    );
+    let out = common::cisgate(&["compact", "--index", idx.to_str().unwrap()], None);
+    assert!(
+        common::stderr(&out).contains("another writer"),
+        "{}",
+        common::stderr(&out)
+    );
+    drop(held);
+    let out = common::cisgate(
+        &[
+            "apply",
+            "--index",
+            idx.to_str().unwrap(),
+            d.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+}
+
+#[test]
+fn old_generations_stay_while_a_reader_holds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = base(dir.path());
+    let reader = Index::open(&idx).unwrap();
+    let old_files: Vec<String> = reader.manifest().files().map(|f| f.name.clone()).collect();
+    let catalogue = Catalogue::new(&config());
+    let banned = catalogue.code(0).ki;
+    assert!(reader.contains_ki(&banned));
+
+    // Two applies and a compaction replace every file of generation 1.
+    index::apply(&idx, &[delta(dir.path(), 0)], &KEEP_LAYERS, &NoProgress).unwrap();
+    index::apply(&idx, &[delta(dir.path(), 1)], &KEEP_LAYERS, &NoProgress).unwrap();
+    index::compact(&idx, &Default::default(), &NoProgress).unwrap();
+    for f in &old_files {
+        assert!(
+            idx.join(f).exists(),
+            "{f} deleted while a reader holds its generation"
+        );
+    }
+    assert!(
+        reader.contains_ki(&banned),
+        "the old generation still answers"
+    );
+    drop(reader);
+    // The next publish finds generation 1 unused and removes it.
+    index::apply(&idx, &[delta(dir.path(), 2)], &KEEP_LAYERS, &NoProgress).unwrap();
+    for f in &old_files {
+        assert!(!idx.join(f).exists(), "{f} kept after its last reader left");
+    }
+}
+
+#[test]
+fn live_reader_switches_generation_on_refresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = base(dir.path());
+    let live = LiveIndex::open(&idx, LiveOptions::default()).unwrap();
+    let catalogue = Catalogue::new(&config());
+    // Code 20000 is added by delta 0.
+    let added = String::from_utf8(catalogue.code(20_000).km).unwrap();
+    assert!(
+        !live
+            .check(&added, &Default::default())
+            .unwrap()
+            .is_blocked()
+    );
+    let pinned = live.generation();
+
+    // Another process applies the delta.
+    let d = delta(dir.path(), 0);
+    let out = common::cisgate(
+        &[
+            "apply",
+            "--index",
+            idx.to_str().unwrap(),
+            d.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(
+        !live
+            .check(&added, &Default::default())
+            .unwrap()
+            .is_blocked(),
+        "no switch before refresh"
+    );
+    assert!(live.refresh().unwrap());
+    let v = live.check(&added, &Default::default()).unwrap();
+    assert!(v.is_blocked());
+    assert_eq!(v.index_version, "v1");
+    // A lookup that began on the old generation still sees it whole.
+    assert!(!pinned.index().check(&added).is_blocked());
+    assert!(!live.refresh().unwrap());
+
+    // Sales from another process show up on refresh.
+    let fresh = String::from_utf8(catalogue.code(5_000_000).km).unwrap();
+    let out = common::cisgate(&["sell", "--index", idx.to_str().unwrap(), &fresh], None);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    live.refresh().unwrap();
+    assert!(
+        live.check(&fresh, &Default::default())
+            .unwrap()
+            .reasons
+            .contains(&cisgate::check::Reason::Sold)
+    );
+    assert!(live.sell(&fresh).is_err());
+}
