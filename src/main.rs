@@ -125,18 +125,8 @@ enum Command {
         /// Directory for the list files.
         #[arg(long)]
         out: PathBuf,
-        /// Banned КИ to generate.
-        #[arg(long, default_value_t = 100_000)]
-        codes: u64,
-        /// Distinct GTINs.
-        #[arg(long, default_value_t = 5_000)]
-        gtins: u32,
-        /// Seed.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Compress lists with zstd.
-        #[arg(long)]
-        zstd: bool,
+        #[command(flatten)]
+        synthetic: Synthetic,
         /// Version to write in the headers.
         #[arg(long, default_value = "synthetic-1")]
         version: String,
@@ -161,18 +151,9 @@ enum Command {
         /// The delta file to write.
         #[arg(long)]
         out: PathBuf,
-        /// Banned КИ in the snapshot (as given to `gen --codes`).
-        #[arg(long, default_value_t = 100_000)]
-        codes: u64,
-        /// Distinct GTINs (as given to `gen`).
-        #[arg(long, default_value_t = 5_000)]
-        gtins: u32,
-        /// Seed (as given to `gen`).
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Compress with zstd.
-        #[arg(long)]
-        zstd: bool,
+        /// The snapshot the delta follows (the same values as given to `gen`).
+        #[command(flatten)]
+        synthetic: Synthetic,
         /// Version the delta applies to.
         #[arg(long)]
         parent: String,
@@ -198,6 +179,36 @@ enum Command {
         #[arg(long, default_value = "target/demo-index")]
         out: PathBuf,
     },
+}
+
+/// The synthetic world `gen` and `gen-delta` draw from.
+#[derive(clap::Args)]
+struct Synthetic {
+    /// Banned КИ in the snapshot.
+    #[arg(long, default_value_t = 100_000)]
+    codes: u64,
+    /// Distinct GTINs.
+    #[arg(long, default_value_t = 5_000)]
+    gtins: u32,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Compress with zstd.
+    #[arg(long)]
+    zstd: bool,
+}
+
+impl Synthetic {
+    fn config(&self, version: String, as_of_ms: i64) -> GenConfig {
+        GenConfig {
+            seed: self.seed,
+            codes: self.codes,
+            gtins: self.gtins,
+            zstd: self.zstd,
+            version,
+            as_of_ms,
+        }
+    }
 }
 
 /// The Local Module's freshness rule.
@@ -296,10 +307,7 @@ fn run(cli: Cli) -> cli::CmdResult {
         Command::Verify { index } => cli::verify::run(&index),
         Command::Gen {
             out,
-            codes,
-            gtins,
-            seed,
-            zstd,
+            synthetic,
             version,
             as_of,
             scans,
@@ -312,14 +320,7 @@ fn run(cli: Cli) -> cli::CmdResult {
                 Some(t) => cisgate::time::parse_timestamp(&t)
                     .ok_or_else(|| format!("--as-of {t:?} is neither RFC 3339 nor Unix ms"))?,
             };
-            let config = GenConfig {
-                seed,
-                codes,
-                gtins,
-                zstd,
-                version,
-                as_of_ms,
-            };
+            let config = synthetic.config(version, as_of_ms);
             let scans = scans.map(|p| {
                 (
                     p,
@@ -334,24 +335,14 @@ fn run(cli: Cli) -> cli::CmdResult {
         }
         Command::GenDelta {
             out,
-            codes,
-            gtins,
-            seed,
-            zstd,
+            synthetic,
             parent,
             version,
             sequence,
             adds,
             removes,
         } => {
-            let config = GenConfig {
-                seed,
-                codes,
-                gtins,
-                zstd,
-                version: version.clone(),
-                as_of_ms: cisgate::time::now_ms(),
-            };
+            let config = synthetic.config(version.clone(), cisgate::time::now_ms());
             let delta = DeltaConfig {
                 parent,
                 version,

@@ -13,7 +13,7 @@ use cisgate::Index;
 use cisgate::index::{self, ApplyOptions};
 use cisgate::live::{LiveIndex, LiveOptions};
 use cisgate::progress::NoProgress;
-use cisgate::synth::{self, Catalogue, DeltaConfig, GenConfig};
+use cisgate::synth::{Catalogue, GenConfig};
 
 const ROUNDS: u64 = 10;
 
@@ -35,26 +35,12 @@ fn delay(round: u64, max: Duration) -> Duration {
 }
 
 fn build_base(dir: &Path) -> PathBuf {
-    let lists = synth::write_lists(&dir.join("lists"), &config()).unwrap();
-    let idx = dir.join("idx");
-    index::build(&idx, &lists.files, &Default::default(), &NoProgress).unwrap();
-    idx
+    common::synthetic_index(dir, &config())
 }
 
 fn deltas(dir: &Path, n: u64) -> Vec<PathBuf> {
     (0..n)
-        .map(|k| {
-            let path = dir.join(format!("delta-{k}.list"));
-            let d = DeltaConfig {
-                parent: format!("v{k}"),
-                version: format!("v{}", k + 1),
-                sequence: k,
-                adds: 8000,
-                removes: 800,
-            };
-            synth::write_delta(&path, &config(), &d).unwrap();
-            path
-        })
+        .map(|k| common::synthetic_delta(dir, &config(), k, 8000, 800))
         .collect()
 }
 

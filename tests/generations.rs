@@ -9,7 +9,7 @@ use cisgate::Index;
 use cisgate::index::{self, ApplyOptions, WriterLock};
 use cisgate::live::{LiveIndex, LiveOptions};
 use cisgate::progress::NoProgress;
-use cisgate::synth::{self, Catalogue, DeltaConfig, GenConfig};
+use cisgate::synth::{Catalogue, GenConfig};
 
 fn config() -> GenConfig {
     GenConfig {
@@ -23,23 +23,11 @@ fn config() -> GenConfig {
 }
 
 fn base(dir: &Path) -> std::path::PathBuf {
-    let lists = synth::write_lists(&dir.join("lists"), &config()).unwrap();
-    let idx = dir.join("idx");
-    index::build(&idx, &lists.files, &Default::default(), &NoProgress).unwrap();
-    idx
+    common::synthetic_index(dir, &config())
 }
 
 fn delta(dir: &Path, k: u64) -> std::path::PathBuf {
-    let path = dir.join(format!("d{k}.list.zst"));
-    let d = DeltaConfig {
-        parent: format!("v{k}"),
-        version: format!("v{}", k + 1),
-        sequence: k,
-        adds: 500,
-        removes: 200,
-    };
-    synth::write_delta(&path, &config(), &d).unwrap();
-    path
+    common::synthetic_delta(dir, &config(), k, 500, 200)
 }
 
 const KEEP_LAYERS: ApplyOptions = ApplyOptions {

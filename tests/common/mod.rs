@@ -62,3 +62,32 @@ pub fn write_list(path: &Path, kind: &str, version: &str, extra_header: &str, bo
     );
     std::fs::write(path, text).unwrap();
 }
+
+/// Generates synthetic lists for `config` under `dir/lists` and builds them into `dir/idx`.
+pub fn synthetic_index(dir: &Path, config: &cisgate::synth::GenConfig) -> PathBuf {
+    let lists = cisgate::synth::write_lists(&dir.join("lists"), config).unwrap();
+    let idx = dir.join("idx");
+    index::build(&idx, &lists.files, &BuildOptions::default(), &NoProgress).unwrap();
+    idx
+}
+
+/// Writes synthetic delta `k` (version `v{k}` → `v{k+1}`) for `config`.
+pub fn synthetic_delta(
+    dir: &Path,
+    config: &cisgate::synth::GenConfig,
+    k: u64,
+    adds: u64,
+    removes: u64,
+) -> PathBuf {
+    let ext = if config.zstd { "list.zst" } else { "list" };
+    let path = dir.join(format!("delta-{k}.{ext}"));
+    let d = cisgate::synth::DeltaConfig {
+        parent: format!("v{k}"),
+        version: format!("v{}", k + 1),
+        sequence: k,
+        adds,
+        removes,
+    };
+    cisgate::synth::write_delta(&path, config, &d).unwrap();
+    path
+}
