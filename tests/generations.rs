@@ -234,3 +234,39 @@ fn live_reader_switches_generation_on_refresh() {
     );
     assert!(live.sell(&fresh).is_err());
 }
+
+#[test]
+fn sales_expire_after_the_retention_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = base(dir.path());
+    let short = LiveOptions {
+        sold_retention_ms: 200,
+        ..LiveOptions::default()
+    };
+    let live = LiveIndex::open(&idx, short.clone()).unwrap();
+    let catalogue = Catalogue::new(&config());
+    let code = String::from_utf8(catalogue.code(7_000_000).km).unwrap();
+    live.sell(&code).unwrap();
+    assert!(live.check(&code, &Default::default()).unwrap().is_blocked());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !live.check(&code, &Default::default()).unwrap().is_blocked(),
+        "expired sale still blocks"
+    );
+    // An expired sale can be sold again, and compaction drops expired sales.
+    live.sell(&code).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let options = index::CompactOptions {
+        sold_retention_ms: 200,
+        now_ms: None,
+    };
+    let report = index::compact(&idx, &options, &NoProgress).unwrap();
+    assert_eq!(report.manifest.counts[&index::Table::Sold], 0);
+    // With the default 30 days, a fresh sale survives compaction.
+    let live = LiveIndex::open(&idx, LiveOptions::default()).unwrap();
+    live.sell(&code).unwrap();
+    let report = index::compact(&idx, &Default::default(), &NoProgress).unwrap();
+    assert_eq!(report.manifest.counts[&index::Table::Sold], 1);
+    live.refresh().unwrap();
+    assert!(live.check(&code, &Default::default()).unwrap().is_blocked());
+}
