@@ -1,0 +1,473 @@
+//! Side-by-side comparison of cisgate with what an integrator would otherwise use, on the
+//! same keys and queries, in one process and run.
+//!
+//! `cargo bench --bench compare -- --keys N` (default 10,000,000). Prints a table with each
+//! figure and cisgate's ratio to every baseline, and writes the same to
+//! `target/compare.json`.
+//!
+//! Engines: cisgate (`Index`), `hashbrown::HashSet` of the КИ (rebuilt in memory), a plain
+//! `fst::Set` over the КИ text (memory-mapped), a sorted `Vec<u64>` of xxh3 hashes (not
+//! exact: for scale only), SQLite with a `WITHOUT ROWID` table.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use cisgate::index::{self, OpenOptions};
+use cisgate::progress::NoProgress;
+use cisgate::synth::{Catalogue, GenConfig};
+
+/// One engine under test: lookups only; build and open are measured by the caller.
+trait Engine: Sync {
+    fn contains(&self, key: &[u8]) -> bool;
+    /// Batch lookups; engines without a batch API loop.
+    fn contains_batch(&self, keys: &[Vec<u8>], out: &mut Vec<bool>) {
+        out.clear();
+        out.extend(keys.iter().map(|k| self.contains(k)));
+    }
+}
+
+struct Cisgate(cisgate::Index);
+impl Engine for Cisgate {
+    fn contains(&self, key: &[u8]) -> bool {
+        self.0.contains_ki(key)
+    }
+}
+
+struct HashSetEngine(hashbrown::HashSet<Box<[u8]>>);
+impl Engine for HashSetEngine {
+    fn contains(&self, key: &[u8]) -> bool {
+        self.0.contains(key)
+    }
+}
+
+struct FstEngine(fst::Set<memmap2::Mmap>);
+impl Engine for FstEngine {
+    fn contains(&self, key: &[u8]) -> bool {
+        self.0.contains(key)
+    }
+}
+
+struct HashVec(Vec<u64>);
+impl Engine for HashVec {
+    fn contains(&self, key: &[u8]) -> bool {
+        self.0
+            .binary_search(&xxhash_rust::xxh3::xxh3_64(key))
+            .is_ok()
+    }
+}
+
+/// SQLite connections are not `Sync`: one per thread, opened on first use.
+struct Sqlite {
+    path: PathBuf,
+}
+thread_local! {
+    static CONN: std::cell::RefCell<Option<(PathBuf, rusqlite::Connection)>> = const { std::cell::RefCell::new(None) };
+}
+impl Engine for Sqlite {
+    fn contains(&self, key: &[u8]) -> bool {
+        CONN.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.as_ref().is_none_or(|(p, _)| *p != self.path) {
+                let conn = rusqlite::Connection::open_with_flags(
+                    &self.path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+                )
+                .unwrap();
+                *c = Some((self.path.clone(), conn));
+            }
+            let conn = &c.as_ref().unwrap().1;
+            let mut stmt = conn
+                .prepare_cached("SELECT 1 FROM ki WHERE k = ?1")
+                .unwrap();
+            stmt.exists([key]).unwrap()
+        })
+    }
+}
+
+#[derive(Default, serde::Serialize)]
+struct Figures {
+    build_sorted_s: Option<f64>,
+    build_unsorted_zstd_s: Option<f64>,
+    bytes_per_key: Option<f64>,
+    open_ms: Option<f64>,
+    open_verified_ms: Option<f64>,
+    memory_bytes_per_key: Option<f64>,
+    rates: BTreeMap<String, f64>,
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// Lookups per second for one query set: best of three passes over as many queries as take
+/// about a third of a second (slow engines get fewer queries, never under 10,000).
+fn rate(engine: &dyn Engine, queries: &[Vec<u8>], threads: usize, batch: bool) -> f64 {
+    let probe = &queries[..queries.len().min(10_000)];
+    let started = Instant::now();
+    black_box(probe.iter().filter(|q| engine.contains(q)).count());
+    let estimate = probe.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    let take = ((estimate * threads as f64 * 0.33) as usize).clamp(probe.len(), queries.len());
+    let queries = &queries[..take];
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let hits: usize = pool.install(|| {
+            queries
+                .par_chunks(queries.len().div_ceil(threads * 8).max(1))
+                .map(|chunk| {
+                    if batch {
+                        let mut out = Vec::with_capacity(chunk.len());
+                        let mut hits = 0;
+                        for sub in chunk.chunks(256) {
+                            engine.contains_batch(sub, &mut out);
+                            hits += out.iter().filter(|&&b| b).count();
+                        }
+                        hits
+                    } else {
+                        chunk
+                            .iter()
+                            .filter(|q| engine.contains(black_box(q)))
+                            .count()
+                    }
+                })
+                .sum()
+        });
+        black_box(hits);
+        best = best.min(started.elapsed());
+    }
+    queries.len() as f64 / best.as_secs_f64()
+}
+
+fn write_list(path: &Path, keys: &[Vec<u8>], zstd: bool) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut w: Box<dyn Write> = if zstd {
+        Box::new(
+            zstd::stream::write::Encoder::new(file, 3)
+                .unwrap()
+                .auto_finish(),
+        )
+    } else {
+        Box::new(file)
+    };
+    writeln!(
+        w,
+        "#cisgate-list 1\n#kind: blocked_cis\n#version: bench\n#as_of: 0"
+    )
+    .unwrap();
+    for k in keys {
+        w.write_all(k).unwrap();
+        w.write_all(b"\n").unwrap();
+    }
+    w.flush().unwrap();
+}
+
+fn dir_bytes(dir: &Path, prefix: &str) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .map(|e| e.metadata().unwrap().len())
+        .sum()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--test" || a == "--list") {
+        return; // `cargo test --benches` only checks that this compiles.
+    }
+    let keys_n: u64 = args
+        .iter()
+        .position(|a| a == "--keys")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(10_000_000);
+    let threads = rayon::current_num_threads();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = GenConfig {
+        seed: 5,
+        codes: keys_n,
+        gtins: 20_000,
+        zstd: false,
+        version: "bench".into(),
+        as_of_ms: 0,
+    };
+    let catalogue = Catalogue::new(&config);
+    let started = Instant::now();
+    let unsorted: Vec<Vec<u8>> = (0..keys_n)
+        .into_par_iter()
+        .map(|i| catalogue.code(i).ki)
+        .collect();
+    let mut sorted = unsorted.clone();
+    sorted.par_sort_unstable();
+    sorted.dedup();
+    let n = sorted.len();
+    let q = 1_000_000.min(n).max(1);
+    let present: Vec<Vec<u8>> = (0..q)
+        .map(|i| unsorted[(i as u64 * 7919 % keys_n) as usize].clone())
+        .collect();
+    let absent: Vec<Vec<u8>> = (0..q as u64)
+        .into_par_iter()
+        .map(|i| catalogue.code(keys_n + 1_000_000_000 + i).ki)
+        .collect();
+    let mix: Vec<Vec<u8>> = (0..q)
+        .map(|i| {
+            if i % 1000 == 0 {
+                present[i].clone()
+            } else {
+                absent[i].clone()
+            }
+        })
+        .collect();
+    println!(
+        "{n} distinct КИ and 3 × {q} queries generated in {:.1}s; {threads} threads",
+        started.elapsed().as_secs_f64()
+    );
+
+    let sorted_list = tmp.path().join("sorted.list");
+    let zstd_list = tmp.path().join("unsorted.list.zst");
+    write_list(&sorted_list, &sorted, false);
+    write_list(&zstd_list, &unsorted, true);
+
+    let mut results: BTreeMap<&str, Figures> = BTreeMap::new();
+    let query_sets = [
+        ("present", &present),
+        ("absent", &absent),
+        ("mix 0.1%", &mix),
+    ];
+    let measure =
+        |name: &'static str, engine: &dyn Engine, mut f: Figures| -> (&'static str, Figures) {
+            for (qname, qs) in &query_sets {
+                for (t, tname) in [(1, "1 thread"), (threads, "all cores")] {
+                    f.rates
+                        .insert(format!("{qname}, {tname}"), rate(engine, qs, t, false));
+                }
+                f.rates.insert(
+                    format!("{qname}, 1 thread, batch"),
+                    rate(engine, qs, 1, true),
+                );
+            }
+            println!("measured {name}");
+            (name, f)
+        };
+
+    // cisgate
+    {
+        let d1 = tmp.path().join("cis-sorted");
+        let t = Instant::now();
+        index::build(
+            &d1,
+            std::slice::from_ref(&sorted_list),
+            &Default::default(),
+            &NoProgress,
+        )
+        .unwrap();
+        let build_sorted = secs(t.elapsed());
+        std::fs::remove_dir_all(&d1).unwrap();
+        let d = tmp.path().join("cis");
+        let t = Instant::now();
+        index::build(
+            &d,
+            std::slice::from_ref(&zstd_list),
+            &Default::default(),
+            &NoProgress,
+        )
+        .unwrap();
+        let build_zstd = secs(t.elapsed());
+        let t = Instant::now();
+        drop(OpenOptions::new().verify_checksums(true).open(&d).unwrap());
+        let open_verified = secs(t.elapsed()) * 1000.0;
+        let t = Instant::now();
+        let idx = OpenOptions::new().verify_checksums(false).open(&d).unwrap();
+        let open = secs(t.elapsed()) * 1000.0;
+        let bytes = dir_bytes(&d, "seg-");
+        let engine = Cisgate(idx);
+        let f = Figures {
+            build_sorted_s: Some(build_sorted),
+            build_unsorted_zstd_s: Some(build_zstd),
+            bytes_per_key: Some(bytes as f64 / n as f64),
+            open_ms: Some(open),
+            open_verified_ms: Some(open_verified),
+            ..Default::default()
+        };
+        let (name, mut f) = measure("cisgate", &engine, f);
+        // Memory-mapped: what is resident is the page cache of the files, at most their size.
+        f.memory_bytes_per_key = f.bytes_per_key;
+        results.insert(name, f);
+    }
+    // hashbrown HashSet, rebuilt in memory from the unsorted list
+    {
+        let t = Instant::now();
+        let mut set = hashbrown::HashSet::with_capacity(n);
+        for k in &unsorted {
+            set.insert(k.clone().into_boxed_slice());
+        }
+        let build = secs(t.elapsed());
+        // Heap: the table (pointer, length and control byte per bucket) plus one
+        // allocation per key (rounded up to the allocator's 16-byte classes).
+        let table = set.capacity() as f64 * (std::mem::size_of::<Box<[u8]>>() + 1) as f64;
+        let keys: f64 = unsorted
+            .iter()
+            .map(|k| k.len().div_ceil(16) as f64 * 16.0)
+            .sum();
+        let engine = HashSetEngine(set);
+        let f = Figures {
+            build_sorted_s: Some(build),
+            memory_bytes_per_key: Some((table + keys) / n as f64),
+            ..Default::default()
+        };
+        results.extend([measure("hashbrown HashSet", &engine, f)]);
+    }
+    // plain fst::Set, memory-mapped
+    {
+        let path = tmp.path().join("plain.fst");
+        let t = Instant::now();
+        let mut b = fst::SetBuilder::new(std::io::BufWriter::new(
+            std::fs::File::create(&path).unwrap(),
+        ))
+        .unwrap();
+        for k in &sorted {
+            b.insert(k).unwrap();
+        }
+        b.finish().unwrap();
+        let build_sorted = secs(t.elapsed());
+        let t = Instant::now();
+        let mut keys = unsorted.clone();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut b = fst::SetBuilder::new(std::io::BufWriter::new(
+            std::fs::File::create(&path).unwrap(),
+        ))
+        .unwrap();
+        for k in &keys {
+            b.insert(k).unwrap();
+        }
+        b.finish().unwrap();
+        drop(keys);
+        let build_unsorted = secs(t.elapsed());
+        let bytes = std::fs::metadata(&path).unwrap().len();
+        let t = Instant::now();
+        // SAFETY: the file is not modified while mapped.
+        let map = unsafe { memmap2::Mmap::map(&std::fs::File::open(&path).unwrap()).unwrap() };
+        let set = fst::Set::new(map).unwrap();
+        let open = secs(t.elapsed()) * 1000.0;
+        let f = Figures {
+            build_sorted_s: Some(build_sorted),
+            build_unsorted_zstd_s: Some(build_unsorted),
+            bytes_per_key: Some(bytes as f64 / n as f64),
+            memory_bytes_per_key: Some(bytes as f64 / n as f64),
+            open_ms: Some(open),
+            ..Default::default()
+        };
+        results.extend([measure("fst::Set (plain)", &FstEngine(set), f)]);
+    }
+    // sorted Vec<u64> of xxh3 hashes: not exact, shown for scale
+    {
+        let t = Instant::now();
+        let mut v: Vec<u64> = unsorted
+            .par_iter()
+            .map(|k| xxhash_rust::xxh3::xxh3_64(k))
+            .collect();
+        v.par_sort_unstable();
+        v.dedup();
+        let build = secs(t.elapsed());
+        let per_key = 8.0 * v.len() as f64 / n as f64;
+        let f = Figures {
+            build_sorted_s: Some(build),
+            bytes_per_key: Some(per_key),
+            memory_bytes_per_key: Some(per_key),
+            ..Default::default()
+        };
+        results.extend([measure("Vec<u64> xxh3 (inexact)", &HashVec(v), f)]);
+    }
+    // SQLite WITHOUT ROWID
+    {
+        let path = tmp.path().join("ki.sqlite");
+        let t = Instant::now();
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; CREATE TABLE ki (k BLOB PRIMARY KEY) WITHOUT ROWID;").unwrap();
+        let tx = conn.transaction().unwrap();
+        {
+            let mut stmt = tx
+                .prepare("INSERT OR IGNORE INTO ki (k) VALUES (?1)")
+                .unwrap();
+            for k in &sorted {
+                stmt.execute([k]).unwrap();
+            }
+        }
+        tx.commit().unwrap();
+        drop(conn);
+        let build = secs(t.elapsed());
+        let bytes = std::fs::metadata(&path).unwrap().len();
+        let f = Figures {
+            build_sorted_s: Some(build),
+            bytes_per_key: Some(bytes as f64 / n as f64),
+            ..Default::default()
+        };
+        results.extend([measure("SQLite WITHOUT ROWID", &Sqlite { path }, f)]);
+    }
+
+    report(&results, n);
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or("–".into(), |v| format!("{v:.digits$}"))
+}
+
+fn report(results: &BTreeMap<&str, Figures>, n: usize) {
+    let ours = &results["cisgate"];
+    let others: Vec<(&&str, &Figures)> = results.iter().filter(|(k, _)| **k != "cisgate").collect();
+    println!("\n{n} keys. Rates in million lookups per second; ratio = cisgate ÷ baseline.\n");
+    print!("{:<34}", "figure");
+    for (name, _) in results.iter() {
+        print!(" {name:>24}");
+    }
+    println!();
+    type Row = (&'static str, fn(&Figures) -> Option<f64>, usize);
+    let rows: [Row; 6] = [
+        ("build from sorted, s", |f| f.build_sorted_s, 2),
+        (
+            "build from unsorted zstd, s",
+            |f| f.build_unsorted_zstd_s,
+            2,
+        ),
+        ("bytes per key", |f| f.bytes_per_key, 2),
+        ("open, ms (no verification)", |f| f.open_ms, 3),
+        ("open, ms (verified)", |f| f.open_verified_ms, 1),
+        ("memory, bytes per key", |f| f.memory_bytes_per_key, 1),
+    ];
+    for (label, get, digits) in rows {
+        print!("{label:<34}");
+        for f in results.values() {
+            print!(" {:>24}", fmt_opt(get(f), digits));
+        }
+        println!();
+    }
+    for key in ours.rates.keys() {
+        print!("{key:<34}");
+        for (name, f) in results.iter() {
+            let r = f.rates[key];
+            if *name == "cisgate" {
+                print!(" {:>24}", format!("{:.2}", r / 1e6));
+            } else {
+                print!(
+                    " {:>24}",
+                    format!("{:.2} ({:.2}×)", r / 1e6, ours.rates[key] / r)
+                );
+            }
+        }
+        println!();
+    }
+    let _ = others;
+    let json = serde_json::json!({ "keys": n, "engines": results });
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/compare.json");
+    std::fs::write(&out, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    println!("\nwritten to {}", out.display());
+}
