@@ -111,7 +111,7 @@ fn gen_build_check_verify_info() {
 
     let out = cisgate(&["verify", "--index", &d("idx")], None);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).starts_with("ok: 4 files"));
+    assert!(stdout(&out).starts_with("ok: 8 files"), "{}", stdout(&out));
     let info: Value =
         serde_json::from_str(&stdout(&cisgate(&["info", "--index", &d("idx")], None))).unwrap();
     assert_eq!(info["counts"]["blocked_cis"], 30000);

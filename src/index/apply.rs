@@ -3,10 +3,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::build::{data_file_name, write_fst_with};
+use super::build::write_fst_with;
 use super::compact;
 use super::digest::ContentDigest;
-use super::format::Role;
 use super::manifest::{self, ListSource, MAX_DELTA_HISTORY, SegmentMeta};
 use super::{Index, IndexError, Manifest, TOMBSTONE, Table, WriterLock, gc};
 use crate::list::{ListFile, ListKind, ListType, ParsedList};
@@ -194,14 +193,9 @@ pub fn apply(
             continue;
         }
         progress.stage(&format!("writing {kind} layer"), entries.len() as u64);
-        let role = Role { table };
-        files.push(write_fst_with(
-            dir,
-            &data_file_name(segment_id, role),
-            role,
-            progress,
-            |sink| entries.iter().try_for_each(|(k, v)| sink.insert(k, *v)),
-        )?);
+        files.extend(write_fst_with(dir, segment_id, table, progress, |sink| {
+            entries.iter().try_for_each(|(k, v)| sink.insert(k, *v))
+        })?);
     }
 
     let mut manifest = old.clone();

@@ -122,12 +122,10 @@ pub fn build(
         digest = digest.merge(kind_digest(kind, &merged.keys, &merged.values));
         counts.insert(Table::from(kind), merged.keys.len() as u64);
         progress.stage(&format!("writing {kind}"), merged.keys.len() as u64);
-        let role = Role { table: kind.into() };
-        let name = data_file_name(segment_id, role);
-        files.push(write_fst(
+        files.extend(write_fst(
             out,
-            &name,
-            role,
+            segment_id,
+            kind.into(),
             &merged.keys,
             &merged.values,
             progress,
@@ -140,9 +138,11 @@ pub fn build(
             .first()
             .map(|s| s.files.as_slice())
             .unwrap_or_default();
-        if let Some(sold) = base.iter().find(|f| f.role.table == Table::Sold) {
+        for sold in base.iter().filter(|f| f.role.table == Table::Sold) {
             files.push(sold.clone());
-            counts.insert(Table::Sold, sold.entries);
+            if !sold.role.filter {
+                counts.insert(Table::Sold, sold.entries);
+            }
         }
     }
     if options.strict && price_conflicts > 0 {
@@ -317,7 +317,8 @@ pub(super) fn kind_digest(kind: ListKind, keys: &[Key<'_>], values: &[u64]) -> C
 
 /// File name of a segment's data file for a role.
 pub(super) fn data_file_name(segment_id: u64, role: Role) -> String {
-    format!("seg-{segment_id:06}-{}.fst", role.table.name())
+    let ext = if role.filter { "filter" } else { "fst" };
+    format!("seg-{segment_id:06}-{}.{ext}", role.table.name())
 }
 
 /// Receives sorted unique keys for one FST data file.
@@ -326,6 +327,7 @@ pub(super) struct FstSink<'w, 'a> {
     path: &'a Path,
     progress: &'a dyn Progress,
     count: u64,
+    hashes: Vec<u64>,
 }
 
 impl FstSink<'_, '_> {
@@ -334,6 +336,7 @@ impl FstSink<'_, '_> {
         self.builder
             .insert(key, value)
             .map_err(|e| fst_error(self.path, e))?;
+        self.hashes.push(super::filter::key_hash(key));
         self.count += 1;
         if self.count.is_multiple_of(65_536) {
             self.progress.advance(65_536);
@@ -342,41 +345,63 @@ impl FstSink<'_, '_> {
     }
 }
 
-/// Writes one FST data file from whatever `produce` inserts into the sink.
+/// Writes one FST data file from whatever `produce` inserts into the sink, and the Bloom
+/// filter over its keys beside it. Returns both files' metadata, FST first.
 pub(super) fn write_fst_with(
     dir: &Path,
-    name: &str,
-    role: Role,
+    segment_id: u64,
+    table: Table,
     progress: &dyn Progress,
     produce: impl FnOnce(&mut FstSink<'_, '_>) -> Result<(), IndexError>,
-) -> Result<FileMeta, IndexError> {
-    let path = dir.join(name);
-    write_data_file(dir, name, role, |w: &mut dyn Write| {
+) -> Result<Vec<FileMeta>, IndexError> {
+    let role = Role::fst(table);
+    let name = data_file_name(segment_id, role);
+    let path = dir.join(&name);
+    let mut hashes = Vec::new();
+    let fst = write_data_file(dir, &name, role, |w: &mut dyn Write| {
         let builder = fst::raw::Builder::new_type(w, 0).map_err(|e| fst_error(&path, e))?;
         let mut sink = FstSink {
             builder,
             path: &path,
             progress,
             count: 0,
+            hashes: Vec::new(),
         };
         produce(&mut sink)?;
         progress.advance(sink.count % 65_536);
         let count = sink.count;
+        hashes = std::mem::take(&mut sink.hashes);
         sink.builder.finish().map_err(|e| fst_error(&path, e))?;
         Ok(count)
-    })
+    })?;
+    let role = Role::filter(table);
+    let name = data_file_name(segment_id, role);
+    let payload = super::filter::build(&hashes);
+    if !super::filter::covers(&payload, &hashes) {
+        return Err(IndexError::Build(format!(
+            "internal error: the filter for {name} misses keys; nothing published"
+        )));
+    }
+    let filter = write_data_file(dir, &name, role, |w: &mut dyn Write| {
+        w.write_all(&payload).map_err(|source| IndexError::Io {
+            path: dir.join(&name),
+            source,
+        })?;
+        Ok(hashes.len() as u64)
+    })?;
+    Ok(vec![fst, filter])
 }
 
 /// Streams sorted unique keys (and values) into an FST data file.
 pub(super) fn write_fst(
     dir: &Path,
-    name: &str,
-    role: Role,
+    segment_id: u64,
+    table: Table,
     keys: &[Key<'_>],
     values: &[u64],
     progress: &dyn Progress,
-) -> Result<FileMeta, IndexError> {
-    write_fst_with(dir, name, role, progress, |sink| {
+) -> Result<Vec<FileMeta>, IndexError> {
+    write_fst_with(dir, segment_id, table, progress, |sink| {
         for (i, key) in keys.iter().enumerate() {
             sink.insert(key, values.get(i).copied().unwrap_or(0))?;
         }

@@ -7,9 +7,8 @@
 
 use std::path::Path;
 
-use super::build::{data_file_name, write_fst_with};
+use super::build::write_fst_with;
 use super::digest::ContentDigest;
-use super::format::Role;
 use super::manifest::{self, SegmentMeta};
 use super::{Index, IndexError, Manifest, Table, WriterLock, gc};
 use crate::journal::{Journal, SoldState};
@@ -77,25 +76,18 @@ pub(super) fn compact_locked(
             &format!("compacting {kind}"),
             counts.get(&table).copied().unwrap_or(0),
         );
-        let role = Role { table };
-        let meta = write_fst_with(
-            dir,
-            &data_file_name(segment_id, role),
-            role,
-            progress,
-            |sink| {
-                let mut result = Ok(());
-                index.for_each_entry(table, |k, v| {
-                    if result.is_ok() {
-                        digest.add(kind, k, v);
-                        result = sink.insert(k, v);
-                    }
-                });
-                result
-            },
-        )?;
-        counts.insert(table, meta.entries);
-        files.push(meta);
+        let written = write_fst_with(dir, segment_id, table, progress, |sink| {
+            let mut result = Ok(());
+            index.for_each_entry(table, |k, v| {
+                if result.is_ok() {
+                    digest.add(kind, k, v);
+                    result = sink.insert(k, v);
+                }
+            });
+            result
+        })?;
+        counts.insert(table, written[0].entries);
+        files.extend(written);
     }
     if digest.to_string() != old.content_digest {
         return Err(IndexError::Damaged {
@@ -120,16 +112,11 @@ pub(super) fn compact_locked(
     index.for_each_entry(Table::Sold, |k, v| base_sold.push((k.to_vec(), v)));
     let merged = merge_sold(&base_sold, &overlay, now - options.sold_retention_ms);
     progress.stage("compacting sold", merged.len() as u64);
-    let role = Role { table: Table::Sold };
-    let sold = write_fst_with(
-        dir,
-        &data_file_name(segment_id, role),
-        role,
-        progress,
-        |sink| merged.iter().try_for_each(|(k, v)| sink.insert(k, *v)),
-    )?;
-    counts.insert(Table::Sold, sold.entries);
-    files.push(sold);
+    let sold = write_fst_with(dir, segment_id, Table::Sold, progress, |sink| {
+        merged.iter().try_for_each(|(k, v)| sink.insert(k, *v))
+    })?;
+    counts.insert(Table::Sold, sold[0].entries);
+    files.extend(sold);
     let new_journal = format!("sold-{segment_id:06}.journal");
     Journal::create(&dir.join(&new_journal)).map_err(journal_error)?;
 

@@ -36,11 +36,30 @@ pub struct Role {
     /// The table.
     #[serde(rename = "kind")]
     pub table: Table,
+    /// Whether the file is the Bloom filter in front of the table's FST in its segment.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub filter: bool,
 }
 
 impl Role {
+    /// The FST of a table.
+    pub fn fst(table: Table) -> Role {
+        Role {
+            table,
+            filter: false,
+        }
+    }
+
+    /// The filter in front of a table's FST.
+    pub fn filter(table: Table) -> Role {
+        Role {
+            table,
+            filter: true,
+        }
+    }
+
     fn code(self) -> u32 {
-        self.table.slot() as u32 + 1
+        (self.table.slot() as u32 + 1) | if self.filter { 0x100 } else { 0 }
     }
 }
 
@@ -65,6 +84,18 @@ pub struct MappedBytes {
     map: Arc<Mmap>,
     start: usize,
     end: usize,
+}
+
+impl MappedBytes {
+    /// All of a mapping (for tests and tools).
+    pub fn whole(map: Mmap) -> MappedBytes {
+        let end = map.len();
+        MappedBytes {
+            map: Arc::new(map),
+            start: 0,
+            end,
+        }
+    }
 }
 
 impl AsRef<[u8]> for MappedBytes {

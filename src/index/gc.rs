@@ -70,8 +70,8 @@ pub fn remove_unreferenced(dir: &Path, current: &Manifest) -> Result<u64, IndexE
     }
     drop(held);
     for name in &names {
-        let ours = (name.starts_with("seg-")
-            && (name.ends_with(".fst") || name.ends_with(".fst.tmp")))
+        let data = [".fst", ".filter", ".fst.tmp", ".filter.tmp"];
+        let ours = (name.starts_with("seg-") && data.iter().any(|ext| name.ends_with(ext)))
             || (name.starts_with("sold-") && name.ends_with(".journal"))
             || name.ends_with(".json.tmp")
             || name == "CURRENT.tmp";

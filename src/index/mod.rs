@@ -14,6 +14,7 @@ mod apply;
 mod build;
 pub mod compact;
 pub mod digest;
+pub mod filter;
 pub mod format;
 mod gc;
 pub mod manifest;
@@ -189,25 +190,40 @@ type Fst = fst::raw::Fst<MappedBytes>;
 /// prices have at most 12 digits, flags two bits, sale times fit in 63 bits.
 pub const TOMBSTONE: u64 = u64::MAX;
 
-/// All segments' data for one table; layers newest first. One FST lookup per layer: a layer
-/// maps each key it changes to its new value or to [`TOMBSTONE`].
+/// One segment's data for one table: its FST and the Bloom filter in front of it.
+struct Source {
+    fst: Fst,
+    filter: Option<filter::Filter>,
+}
+
+impl Source {
+    #[inline]
+    fn get(&self, key: &[u8], hash: u64) -> Option<u64> {
+        if self.filter.as_ref().is_some_and(|f| !f.may_contain(hash)) {
+            return None;
+        }
+        self.fst.get(key).map(|o| o.value())
+    }
+}
+
+/// All segments' data for one table; layers newest first. One filter probe, and for keys
+/// the filter does not rule out one FST lookup, per segment: a layer maps each key it
+/// changes to its new value or to [`TOMBSTONE`].
 #[derive(Default)]
 struct TableStack {
-    base: Option<Fst>,
-    layers: Vec<Fst>,
+    base: Option<Source>,
+    layers: Vec<Source>,
 }
 
 impl TableStack {
     fn get(&self, key: &[u8]) -> Option<u64> {
+        let hash = filter::key_hash(key);
         for layer in &self.layers {
-            if let Some(v) = layer.get(key) {
-                return (v.value() != TOMBSTONE).then_some(v.value());
+            if let Some(v) = layer.get(key, hash) {
+                return (v != TOMBSTONE).then_some(v);
             }
         }
-        self.base
-            .as_ref()
-            .and_then(|f| f.get(key))
-            .map(|o| o.value())
+        self.base.as_ref().and_then(|b| b.get(key, hash))
     }
 
     /// Streams the table as lookups see it, in key order: one union over base and layers
@@ -217,10 +233,10 @@ impl TableStack {
         let mut op = fst::raw::OpBuilder::new();
         // Stream i is layer i (0 = newest); the base comes last, so the smallest index wins.
         for layer in &self.layers {
-            op.push(layer.stream());
+            op.push(layer.fst.stream());
         }
         if let Some(base) = &self.base {
-            op.push(base.stream());
+            op.push(base.fst.stream());
         }
         let mut union = op.union();
         while let Some((key, values)) = union.next() {
@@ -229,6 +245,27 @@ impl TableStack {
                 f(key, iv.value);
             }
         }
+    }
+
+    /// Checks that every filter passes every key of its FST (a filter that missed one
+    /// would turn a banned code into an allowed one).
+    fn check_filters(&self) -> Result<(), String> {
+        use fst::Streamer;
+        for source in self.layers.iter().chain(self.base.as_ref()) {
+            let Some(filter) = &source.filter else {
+                continue;
+            };
+            let mut keys = source.fst.stream();
+            while let Some((k, _)) = keys.next() {
+                if !filter.may_contain(filter::key_hash(k)) {
+                    return Err(format!(
+                        "filter misses key {:?}",
+                        String::from_utf8_lossy(k)
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -330,24 +367,44 @@ impl Index {
         };
         let mut stacks: [TableStack; 5] = Default::default();
         for (n, segment) in manifest.segments.iter().enumerate() {
-            let mut seen = [false; 5];
+            let mut fsts: [Option<Fst>; 5] = Default::default();
+            let mut filters: [Option<filter::Filter>; 5] = Default::default();
             for meta in &segment.files {
                 let table = meta.role.table;
-                if std::mem::replace(&mut seen[table.slot()], true) {
+                let twice = if meta.role.filter {
+                    filters[table.slot()]
+                        .replace(open_filter(dir, meta, verify)?)
+                        .is_some()
+                } else {
+                    fsts[table.slot()]
+                        .replace(open_fst(dir, meta, verify)?)
+                        .is_some()
+                };
+                if twice {
                     return Err(bad(format!(
-                        "segment {} lists two files for {}",
-                        segment.id,
-                        table.name()
+                        "segment {} lists two files for {:?}",
+                        segment.id, meta.role
                     )));
                 }
-                let fst = open_fst(dir, meta, verify)?;
-                let stack = &mut stacks[table.slot()];
+            }
+            for (slot, (fst, filter)) in fsts.into_iter().zip(filters).enumerate() {
+                let Some(fst) = fst else {
+                    if filter.is_some() {
+                        return Err(bad(format!(
+                            "segment {} has a filter without its FST",
+                            segment.id
+                        )));
+                    }
+                    continue;
+                };
+                let source = Source { fst, filter };
+                let stack = &mut stacks[slot];
                 if n == 0 {
-                    stack.base = Some(fst);
-                } else if table == Table::Sold {
+                    stack.base = Some(source);
+                } else if Table::ALL[slot] == Table::Sold {
                     return Err(bad("sold state belongs in the base segment".into()));
                 } else {
-                    stack.layers.insert(0, fst);
+                    stack.layers.insert(0, source);
                 }
             }
         }
@@ -423,6 +480,14 @@ fn open_fst(dir: &Path, meta: &FileMeta, verify: bool) -> Result<Fst, IndexError
     Ok(fst)
 }
 
+fn open_filter(dir: &Path, meta: &FileMeta, verify: bool) -> Result<filter::Filter, IndexError> {
+    let bytes = format::open_data_file(dir, meta, verify)?;
+    filter::Filter::new(bytes).map_err(|reason| IndexError::Damaged {
+        path: format::data_path(dir, meta),
+        reason,
+    })
+}
+
 /// What [`verify`] checked.
 #[derive(Debug)]
 pub struct VerifyReport {
@@ -443,17 +508,25 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, IndexError> {
     // Streaming walks every node; a structurally broken FST that passed both checksums
     // would panic inside the fst crate, so the walk reports a panic as damage.
     let walk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        for table in Table::ALL {
+            if let Err(reason) = index.stacks[table.slot()].check_filters() {
+                return Err(format!("{}: {reason}", table.name()));
+            }
+        }
         let mut counts = [0u64; 5];
         for table in Table::ALL {
             index.for_each_entry(table, |_, _| counts[table.slot()] += 1);
         }
-        (counts, index.compute_digest().to_string())
+        Ok((counts, index.compute_digest().to_string()))
     }));
     let manifest_path = dir.join(index.manifest.file_name());
-    let (counts, digest) = walk.map_err(|_| IndexError::Damaged {
-        path: manifest_path.clone(),
-        reason: "a data file's FST structure is broken (walking it failed)".into(),
-    })?;
+    let (counts, digest) = walk
+        .map_err(|_| "a data file's FST structure is broken (walking it failed)".to_string())
+        .and_then(|r| r)
+        .map_err(|reason| IndexError::Damaged {
+            path: manifest_path.clone(),
+            reason,
+        })?;
     for table in Table::ALL {
         let expected = index.manifest.counts.get(&table).copied().unwrap_or(0);
         let n = counts[table.slot()];
