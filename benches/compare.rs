@@ -36,6 +36,9 @@ impl Engine for Cisgate {
     fn contains(&self, key: &[u8]) -> bool {
         self.0.contains_ki(key)
     }
+    fn contains_batch(&self, keys: &[Vec<u8>], out: &mut Vec<bool>) {
+        self.0.contains_ki_batch(keys, out)
+    }
 }
 
 struct HashSetEngine(hashbrown::HashSet<Box<[u8]>>);

@@ -106,3 +106,28 @@ proptest! {
         cisgate::index::verify(&idx).unwrap();
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(20))]
+
+    #[test]
+    fn batch_lookups_equal_single_lookups(
+        banned in prop::collection::btree_set("[A-Za-z0-9%'+;<=>?/]{13}", 1..300),
+        probes in prop::collection::vec("[A-Za-z0-9%'+;<=>?/]{13}", 0..100),
+    ) {
+        let ki = |serial: &str| format!("0104600439931256215{}", &serial[1..]);
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("l.list");
+        common::write_list(&list, "blocked_cis", "1", "", &banned.iter().map(|k| format!("{}\n", ki(k))).collect::<String>());
+        let idx = dir.path().join("idx");
+        index::build(&idx, &[list], &BuildOptions::default(), &NoProgress).unwrap();
+        let index = Index::open(&idx).unwrap();
+        let keys: Vec<String> = banned.iter().chain(probes.iter()).map(|s| ki(s)).collect();
+        let mut out = Vec::new();
+        index.contains_ki_batch(&keys, &mut out);
+        prop_assert_eq!(out.len(), keys.len());
+        for (k, hit) in keys.iter().zip(&out) {
+            prop_assert_eq!(*hit, index.contains_ki(k.as_bytes()));
+        }
+    }
+}

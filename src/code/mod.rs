@@ -509,6 +509,13 @@ fn read_structures(text: &[u8], repairs: &mut Vec<Repair>) -> Result<Vec<Code>, 
 /// Reads `01` + GTIN + `21` + serial + optional AIs. Returns the readings and whether the
 /// serial's end had to be found from the structure (no GS after it).
 fn read_gs1(text: &[u8], ctx: &RepairContext) -> Result<(Vec<Code>, bool), ParseError> {
+    if !text.starts_with(b"01") {
+        return Err(ParseError::NotACode {
+            len: text.len(),
+            start: lossy(&text[..text.len().min(16)]),
+            context: ctx.clone(),
+        });
+    }
     let gtin = read_gtin(text, 2, ctx)?;
     if text.get(16..18) != Some(b"21") {
         return Err(ParseError::MissingSerialAi {

@@ -165,6 +165,11 @@ fn bracketed_ais() {
         "(01){GTIN}(21)5a(b)dEFGH123(91)EE06(92){CRYPTO44}"
     ));
     assert_eq!(with_brackets.serial, "5a(b)dEFGH123");
+    // Found by the property test: brackets that do not start with AI 01.
+    assert!(matches!(
+        err(&format!("(21){GTIN}(21)000000")),
+        ParseError::NotACode { .. }
+    ));
     assert!(matches!(
         err(&format!("(01){GTIN}(21)5abc(93)dGVz")),
         ParseError::SerialLength { len: 4, .. }

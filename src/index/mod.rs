@@ -217,7 +217,35 @@ struct TableStack {
 
 impl TableStack {
     fn get(&self, key: &[u8]) -> Option<u64> {
-        let hash = filter::key_hash(key);
+        self.get_hashed(key, filter::key_hash(key))
+    }
+
+    /// Looks up many keys: hashes a group, prefetches the filter blocks of the whole group,
+    /// then probes, so the memory latency of one key's filter hides behind the others'.
+    fn get_batch<K: AsRef<[u8]>>(&self, keys: &[K], out: &mut Vec<Option<u64>>) {
+        const GROUP: usize = 16;
+        out.clear();
+        out.reserve(keys.len());
+        let mut hashes = [0u64; GROUP];
+        for group in keys.chunks(GROUP) {
+            for (h, k) in hashes.iter_mut().zip(group) {
+                *h = filter::key_hash(k.as_ref());
+                for source in self.layers.iter().chain(self.base.as_ref()) {
+                    if let Some(f) = &source.filter {
+                        f.prefetch(*h);
+                    }
+                }
+            }
+            out.extend(
+                group
+                    .iter()
+                    .zip(hashes)
+                    .map(|(k, h)| self.get_hashed(k.as_ref(), h)),
+            );
+        }
+    }
+
+    fn get_hashed(&self, key: &[u8], hash: u64) -> Option<u64> {
         for layer in &self.layers {
             if let Some(v) = layer.get(key, hash) {
                 return (v != TOMBSTONE).then_some(v);
@@ -439,6 +467,15 @@ impl Index {
     /// Whether a canonical КИ is on the banned list.
     pub fn contains_ki(&self, ki: &[u8]) -> bool {
         self.get(Table::BlockedCis, ki).is_some()
+    }
+
+    /// Looks up many canonical КИ at once (faster than one by one: the filter probes of a
+    /// group overlap); `out[i]` says whether `kis[i]` is banned.
+    pub fn contains_ki_batch<K: AsRef<[u8]>>(&self, kis: &[K], out: &mut Vec<bool>) {
+        let mut values = Vec::with_capacity(kis.len());
+        self.stacks[Table::BlockedCis.slot()].get_batch(kis, &mut values);
+        out.clear();
+        out.extend(values.iter().map(Option::is_some));
     }
 
     /// Streams every entry of one table as the lookups see it, in key order.
