@@ -62,19 +62,18 @@ pub fn covers(payload: &[u8], hashes: &[u64]) -> bool {
     else {
         return false;
     };
-    hashes.iter().all(|&h| {
-        let start = 8 + block_index(h, blocks) * 32;
-        payload.get(start..start + 32).is_some_and(|block| {
-            masks(h).iter().enumerate().all(|(i, m)| {
-                let w = u32::from_le_bytes([
-                    block[i * 4],
-                    block[i * 4 + 1],
-                    block[i * 4 + 2],
-                    block[i * 4 + 3],
-                ]);
-                w & m != 0
-            })
-        })
+    hashes.iter().all(|&h| passes(payload, blocks, h))
+}
+
+/// Probes the payload (`u64` block count, then blocks) for one hash.
+#[inline]
+fn passes(payload: &[u8], blocks: u64, hash: u64) -> bool {
+    let start = 8 + block_index(hash, blocks) * 32;
+    payload.get(start..start + 32).is_some_and(|block| {
+        masks(hash)
+            .iter()
+            .zip(block.chunks_exact(4))
+            .all(|(m, w)| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) & m != 0)
     })
 }
 
@@ -104,18 +103,7 @@ impl Filter {
     /// Whether a key with this hash may be present (`false`: surely absent).
     #[inline]
     pub fn may_contain(&self, hash: u64) -> bool {
-        let b = self.bytes.as_ref();
-        let start = 8 + block_index(hash, self.blocks) * 32;
-        let block = &b[start..start + 32];
-        masks(hash).iter().enumerate().all(|(i, m)| {
-            let w = u32::from_le_bytes([
-                block[i * 4],
-                block[i * 4 + 1],
-                block[i * 4 + 2],
-                block[i * 4 + 3],
-            ]);
-            w & m != 0
-        })
+        passes(self.bytes.as_ref(), self.blocks, hash)
     }
 
     /// Hints the CPU to fetch the key's block, for batch lookups.
