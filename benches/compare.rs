@@ -251,11 +251,11 @@ fn main() {
                 for (t, tname) in [(1, "1 thread"), (threads, "all cores")] {
                     f.rates
                         .insert(format!("{qname}, {tname}"), rate(engine, qs, t, false));
+                    f.rates.insert(
+                        format!("{qname}, {tname}, batch"),
+                        rate(engine, qs, t, true),
+                    );
                 }
-                f.rates.insert(
-                    format!("{qname}, 1 thread, batch"),
-                    rate(engine, qs, 1, true),
-                );
             }
             println!("measured {name}");
             (name, f)
