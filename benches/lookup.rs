@@ -1,4 +1,5 @@
-//! Micro-benchmarks: parsing, single lookups and batch checks on a synthetic index.
+//! Micro-benchmarks: parsing, single lookups, batch checks and lookups, and lookups with
+//! pending delta layers, on a synthetic index.
 //!
 //! `cargo bench --bench lookup` (set CISGATE_BENCH_KEYS to change the index size; default
 //! 1,000,000 banned КИ).
@@ -7,9 +8,9 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
-use cisgate::index::{self, BuildOptions};
+use cisgate::index::{self, ApplyOptions, BuildOptions};
 use cisgate::progress::NoProgress;
-use cisgate::synth::{self, Catalogue, GenConfig};
+use cisgate::synth::{self, Catalogue, DeltaConfig, GenConfig};
 use cisgate::{CheckOptions, Index};
 
 struct Fixture {
@@ -21,18 +22,8 @@ struct Fixture {
 }
 
 fn setup() -> Fixture {
-    let keys: u64 = std::env::var("CISGATE_BENCH_KEYS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
-    let config = GenConfig {
-        seed: 42,
-        codes: keys,
-        gtins: 10_000,
-        zstd: false,
-        version: "bench".into(),
-        as_of_ms: 0,
-    };
+    let keys = keys_from_env();
+    let config = bench_config(keys);
     let dir = tempfile::tempdir().unwrap();
     let report = synth::write_lists(&dir.path().join("lists"), &config).unwrap();
     index::build(
@@ -50,7 +41,10 @@ fn setup() -> Fixture {
     let present: Vec<Vec<u8>> = (0..4096)
         .map(|i| catalogue.code(i * (keys / 4096).max(1)).ki)
         .collect();
-    let absent: Vec<Vec<u8>> = (0..4096).map(|i| catalogue.code(keys + i).ki).collect();
+    // Far beyond the codes the layer benchmarks add.
+    let absent: Vec<Vec<u8>> = (0..4096)
+        .map(|i| catalogue.code(keys + 50_000_000 + i).ki)
+        .collect();
     Fixture {
         _dir: dir,
         index,
@@ -112,7 +106,82 @@ fn benches(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // The checkout mix: one present key in a thousand.
+    let mix: Vec<Vec<u8>> = (0..4096)
+        .map(|i| {
+            if i % 1000 == 0 {
+                present[i].clone()
+            } else {
+                absent[i].clone()
+            }
+        })
+        .collect();
+    let mut out = Vec::new();
+    g.bench_function("contains_ki_batch 4096, checkout mix", |b| {
+        b.iter(|| {
+            index.contains_ki_batch(black_box(&mix), &mut out);
+            black_box(out.len())
+        })
+    });
     g.finish();
+
+    // Delta layers over the same base: one, then four pending layers.
+    let mut g = c.benchmark_group("layers");
+    g.throughput(Throughput::Elements(1));
+    let dir = _dir.path();
+    let keep = ApplyOptions {
+        compact_after_layers: 0,
+        compact_after_size_ratio: 0.0,
+    };
+    let config = bench_config(keys_from_env());
+    for layer in 0..4u64 {
+        let path = dir.join(format!("delta-{layer}.list"));
+        let parent = if layer == 0 {
+            "bench".to_string()
+        } else {
+            format!("v{layer}")
+        };
+        let d = DeltaConfig {
+            parent,
+            version: format!("v{}", layer + 1),
+            sequence: layer,
+            adds: 10_000,
+            removes: 1_000,
+        };
+        synth::write_delta(&path, &config, &d).unwrap();
+        index::apply(&dir.join("idx"), &[path], &keep, &NoProgress).unwrap();
+        if layer == 0 || layer == 3 {
+            let layered = Index::open(&dir.join("idx")).unwrap();
+            for (name, keys) in [("present", &present), ("absent", &absent)] {
+                g.bench_function(format!("contains_ki {name}, {} layer(s)", layer + 1), |b| {
+                    let mut i = 0;
+                    b.iter(|| {
+                        i = (i + 1) % keys.len();
+                        black_box(layered.contains_ki(&keys[i]))
+                    })
+                });
+            }
+        }
+    }
+    g.finish();
+}
+
+fn keys_from_env() -> u64 {
+    std::env::var("CISGATE_BENCH_KEYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+fn bench_config(keys: u64) -> GenConfig {
+    GenConfig {
+        seed: 42,
+        codes: keys,
+        gtins: 10_000,
+        zstd: false,
+        version: "bench".into(),
+        as_of_ms: 0,
+    }
 }
 
 criterion_group!(lookup, benches);
