@@ -157,7 +157,7 @@ impl Index {
             repaired: Vec::new(),
             error: None,
             index_version: manifest.version.clone(),
-            as_of: crate::time::format_rfc3339(manifest.as_of_ms),
+            as_of: self.as_of_text().to_string(),
         };
         let parsed = match code::parse(input) {
             Ok(p) => p,

@@ -203,7 +203,7 @@ impl LiveIndex {
     pub fn check(&self, input: &str, options: &CheckOptions) -> Result<Verdict, LiveError> {
         let generation = self.current.load();
         self.fresh(&generation)?;
-        Ok(self.check_in(&generation, input, options))
+        Ok(self.check_in(&generation, input, options, self.oldest_kept_sale()))
     }
 
     /// Checks many codes across cores against one generation.
@@ -215,15 +215,26 @@ impl LiveIndex {
         use rayon::prelude::*;
         let generation = self.current.load_full();
         self.fresh(&generation)?;
+        let oldest = self.oldest_kept_sale();
         Ok(inputs
             .par_iter()
-            .map(|s| self.check_in(&generation, s.as_ref(), options))
+            .map(|s| self.check_in(&generation, s.as_ref(), options, oldest))
             .collect())
     }
 
-    fn check_in(&self, generation: &Generation, input: &str, options: &CheckOptions) -> Verdict {
+    /// Sales before this time (Unix ms) have expired.
+    fn oldest_kept_sale(&self) -> i64 {
+        crate::time::now_ms() - self.options.sold_retention_ms
+    }
+
+    fn check_in(
+        &self,
+        generation: &Generation,
+        input: &str,
+        options: &CheckOptions,
+        oldest: i64,
+    ) -> Verdict {
         let journal = read_lock(&generation.journal);
-        let oldest = crate::time::now_ms() - self.options.sold_retention_ms;
         let sold = |ki: &[u8]| {
             generation
                 .sold_at(&journal, ki)
@@ -236,7 +247,7 @@ impl LiveIndex {
     pub fn is_sold(&self, ki: &[u8]) -> bool {
         let generation = self.current.load();
         let journal = read_lock(&generation.journal);
-        let oldest = crate::time::now_ms() - self.options.sold_retention_ms;
+        let oldest = self.oldest_kept_sale();
         generation
             .sold_at(&journal, ki)
             .is_some_and(|t| t >= oldest)

@@ -57,7 +57,7 @@ pub fn apply(
     progress: &dyn Progress,
 ) -> Result<ApplyReport, IndexError> {
     if deltas.is_empty() {
-        return Err(IndexError::Build("no delta files given".into()));
+        return Err(IndexError::Refused("no delta files given".into()));
     }
     let lock = WriterLock::acquire(dir)?;
     let index = Index::open(dir)?;
@@ -87,18 +87,18 @@ pub fn apply(
     for delta in &parsed {
         let path = delta.path.display();
         let ListType::Delta { parent } = &delta.header.list_type else {
-            return Err(IndexError::Build(format!(
+            return Err(IndexError::Refused(format!(
                 "{path} is a snapshot; apply takes deltas (rebuild with `cisgate build`)"
             )));
         };
         if *parent != version {
-            return Err(IndexError::Build(format!(
+            return Err(IndexError::Refused(format!(
                 "{path} applies to version {parent:?}, but the index is at {version:?}; nothing applied"
             )));
         }
         delta
             .require_clean()
-            .map_err(|e| IndexError::Build(format!("{path}: nothing applied: {e}")))?;
+            .map_err(|e| IndexError::Refused(format!("{path}: nothing applied: {e}")))?;
         let kind = delta.header.kind;
         let table = Table::from(kind);
         let removed: HashSet<&[u8]> = delta.removed.keys.iter().map(|k| k.as_ref()).collect();
@@ -108,7 +108,7 @@ pub fn apply(
             .iter()
             .find(|k| removed.contains(k.as_ref()))
         {
-            return Err(IndexError::Build(format!(
+            return Err(IndexError::Refused(format!(
                 "{path} both adds and removes {:?}; nothing applied",
                 String::from_utf8_lossy(both)
             )));
@@ -150,7 +150,7 @@ pub fn apply(
             .as_ref()
             .filter(|e| **e != digest.to_string())
         {
-            return Err(IndexError::Build(format!(
+            return Err(IndexError::Refused(format!(
                 "{path}: the content digest after applying it would be {digest}, the delta says {expected}; nothing applied"
             )));
         }

@@ -48,7 +48,7 @@ pub fn build(
     progress: &dyn Progress,
 ) -> Result<BuildReport, IndexError> {
     if lists.is_empty() {
-        return Err(IndexError::Build("no list files given".into()));
+        return Err(IndexError::Refused("no list files given".into()));
     }
     progress.stage("reading lists", lists.len() as u64);
     let files: Vec<ListFile> = lists
@@ -146,7 +146,7 @@ pub fn build(
         }
     }
     if options.strict && price_conflicts > 0 {
-        return Err(IndexError::Build(format!(
+        return Err(IndexError::Refused(format!(
             "{price_conflicts} GTIN(s) listed with conflicting minimum prices"
         )));
     }
@@ -208,13 +208,13 @@ fn check_snapshot_set(parsed: &[ParsedList<'_>]) -> Result<(), IndexError> {
     let mut seen = BTreeMap::new();
     for p in parsed {
         if let ListType::Delta { .. } = p.header.list_type {
-            return Err(IndexError::Build(format!(
+            return Err(IndexError::Refused(format!(
                 "{} is a delta; build takes snapshots (apply deltas with `cisgate apply`)",
                 p.path.display()
             )));
         }
         if let Some(other) = seen.insert((p.header.kind, p.header.pg), p.path) {
-            return Err(IndexError::Build(format!(
+            return Err(IndexError::Refused(format!(
                 "{} and {} are both {} snapshots{}",
                 other.display(),
                 p.path.display(),
@@ -236,7 +236,7 @@ fn index_version(parsed: &[ParsedList<'_>], explicit: Option<&str>) -> Result<St
     let first = &parsed[0].header.version;
     match parsed.iter().find(|p| &p.header.version != first) {
         None => Ok(first.clone()),
-        Some(other) => Err(IndexError::Build(format!(
+        Some(other) => Err(IndexError::Refused(format!(
             "lists carry different versions ({}: {first}, {}: {}); pass --version",
             parsed[0].path.display(),
             other.path.display(),
@@ -378,7 +378,7 @@ pub(super) fn write_fst_with(
     let name = data_file_name(segment_id, role);
     let payload = super::filter::build(&hashes);
     if !super::filter::covers(&payload, &hashes) {
-        return Err(IndexError::Build(format!(
+        return Err(IndexError::Refused(format!(
             "internal error: the filter for {name} misses keys; nothing published"
         )));
     }

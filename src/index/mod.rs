@@ -70,9 +70,9 @@ pub enum IndexError {
     /// A list file could not be read.
     #[error(transparent)]
     List(ListError),
-    /// The build cannot proceed.
-    #[error("build: {0}")]
-    Build(String),
+    /// The inputs of a build or apply are inconsistent; nothing was published.
+    #[error("{0}")]
+    Refused(String),
     /// The sold journal could not be read or written.
     #[error(transparent)]
     Journal(crate::journal::JournalError),
@@ -373,6 +373,8 @@ impl OpenOptions {
 pub struct Index {
     dir: PathBuf,
     manifest: Manifest,
+    /// `as_of` as RFC 3339, formatted once: every verdict carries it.
+    as_of_text: String,
     stacks: [TableStack; 5],
     _manifest_lock: File,
 }
@@ -438,6 +440,7 @@ impl Index {
         }
         Ok(Index {
             dir: dir.to_path_buf(),
+            as_of_text: crate::time::format_rfc3339(manifest.as_of_ms),
             manifest,
             stacks,
             _manifest_lock: lock,
@@ -447,6 +450,11 @@ impl Index {
     /// The generation's manifest.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// When the generation's data was current, as RFC 3339.
+    pub fn as_of_text(&self) -> &str {
+        &self.as_of_text
     }
 
     /// The index directory.
