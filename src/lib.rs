@@ -7,6 +7,8 @@
 //! - [`list`] reads list files (snapshots and deltas, plain or zstd);
 //! - [`index`] builds, opens, validates and looks up the on-disk index;
 //! - [`check`] decides whether a scanned code may be sold;
+//! - [`live`] keeps an index open across updates, with the sold journal;
+//! - [`online`] asks True API first and falls back to the index within the budget;
 //! - [`synth`] makes realistic synthetic lists and scan streams.
 //!
 //! ```
@@ -31,6 +33,7 @@ pub mod index;
 pub mod journal;
 pub mod list;
 pub mod live;
+pub mod online;
 pub mod progress;
 pub mod time;
 pub use check::{CheckOptions, Verdict};

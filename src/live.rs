@@ -156,6 +156,16 @@ impl LiveIndex {
         })
     }
 
+    /// The index directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The stable id of this index directory (see [`crate::index::instance_id`]).
+    pub fn instance_id(&self) -> Result<String, LiveError> {
+        Ok(crate::index::instance_id(&self.dir)?)
+    }
+
     /// The generation lookups use now. Holding it keeps that generation's files alive.
     pub fn generation(&self) -> Arc<Generation> {
         self.current.load_full()

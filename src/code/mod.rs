@@ -317,6 +317,33 @@ pub fn parse(input: &str) -> Result<Parsed, ParseError> {
     }
 }
 
+/// The scanned code as the online service wants it: the full marking code (КМ) after the
+/// same normalisation [`parse`] applies (keyboard layout, symbology identifier, textual and
+/// leading GS, bracketed AIs, base64), with real GS bytes between elements.
+///
+/// ```
+/// let text = cisgate::code::normalised_text("]d20104600439931256215abcdEFGH1234<GS>93dGVz")?;
+/// assert_eq!(text, "0104600439931256215abcdEFGH1234\u{1d}93dGVz");
+/// # Ok::<(), cisgate::code::ParseError>(())
+/// ```
+pub fn normalised_text(input: &str) -> Result<String, ParseError> {
+    fn plain(input: &str) -> Result<String, ParseError> {
+        let mut repairs = Vec::new();
+        let mut text = normalise(input, &mut repairs)?;
+        if text.first() == Some(&b'(') {
+            text = unbracket(&text, &RepairContext(repairs))?;
+        }
+        // Normalised text is ASCII plus GS, so this never replaces anything.
+        Ok(String::from_utf8_lossy(&text).into_owned())
+    }
+    // Same order as `parse`: base64 only when the plain reading is not a code.
+    parse(input)?;
+    match parse_text(input) {
+        Ok(_) => plain(input),
+        Err(_) => decode_base64(input.trim()).map_or_else(|| plain(input), |d| plain(&d)),
+    }
+}
+
 fn decode_base64(s: &str) -> Option<String> {
     if s.len() < 24
         || !s

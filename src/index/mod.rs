@@ -17,6 +17,7 @@ pub mod digest;
 pub mod filter;
 pub mod format;
 mod gc;
+mod instance;
 pub mod manifest;
 
 use std::fs::File;
@@ -27,6 +28,7 @@ pub use build::{BuildOptions, BuildReport, build};
 pub use compact::{CompactOptions, CompactReport, compact};
 use digest::ContentDigest;
 use format::{FileMeta, MappedBytes};
+pub use instance::{INSTANCE_FILE, instance_id};
 pub use manifest::Manifest;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,737 @@
+//! The online check first, the offline index within the budget.
+//!
+//! [`OnlineChecker`] asks True API `codes/check` for each scanned code, on the fastest
+//! healthy host, retrying and switching hosts inside one time budget (1.5 s by default);
+//! when the budget runs out or no host answers, the [`LiveIndex`] answers. Every call returns
+//! an [`OnlineVerdict`] saying which path answered and why online did not, the decision in
+//! one vocabulary ([`Denial`]), the receipt marker and the fiscal tag 1265 value.
+//!
+//! After online checks have failed without a break for two hours (configurable), the
+//! adapter stops spending the budget: scans are answered offline at once, while a
+//! background probe asks the hosts' health checks and switches back when one answers.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use cisgate::live::{LiveIndex, LiveOptions};
+//! use cisgate::online::{OnlineChecker, OnlineConfig};
+//!
+//! let offline = Arc::new(LiveIndex::open("index".as_ref(), LiveOptions::default())?);
+//! let config = OnlineConfig::from_file("online.json".as_ref())?;
+//! let checker = OnlineChecker::builder(config, offline).build()?;
+//! let verdict = checker.check("0104600439931256215abcdEFGH1234\u{1d}93dGVz", &Default::default());
+//! println!("{:?} by {:?}, tag 1265: {}", verdict.decision, verdict.answered_by, verdict.tag_1265);
+//! # Ok(()) }
+//! ```
+
+mod api;
+mod config;
+pub mod decide;
+mod hosts;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+pub use api::{AttemptError, CheckResponse, TrueApiClient};
+pub use config::{Clock, ManualClock, OnlineConfig, SystemClock};
+pub use decide::Denial;
+pub use hosts::{HostPool, HostStatus};
+
+use crate::check::{CheckOptions, Verdict};
+use crate::code;
+use crate::live::{LiveError, LiveIndex};
+
+/// Errors setting up the adapter. Checks themselves never fail: they fall back offline.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OnlineError {
+    /// The configuration file cannot be read or parsed.
+    #[error("{}: {message}", path.display())]
+    Config {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A configuration value is unusable.
+    #[error("online configuration: {0}")]
+    Invalid(String),
+    /// The offline side cannot be used.
+    #[error(transparent)]
+    Offline(#[from] LiveError),
+    /// The background runtime could not start.
+    #[error("cannot start the online adapter's runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// Which path decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnsweredBy {
+    /// True API answered within the budget.
+    Online,
+    /// The offline index answered.
+    Offline,
+}
+
+/// The decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The sale may go ahead.
+    Allowed,
+    /// The sale must not go ahead; [`OnlineVerdict::denials`] says why.
+    Denied,
+}
+
+/// The marker the cash software prints on the receipt line of a marked product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ReceiptMarker {
+    /// `[M+]`: the online check answered and passed.
+    #[serde(rename = "[M+]")]
+    Confirmed,
+    /// `[M]`: the sale goes ahead without an online confirmation.
+    #[serde(rename = "[M]")]
+    Unconfirmed,
+}
+
+impl ReceiptMarker {
+    /// The printed text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiptMarker::Confirmed => "[M+]",
+            ReceiptMarker::Unconfirmed => "[M]",
+        }
+    }
+}
+
+/// Why the online check did not decide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// No host is known (the CDN list could not be fetched).
+    NoHosts,
+    /// The budget ran out.
+    Timeout,
+    /// A host answered 401: the token is wrong or expired. Other hosts are not asked.
+    Unauthorized,
+    /// A host refused the request (another 4xx, or a non-zero `code`). Not retried.
+    Rejected,
+    /// Every host failed (refused, reset, 429/5xx twice, malformed answers).
+    AllHostsFailed,
+    /// The answer for this code was not the documented JSON.
+    Malformed,
+    /// Online checks have been failing for longer than the outage period: not asked.
+    Outage,
+}
+
+/// Why the online check did not decide, with the detail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OnlineFailure {
+    /// The kind.
+    pub kind: FailureKind,
+    /// What happened, host by host where it applies.
+    pub detail: String,
+}
+
+impl OnlineFailure {
+    fn new(kind: FailureKind, detail: impl Into<String>) -> OnlineFailure {
+        OnlineFailure {
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// One request to one host.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Attempt {
+    /// The host's base URL.
+    pub host: String,
+    /// `ok`, or what went wrong.
+    pub outcome: String,
+    /// How long it took.
+    pub elapsed_ms: f64,
+}
+
+/// What True API said of the code.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OnlineAnswer {
+    /// The host that answered.
+    pub host: String,
+    /// The request id.
+    pub req_id: String,
+    /// The server's request time, Unix ms.
+    pub req_timestamp: i64,
+    /// The code's `codes[]` entry as sent, every field included.
+    pub fields: serde_json::Value,
+}
+
+/// The answer for one scanned code, whichever path gave it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OnlineVerdict {
+    /// The input as given.
+    pub input: String,
+    /// Which path decided.
+    pub answered_by: AnsweredBy,
+    /// The decision.
+    pub decision: Decision,
+    /// Every reason for a denial; online ones in CRPT's order, the first is the one to show.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub denials: Vec<Denial>,
+    /// The receipt marker when the sale may go ahead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marker: Option<ReceiptMarker>,
+    /// The value of fiscal tag 1265.
+    pub tag_1265: String,
+    /// Why online did not decide (offline answers only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub online_failure: Option<OnlineFailure>,
+    /// Whether the outage rule skipped the online request.
+    pub outage_mode: bool,
+    /// True API's answer, when there was one for this code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub online: Option<OnlineAnswer>,
+    /// The offline verdict, when the offline index answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline: Option<Verdict>,
+    /// Why the offline index could not answer either.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline_error: Option<String>,
+    /// The online requests made for this call, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
+    /// Time spent in the call.
+    pub elapsed_ms: f64,
+}
+
+impl OnlineVerdict {
+    /// Whether the sale must not go ahead.
+    pub fn is_denied(&self) -> bool {
+        self.decision == Decision::Denied
+    }
+}
+
+/// Sets up an [`OnlineChecker`].
+pub struct OnlineCheckerBuilder {
+    config: OnlineConfig,
+    offline: Arc<LiveIndex>,
+    clock: Arc<dyn Clock>,
+    resolver: Option<Arc<dyn reqwest::dns::Resolve>>,
+}
+
+impl OnlineCheckerBuilder {
+    /// Uses `clock` for benching and the outage rule instead of the system clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Resolves host names with `resolver` instead of the system's.
+    pub fn resolver(mut self, resolver: Arc<dyn reqwest::dns::Resolve>) -> Self {
+        self.resolver = Some(resolver);
+        self
+    }
+
+    /// Starts the adapter: fetches the host list and health checks (bounded by the health
+    /// timeout; a failure here only means the first checks go offline), then keeps both
+    /// fresh in the background.
+    pub fn build(self) -> Result<OnlineChecker, OnlineError> {
+        self.config.validate()?;
+        let client = TrueApiClient::new(&self.config, self.resolver)?;
+        let instance = self.offline.instance_id()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("cisgate-online")
+            .enable_all()
+            .build()
+            .map_err(OnlineError::Runtime)?;
+        let shared = Arc::new(Shared {
+            pool: HostPool::new(&self.config.hosts),
+            config: self.config,
+            client,
+            offline: self.offline,
+            instance,
+            clock: self.clock,
+            failing_since: Mutex::new(None),
+        });
+        let first = shared.clone();
+        let startup = Duration::from_millis(2 * shared.config.health_timeout_ms);
+        let _ = runtime
+            .block_on(async move { tokio::time::timeout(startup, first.refresh_hosts()).await });
+        runtime.spawn(shared.clone().refresh_loop());
+        runtime.spawn(shared.clone().probe_loop());
+        Ok(OnlineChecker { shared, runtime })
+    }
+}
+
+/// The online-first checker. Cheap to share between threads (`&self` everywhere).
+pub struct OnlineChecker {
+    shared: Arc<Shared>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl OnlineChecker {
+    /// A builder for `config`, answering offline from `offline`.
+    pub fn builder(config: OnlineConfig, offline: Arc<LiveIndex>) -> OnlineCheckerBuilder {
+        OnlineCheckerBuilder {
+            config,
+            offline,
+            clock: Arc::new(SystemClock),
+            resolver: None,
+        }
+    }
+
+    /// Checks one code within the budget. Must not be called from inside an async runtime
+    /// (use [`OnlineChecker::check_async`] there).
+    pub fn check(&self, input: &str, options: &CheckOptions) -> OnlineVerdict {
+        let mut verdicts = self.check_batch(&[input], options);
+        verdicts.pop().expect("one verdict per input")
+    }
+
+    /// Checks many codes in as few requests as the batch size allows, sent at once, all
+    /// within one budget. Verdicts are in input order.
+    pub fn check_batch<S: AsRef<str>>(
+        &self,
+        inputs: &[S],
+        options: &CheckOptions,
+    ) -> Vec<OnlineVerdict> {
+        let inputs: Vec<String> = inputs.iter().map(|s| s.as_ref().to_string()).collect();
+        self.runtime
+            .block_on(self.shared.clone().check_batch(inputs, *options))
+    }
+
+    /// [`OnlineChecker::check_batch`] for callers already inside a tokio runtime.
+    pub async fn check_async(
+        &self,
+        inputs: Vec<String>,
+        options: &CheckOptions,
+    ) -> Vec<OnlineVerdict> {
+        self.shared.clone().check_batch(inputs, *options).await
+    }
+
+    /// The hosts with their health and bench marks.
+    pub fn hosts(&self) -> Vec<HostStatus> {
+        self.shared.pool.snapshot()
+    }
+
+    /// Since when online checks are being skipped under the outage rule, if they are.
+    pub fn outage_since_ms(&self) -> Option<i64> {
+        self.shared.outage_since()
+    }
+
+    /// Asks every host's health check now; returns whether one answered (which ends an
+    /// outage). The background probe does the same every `probe_interval_ms` during one.
+    pub fn probe_now(&self) -> bool {
+        self.runtime.block_on(self.shared.clone().probe())
+    }
+}
+
+struct Shared {
+    config: OnlineConfig,
+    client: TrueApiClient,
+    pool: HostPool,
+    offline: Arc<LiveIndex>,
+    instance: String,
+    clock: Arc<dyn Clock>,
+    /// Start of the current unbroken run of online failures.
+    failing_since: Mutex<Option<i64>>,
+}
+
+/// How long after the deadline a batch waits for requests cut at the deadline to report.
+const REPORT_GRACE: Duration = Duration::from_millis(10);
+
+/// One request's codes and what became of them.
+type ChunkOutcome = (Result<(String, CheckResponse), OnlineFailure>, Vec<Attempt>);
+
+impl Shared {
+    async fn check_batch(
+        self: Arc<Self>,
+        inputs: Vec<String>,
+        options: CheckOptions,
+    ) -> Vec<OnlineVerdict> {
+        let started = Instant::now();
+        if let Some(since) = self.outage_since() {
+            let failure = OnlineFailure::new(
+                FailureKind::Outage,
+                format!(
+                    "online checks failing since {}; probing in the background",
+                    crate::time::format_rfc3339(since)
+                ),
+            );
+            return inputs
+                .iter()
+                .map(|input| {
+                    self.offline(input, &options, failure.clone(), true, Vec::new(), started)
+                })
+                .collect();
+        }
+        let deadline = started + Duration::from_millis(self.config.budget_ms);
+        // A code the parser cannot read is still sent: True API is the authority on
+        // structures the parser does not know.
+        let texts: Vec<String> = inputs
+            .iter()
+            .map(|i| code::normalised_text(i).unwrap_or_else(|_| i.trim().to_string()))
+            .collect();
+        let chunks: Vec<Vec<String>> = texts
+            .chunks(self.config.batch_size)
+            .map(|c| c.to_vec())
+            .collect();
+        let mut outcomes: Vec<Option<ChunkOutcome>> = vec![None; chunks.len()];
+        let mut tasks = JoinSet::new();
+        for (n, chunk) in chunks.into_iter().enumerate() {
+            let me = self.clone();
+            tasks.spawn(async move { (n, me.ask_online(chunk, deadline).await) });
+        }
+        // Every attempt is bounded by the deadline already, so this only bounds the rest;
+        // the grace lets a task cut at the deadline report its attempts.
+        let _ = tokio::time::timeout_at(deadline + REPORT_GRACE, async {
+            while let Some(Ok((n, outcome))) = tasks.join_next().await {
+                outcomes[n] = Some(outcome);
+            }
+        })
+        .await;
+        tasks.abort_all();
+
+        let answered = outcomes.iter().any(|o| matches!(o, Some((Ok(_), _))));
+        if answered {
+            self.note_success();
+        } else {
+            self.note_failure();
+        }
+        let now = self.clock.now_ms();
+        let mut verdicts = Vec::with_capacity(inputs.len());
+        let mut inputs = inputs.into_iter();
+        for (n, outcome) in outcomes.into_iter().enumerate() {
+            let size = self
+                .config
+                .batch_size
+                .min(texts.len() - n * self.config.batch_size);
+            let chunk: Vec<String> = inputs.by_ref().take(size).collect();
+            let (result, attempts) = outcome.unwrap_or_else(|| {
+                let detail = format!("no answer within {} ms", self.config.budget_ms);
+                (
+                    Err(OnlineFailure::new(FailureKind::Timeout, detail)),
+                    Vec::new(),
+                )
+            });
+            let response = result.and_then(|(host, response)| {
+                if response.codes.len() == chunk.len() {
+                    Ok((host, response))
+                } else {
+                    Err(OnlineFailure::new(
+                        FailureKind::Malformed,
+                        format!(
+                            "{host} answered {} codes for {} sent",
+                            response.codes.len(),
+                            chunk.len()
+                        ),
+                    ))
+                }
+            });
+            for (i, input) in chunk.into_iter().enumerate() {
+                let verdict = match &response {
+                    Ok((host, response)) => {
+                        let entry = &response.codes[i];
+                        match decide::online_denials(entry, &options, now) {
+                            Ok(denials) => online_verdict(
+                                input, host, response, entry, denials, &attempts, started,
+                            ),
+                            Err(e) => {
+                                let failure = OnlineFailure::new(
+                                    FailureKind::Malformed,
+                                    format!("{host}: {e}"),
+                                );
+                                self.offline(
+                                    &input,
+                                    &options,
+                                    failure,
+                                    false,
+                                    attempts.clone(),
+                                    started,
+                                )
+                            }
+                        }
+                    }
+                    Err(failure) => self.offline(
+                        &input,
+                        &options,
+                        failure.clone(),
+                        false,
+                        attempts.clone(),
+                        started,
+                    ),
+                };
+                verdicts.push(verdict);
+            }
+        }
+        verdicts
+    }
+
+    /// Asks the ranked hosts in turn until one answers, the rules say stop, or the deadline
+    /// passes. 429 and 5xx are retried once on the same host; a host that fails is benched.
+    async fn ask_online(&self, codes: Vec<String>, deadline: Instant) -> ChunkOutcome {
+        let attempt_timeout = Duration::from_millis(self.config.attempt_timeout_ms);
+        let mut attempts = Vec::new();
+        let hosts = self.pool.ranked(self.clock.now_ms());
+        if hosts.is_empty() {
+            let failure = OnlineFailure::new(FailureKind::NoHosts, "no True API host is known");
+            return (Err(failure), attempts);
+        }
+        let mut failures = Vec::new();
+        for host in hosts {
+            for retry in [false, true] {
+                let now = Instant::now();
+                let remaining = deadline.saturating_duration_since(now);
+                if remaining.is_zero() {
+                    return (Err(timeout_failure(&failures)), attempts);
+                }
+                let limit = remaining.min(attempt_timeout);
+                let result = self.client.check(&host, &codes, limit).await;
+                let outcome = match &result {
+                    Ok(_) => "ok".to_string(),
+                    Err(e) => e.to_string(),
+                };
+                attempts.push(Attempt {
+                    host: host.clone(),
+                    outcome: outcome.clone(),
+                    elapsed_ms: now.elapsed().as_secs_f64() * 1000.0,
+                });
+                match result {
+                    Ok(response) => return (Ok((host, response)), attempts),
+                    Err(AttemptError::Status { status: 401, body }) => {
+                        let failure = OnlineFailure::new(
+                            FailureKind::Unauthorized,
+                            format!("{host}: HTTP 401 {body}"),
+                        );
+                        return (Err(failure), attempts);
+                    }
+                    Err(AttemptError::Status { status, .. }) if status == 429 || status >= 500 => {
+                        if retry {
+                            failures.push(format!("{host}: {outcome}"));
+                            self.bench(&host);
+                        } else {
+                            continue;
+                        }
+                    }
+                    Err(e @ (AttemptError::Status { .. } | AttemptError::Service { .. })) => {
+                        let failure =
+                            OnlineFailure::new(FailureKind::Rejected, format!("{host}: {e}"));
+                        return (Err(failure), attempts);
+                    }
+                    Err(AttemptError::Timeout) if limit < attempt_timeout => {
+                        // The deadline, not the host, cut this attempt short.
+                        failures.push(format!("{host}: {outcome}"));
+                        return (Err(timeout_failure(&failures)), attempts);
+                    }
+                    Err(_) => {
+                        failures.push(format!("{host}: {outcome}"));
+                        self.bench(&host);
+                    }
+                }
+                break;
+            }
+        }
+        let failure = OnlineFailure::new(FailureKind::AllHostsFailed, failures.join("; "));
+        (Err(failure), attempts)
+    }
+
+    fn bench(&self, host: &str) {
+        let until = self.clock.now_ms() + self.config.bench_ms as i64;
+        self.pool.bench(host, until);
+    }
+
+    fn offline(
+        &self,
+        input: &str,
+        options: &CheckOptions,
+        failure: OnlineFailure,
+        outage_mode: bool,
+        attempts: Vec<Attempt>,
+        started: Instant,
+    ) -> OnlineVerdict {
+        let req_id = uuid::Uuid::new_v4();
+        let now = self.clock.now_ms();
+        let (offline, offline_error, denials, version) = match self.offline.check(input, options) {
+            Ok(verdict) => {
+                let denials = decide::offline_denials(&verdict);
+                let version = verdict.index_version.clone();
+                (Some(verdict), None, denials, version)
+            }
+            Err(e) => {
+                let version = self.offline.generation().index().manifest().version.clone();
+                (
+                    None,
+                    Some(e.to_string()),
+                    vec![Denial::OfflineUnavailable],
+                    version,
+                )
+            }
+        };
+        let allowed = denials.is_empty();
+        OnlineVerdict {
+            input: input.to_string(),
+            answered_by: AnsweredBy::Offline,
+            decision: if allowed {
+                Decision::Allowed
+            } else {
+                Decision::Denied
+            },
+            denials,
+            marker: allowed.then_some(ReceiptMarker::Unconfirmed),
+            tag_1265: format!(
+                "UUID={req_id}&Time={now}&Inst={}&Ver={version}",
+                self.instance
+            ),
+            online_failure: Some(failure),
+            outage_mode,
+            online: None,
+            offline,
+            offline_error,
+            attempts,
+            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+        }
+    }
+
+    fn outage_since(&self) -> Option<i64> {
+        let since = *self.failing_since.lock().unwrap_or_else(|e| e.into_inner());
+        let outage_after = self.config.outage_after_ms as i64;
+        since.filter(|&s| self.clock.now_ms() - s >= outage_after)
+    }
+
+    fn note_failure(&self) {
+        let now = self.clock.now_ms();
+        self.failing_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(now);
+    }
+
+    fn note_success(&self) {
+        *self.failing_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Fetches the CDN's host list (unless hosts are configured) and health-checks them all.
+    async fn refresh_hosts(&self) -> Result<usize, AttemptError> {
+        let timeout = Duration::from_millis(self.config.health_timeout_ms);
+        if self.config.hosts.is_empty() {
+            let hosts = self.client.cdn_hosts(&self.config.cdn_url, timeout).await?;
+            if hosts.is_empty() {
+                return Err(AttemptError::Malformed("the CDN lists no hosts".into()));
+            }
+            self.pool.replace(&hosts);
+        }
+        Ok(self.health_check_all().await)
+    }
+
+    /// Health-checks every host at once: a healthy one is ranked by its `avgTimeMs`, a
+    /// failing one benched. Returns how many are healthy.
+    async fn health_check_all(&self) -> usize {
+        let timeout = Duration::from_millis(self.config.health_timeout_ms);
+        let mut checks = JoinSet::new();
+        for host in self.pool.snapshot() {
+            let client = self.client.clone();
+            checks.spawn(async move {
+                let result = client.health(&host.url, timeout).await;
+                (host.url, result)
+            });
+        }
+        let mut healthy = 0;
+        while let Some(Ok((url, result))) = checks.join_next().await {
+            match result {
+                Ok(avg) => {
+                    self.pool.healthy(&url, avg);
+                    healthy += 1;
+                }
+                Err(_) => self.bench(&url),
+            }
+        }
+        healthy
+    }
+
+    async fn refresh_loop(self: Arc<Self>) {
+        const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
+        let mut wait = Duration::from_millis(self.config.cdn_refresh_ms);
+        loop {
+            tokio::time::sleep(wait).await;
+            wait = match self.refresh_hosts().await {
+                Ok(_) => Duration::from_millis(self.config.cdn_refresh_ms),
+                Err(_) => {
+                    RETRY_AFTER_FAILURE.min(Duration::from_millis(self.config.cdn_refresh_ms))
+                }
+            };
+        }
+    }
+
+    async fn probe_loop(self: Arc<Self>) {
+        let every = Duration::from_millis(self.config.probe_interval_ms);
+        loop {
+            tokio::time::sleep(every).await;
+            if self.outage_since().is_some() {
+                self.clone().probe().await;
+            }
+        }
+    }
+
+    /// Asks every host (benched or not) whether it is healthy; one healthy host ends the
+    /// run of failures.
+    async fn probe(self: Arc<Self>) -> bool {
+        if self.pool.is_empty() && self.refresh_hosts().await.is_err() {
+            return false;
+        }
+        let recovered = self.health_check_all().await > 0;
+        if recovered {
+            self.note_success();
+        }
+        recovered
+    }
+}
+
+fn timeout_failure(failures: &[String]) -> OnlineFailure {
+    let mut detail = "the online budget ran out".to_string();
+    if !failures.is_empty() {
+        detail.push_str(" after: ");
+        detail.push_str(&failures.join("; "));
+    }
+    OnlineFailure::new(FailureKind::Timeout, detail)
+}
+
+fn online_verdict(
+    input: String,
+    host: &str,
+    response: &CheckResponse,
+    entry: &serde_json::Value,
+    denials: Vec<Denial>,
+    attempts: &[Attempt],
+    started: Instant,
+) -> OnlineVerdict {
+    let allowed = denials.is_empty();
+    OnlineVerdict {
+        input,
+        answered_by: AnsweredBy::Online,
+        decision: if allowed {
+            Decision::Allowed
+        } else {
+            Decision::Denied
+        },
+        denials,
+        marker: allowed.then_some(ReceiptMarker::Confirmed),
+        tag_1265: format!("UUID={}&Time={}", response.req_id, response.req_timestamp),
+        online_failure: None,
+        outage_mode: false,
+        online: Some(OnlineAnswer {
+            host: host.to_string(),
+            req_id: response.req_id.clone(),
+            req_timestamp: response.req_timestamp,
+            fields: entry.clone(),
+        }),
+        offline: None,
+        offline_error: None,
+        attempts: attempts.to_vec(),
+        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+    }
+}
