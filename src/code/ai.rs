@@ -11,6 +11,10 @@ use super::alphabet::is_gs1_char;
 pub struct Extras {
     /// AI 10: batch / series.
     pub batch: Option<Vec<u8>>,
+    /// Textual separators (`<GS>`, `x1d`) read at element boundaries, as (bytes left in
+    /// the parsed text where the separator starts, its length): every text parsed is a
+    /// suffix of the first, so this locates them without knowing where parsing began.
+    pub textual_separators: Vec<(usize, usize)>,
 }
 
 /// How the value of one AI is shaped.
@@ -75,8 +79,11 @@ pub fn separator_len(s: &[u8]) -> Option<usize> {
     }
 }
 
-fn skip_separators(mut s: &[u8]) -> &[u8] {
+fn skip_separators<'a>(mut s: &'a [u8], extras: &mut Extras) -> &'a [u8] {
     while let Some(n) = separator_len(s) {
+        if n > 1 {
+            extras.textual_separators.push((s.len(), n));
+        }
         s = &s[n..];
     }
     s
@@ -93,8 +100,8 @@ pub fn parse_lenient(s: &[u8]) -> Extras {
     parse_from(s, Extras::default(), true).unwrap_or_default()
 }
 
-fn parse_from(s: &[u8], extras: Extras, lenient: bool) -> Option<Extras> {
-    let s = skip_separators(s);
+fn parse_from(s: &[u8], mut extras: Extras, lenient: bool) -> Option<Extras> {
+    let s = skip_separators(s, &mut extras);
     if s.is_empty() {
         return Some(extras);
     }
@@ -120,7 +127,7 @@ fn parse_from(s: &[u8], extras: Extras, lenient: bool) -> Option<Extras> {
             if !fixed(4, |b| is_gs1_char(*b)) {
                 return give_up(extras);
             }
-            let after = skip_separators(&body[4..]);
+            let after = skip_separators(&body[4..], &mut extras);
             if !after.starts_with(b"92") {
                 return give_up(extras);
             }
@@ -146,7 +153,6 @@ fn parse_from(s: &[u8], extras: Extras, lenient: bool) -> Option<Extras> {
             if value.is_empty() || value.len() > max || !value.iter().all(|b| is_gs1_char(*b)) {
                 return give_up(extras);
             }
-            let mut extras = extras;
             if &s[..ai_len] == b"10" {
                 extras.batch = Some(value.to_vec());
             }

@@ -327,21 +327,38 @@ pub fn parse(input: &str) -> Result<Parsed, ParseError> {
 /// # Ok::<(), cisgate::code::ParseError>(())
 /// ```
 pub fn normalised_text(input: &str) -> Result<String, ParseError> {
-    fn plain(input: &str) -> Result<String, ParseError> {
+    fn plain(input: &str, parsed: &Parsed) -> Result<String, ParseError> {
         let mut repairs = Vec::new();
         let mut text = normalise(input, &mut repairs)?;
         if text.first() == Some(&b'(') {
             text = unbracket(&text, &RepairContext(repairs))?;
         }
+        // `<GS>` and `x1d` are ordinary characters except at element boundaries after the
+        // serial, which only the structure tells: replace exactly the ones the AIs read.
+        if let Some(code) = parsed.single().filter(|c| text.starts_with(c.ki.as_bytes())) {
+            let tail_start = code.ki.len();
+            let tail_len = text.len() - tail_start;
+            let extras = ai::parse_lenient(&text[tail_start..]);
+            let mut spans = extras.textual_separators;
+            spans.sort_unstable();
+            // Smallest remaining length = rightmost: replacing right to left keeps the
+            // offsets of the others valid.
+            for (left, len) in spans {
+                let at = tail_start + (tail_len - left);
+                text.splice(at..at + len, [GS]);
+            }
+        }
         // Normalised text is ASCII plus GS, so this never replaces anything.
         Ok(String::from_utf8_lossy(&text).into_owned())
     }
     // Same order as `parse`: base64 only when the plain reading is not a code.
-    parse(input)?;
-    match parse_text(input) {
-        Ok(_) => plain(input),
-        Err(_) => decode_base64(input.trim()).map_or_else(|| plain(input), |d| plain(&d)),
+    let parsed = parse(input)?;
+    if parsed.repairs.first() == Some(&Repair::Base64) {
+        if let Some(decoded) = decode_base64(input.trim()) {
+            return plain(&decoded, &parsed);
+        }
     }
+    plain(input, &parsed)
 }
 
 fn decode_base64(s: &str) -> Option<String> {

@@ -294,3 +294,23 @@ fn validate_ki_is_strict() {
 fn trailing_whitespace_and_crlf_are_ignored() {
     assert_eq!(one(&format!("  {KI13}\r\n")).ki, KI13);
 }
+
+#[test]
+fn normalised_text_for_the_online_service() {
+    let gs = "\u{1d}";
+    let want = format!("{KI13}{gs}91EE06{gs}92{CRYPTO44}");
+    for input in [
+        want.clone(),
+        format!("]d2{KI13}<GS>91EE06<GS>92{CRYPTO44}"),
+        format!("{KI13}x1d91EE06x1d92{CRYPTO44}"),
+        format!("(01){GTIN}(21)5abcdEFGH1234(91)EE06(92){CRYPTO44}"),
+    ] {
+        assert_eq!(normalised_text(&input).unwrap(), want, "{input:?}");
+    }
+    // `x1d` inside the serial is data, not a separator.
+    let serial_x1d = format!("010460043993125621abx1dEFGH1234{gs}93dGVz");
+    assert_eq!(normalised_text(&serial_x1d).unwrap(), serial_x1d);
+    let textual = "010460043993125621abx1dEFGH1234x1d93dGVz";
+    assert_eq!(normalised_text(textual).unwrap(), serial_x1d);
+    assert!(normalised_text("hello").is_err());
+}
