@@ -59,6 +59,10 @@ enum Command {
         /// Print counts and rate to stderr at the end.
         #[arg(long)]
         summary: bool,
+        /// Ask True API first with this JSON configuration; the index answers when online
+        /// does not within the budget.
+        #[arg(long, value_name = "CONFIG")]
+        online: Option<PathBuf>,
         #[command(flatten)]
         freshness: Freshness,
         /// Codes to check.
@@ -259,17 +263,21 @@ fn run(cli: Cli) -> cli::CmdResult {
             price,
             no_verify,
             summary,
+            online,
             freshness,
             codes,
-        } => cli::check::run(
-            &index,
-            &codes,
-            CheckOptions {
+        } => {
+            let options = CheckOptions {
                 price_kopecks: price,
-            },
-            freshness.options(!no_verify),
-            summary,
-        ),
+            };
+            let live = freshness.options(!no_verify);
+            match online {
+                Some(config) => {
+                    cli::check::run_online(&index, &config, &codes, options, live, summary)
+                }
+                None => cli::check::run(&index, &codes, options, live, summary),
+            }
+        }
         Command::Apply {
             index,
             compact_after_layers,

@@ -623,3 +623,68 @@ fn stale_offline_data_denies_rather_than_allowing_unchecked() {
     );
     assert!(verdict.tag_1265.ends_with("&Ver=77"));
 }
+
+#[test]
+fn cli_check_online() {
+    let setup = setup();
+    let host = host_with(sellable);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("online.json");
+    let write_config = |hosts: &[&str]| {
+        let body = json!({"token": "test-token", "hosts": hosts, "budget_ms": 1500});
+        std::fs::write(&config, body.to_string()).unwrap();
+    };
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cisgate"))
+            .args(["check", "--index"])
+            .arg(setup.offline.dir())
+            .arg("--online")
+            .arg(&config)
+            .args([FREE, LISTED])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    write_config(&[&host.url]);
+    let lines = run();
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert_eq!(line["answered_by"], "online");
+        assert_eq!(line["marker"], "[M+]");
+    }
+    assert_eq!(host.checks(), 1, "both codes in one request");
+
+    let dead = dead_url();
+    write_config(&[&dead]);
+    let lines = run();
+    assert_eq!(lines[0]["answered_by"], "offline");
+    assert_eq!(lines[0]["marker"], "[M]");
+    assert_eq!(lines[0]["online_failure"]["kind"], "all_hosts_failed");
+    assert_eq!(lines[1]["decision"], "denied");
+    assert_eq!(lines[1]["denials"], json!(["blocked"]));
+
+    std::fs::write(&config, r#"{"token": "t", "budget": 5}"#).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cisgate"))
+        .args(["check", "--index"])
+        .arg(setup.offline.dir())
+        .arg("--online")
+        .arg(&config)
+        .arg(FREE)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("online.json") && stderr.contains("budget"),
+        "{stderr}"
+    );
+}

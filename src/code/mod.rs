@@ -335,7 +335,10 @@ pub fn normalised_text(input: &str) -> Result<String, ParseError> {
         }
         // `<GS>` and `x1d` are ordinary characters except at element boundaries after the
         // serial, which only the structure tells: replace exactly the ones the AIs read.
-        if let Some(code) = parsed.single().filter(|c| text.starts_with(c.ki.as_bytes())) {
+        if let Some(code) = parsed
+            .single()
+            .filter(|c| text.starts_with(c.ki.as_bytes()))
+        {
             let tail_start = code.ki.len();
             let tail_len = text.len() - tail_start;
             let extras = ai::parse_lenient(&text[tail_start..]);
