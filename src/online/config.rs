@@ -174,3 +174,22 @@ impl Clock for ManualClock {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_example_parses_and_validates() {
+        let text = include_str!("../../data/online/example.json");
+        let config: OnlineConfig = serde_json::from_str(text).unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.budget_ms, 1500);
+        assert!(serde_json::from_str::<OnlineConfig>(r#"{"budgetms": 1}"#).is_err());
+        let zero = OnlineConfig {
+            budget_ms: 0,
+            ..Default::default()
+        };
+        assert!(zero.validate().is_err());
+    }
+}
