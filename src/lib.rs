@@ -9,6 +9,7 @@
 //! - [`check`] decides whether a scanned code may be sold;
 //! - [`live`] keeps an index open across updates, with the sold journal;
 //! - [`online`] asks True API first and falls back to the index within the budget;
+//! - [`serve`] serves the index through the Local Module's HTTP API;
 //! - [`synth`] makes realistic synthetic lists and scan streams.
 //!
 //! ```
@@ -35,6 +36,7 @@ pub mod list;
 pub mod live;
 pub mod online;
 pub mod progress;
+pub mod serve;
 pub mod time;
 pub use check::{CheckOptions, Verdict};
 pub use index::Index;

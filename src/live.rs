@@ -263,6 +263,37 @@ impl LiveIndex {
             .is_some_and(|t| t >= oldest)
     }
 
+    /// Every КИ sold here and not returned (within the retention period), sorted.
+    pub fn sold_kis(&self) -> Vec<String> {
+        let generation = self.current.load_full();
+        let journal = read_lock(&generation.journal);
+        let oldest = self.oldest_kept_sale();
+        let mut sold = Vec::new();
+        generation.index.for_each_entry(Table::Sold, |ki, t| {
+            if journal.state(ki).is_none() && t as i64 >= oldest {
+                sold.push(String::from_utf8_lossy(ki).into_owned());
+            }
+        });
+        for (ki, state) in journal.entries() {
+            if matches!(state, SoldState::Sold(t) if t >= oldest) {
+                sold.push(String::from_utf8_lossy(ki).into_owned());
+            }
+        }
+        sold.sort_unstable();
+        sold
+    }
+
+    /// Whether the current generation's data is within the allowed age; the error says how
+    /// old it is.
+    pub fn check_fresh(&self) -> Result<(), LiveError> {
+        self.fresh(&self.current.load())
+    }
+
+    /// The options this index was opened with.
+    pub fn options(&self) -> &LiveOptions {
+        &self.options
+    }
+
     /// Registers a sale. The record is on disk before this returns. Returns the КИ.
     pub fn sell(&self, input: &str) -> Result<String, LiveError> {
         self.journal_op(input, Op::Sell)

@@ -112,6 +112,24 @@ enum Command {
         /// Codes returned.
         codes: Vec<String>,
     },
+    /// Serve the index through the Local Module's HTTP API (v2 and v1), a streaming bulk
+    /// endpoint and /metrics; picks up new generations without a restart.
+    Serve {
+        /// Index directory.
+        #[arg(long)]
+        index: PathBuf,
+        /// Address to listen on (default 127.0.0.1:5995, or the configuration's).
+        #[arg(long)]
+        listen: Option<String>,
+        /// JSON configuration: users, tokens, CORS origins, limits.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Skip hashing the index on open (structure and lengths are still checked).
+        #[arg(long)]
+        no_verify: bool,
+        #[command(flatten)]
+        freshness: Freshness,
+    },
     /// Describe an index.
     Info {
         /// Index directory.
@@ -313,6 +331,18 @@ fn run(cli: Cli) -> cli::CmdResult {
         } => cli::sell::run(&index, &codes, freshness.options(true), true),
         Command::Info { index } => cli::info::run(&index),
         Command::Verify { index } => cli::verify::run(&index),
+        Command::Serve {
+            index,
+            listen,
+            config,
+            no_verify,
+            freshness,
+        } => cli::serve::run(
+            &index,
+            listen,
+            config.as_deref(),
+            freshness.options(!no_verify),
+        ),
         Command::Gen {
             out,
             synthetic,

@@ -10,6 +10,7 @@ pub mod info;
 pub mod parse;
 pub mod progress;
 pub mod sell;
+pub mod serve;
 pub mod verify;
 
 use std::io::{BufRead, Write};
