@@ -356,10 +356,10 @@ pub fn normalised_text(input: &str) -> Result<String, ParseError> {
     }
     // Same order as `parse`: base64 only when the plain reading is not a code.
     let parsed = parse(input)?;
-    if parsed.repairs.first() == Some(&Repair::Base64) {
-        if let Some(decoded) = decode_base64(input.trim()) {
-            return plain(&decoded, &parsed);
-        }
+    if parsed.repairs.first() == Some(&Repair::Base64)
+        && let Some(decoded) = decode_base64(input.trim())
+    {
+        return plain(&decoded, &parsed);
     }
     plain(input, &parsed)
 }

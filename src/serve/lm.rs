@@ -156,25 +156,34 @@ async fn check_items(
     }
     .map_err(LmError::from_live)?;
     state.metrics.add_codes_checked(items.len() as u64);
-    let generation = state.live.generation();
-    let version = generation.index().manifest().version.clone();
+    // Each verdict names the generation that answered it; the current one may be newer
+    // already. Inputs that never reached a lookup take the version of the first verdict.
+    let version = verdicts.first().map_or_else(
+        || state.live.generation().index().manifest().version.clone(),
+        |v| v.index_version.clone(),
+    );
     let now = crate::time::now_ms();
     let mut verdicts = verdicts.into_iter();
     let results = items
         .into_iter()
         .zip(decoded)
         .map(|(item, decoded)| {
-            let base = |code: i32, description: String, entry: LmCode| LmResult {
+            let base = |version: &str, code: i32, description: String, entry: LmCode| LmResult {
                 req_id: uuid::Uuid::new_v4().to_string(),
                 req_timestamp: now,
                 inst: state.instance.clone(),
-                version: version.clone(),
+                version: version.to_string(),
                 code,
                 description,
                 codes: [entry],
             };
             match decoded {
-                Err(reason) => base(400, reason, invalid_entry(item.unwrap_or_default())),
+                Err(reason) => base(
+                    &version,
+                    400,
+                    reason,
+                    invalid_entry(item.unwrap_or_default()),
+                ),
                 Ok(_) => {
                     let verdict = verdicts.next().expect("one verdict per decoded input");
                     result_of(verdict, base)
@@ -196,10 +205,11 @@ fn invalid_entry(cis: String) -> LmCode {
     }
 }
 
-fn result_of(verdict: Verdict, base: impl Fn(i32, String, LmCode) -> LmResult) -> LmResult {
+fn result_of(verdict: Verdict, base: impl Fn(&str, i32, String, LmCode) -> LmResult) -> LmResult {
+    let version = verdict.index_version.clone();
     if verdict.status == Status::Invalid {
         let reason = verdict.error.unwrap_or_else(|| "not a marking code".into());
-        return base(400, reason, invalid_entry(verdict.input));
+        return base(&version, 400, reason, invalid_entry(verdict.input));
     }
     let sold = verdict.reasons.contains(&Reason::Sold);
     let is_blocked = verdict.reasons.iter().any(|r| *r != Reason::Sold);
@@ -212,7 +222,7 @@ fn result_of(verdict: Verdict, base: impl Fn(i32, String, LmCode) -> LmResult) -
             .max_retail_price_kopecks
             .and_then(|k| i32::try_from(k).ok()),
     };
-    base(0, "ok".into(), entry)
+    base(&version, 0, "ok".into(), entry)
 }
 
 /// The `cis_list` of a request body: strings, `null`s, or `{"cis": …}` objects.
@@ -293,13 +303,14 @@ fn percent_decode(s: &str) -> Option<String> {
     let mut any = false;
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push(h << 4 | l);
-                any = true;
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push(h << 4 | l);
+            any = true;
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;

@@ -1,0 +1,674 @@
+//! `cisgate serve` driven over loopback by a real HTTP client.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use cisgate::live::{LiveIndex, LiveOptions};
+use cisgate::serve::{BasicUser, ServeConfig, Server};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const FREE: &str = "0104600439931256215abcdEFGH1234";
+const FREE_KM: &str = "0104600439931256215abcdEFGH1234\u{1d}93dGVz";
+const LISTED: &str = "0104600439931256215zzzzzzzzzzzz";
+/// A 29-character tobacco pack code carrying a max retail price (146.30 ₽).
+const TOBACCO: &str = "04647297654361!%C5UGbACW.abcd";
+const TOKEN: &str = "4c7e0c4c-93a4-4f5e-9d8e-0b1f2a3b4c5d";
+
+struct Service {
+    _dir: tempfile::TempDir,
+    index: PathBuf,
+    addr: SocketAddr,
+    live: Arc<LiveIndex>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<()>>,
+    client: reqwest::Client,
+}
+
+impl Service {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.client.get(self.url(path)).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.done.take().unwrap().await.unwrap();
+    }
+}
+
+fn write_lists(dir: &Path, as_of_ms: i64, version: &str) -> Vec<PathBuf> {
+    let as_of = cisgate::time::format_rfc3339(as_of_ms);
+    let header = |kind: &str| {
+        format!("#cisgate-list 1\n#kind: {kind}\n#version: {version}\n#as_of: {as_of}\n")
+    };
+    let cis = dir.join("cis.list");
+    std::fs::write(&cis, format!("{}{LISTED}\n", header("blocked_cis"))).unwrap();
+    vec![cis]
+}
+
+async fn start_with(config: ServeConfig, as_of_ms: i64) -> Service {
+    let dir = tempfile::tempdir().unwrap();
+    let lists = write_lists(dir.path(), as_of_ms, "1");
+    let index = dir.path().join("index");
+    cisgate::index::build(
+        &index,
+        &lists,
+        &Default::default(),
+        &cisgate::progress::NoProgress,
+    )
+    .unwrap();
+    let live = Arc::new(LiveIndex::open(&index, LiveOptions::default()).unwrap());
+    let config = ServeConfig {
+        listen: "127.0.0.1:0".into(),
+        refresh_interval_ms: 20,
+        ..config
+    };
+    let server = Server::bind(config, live.clone()).await.unwrap();
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let done = tokio::spawn(async move {
+        server
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    Service {
+        _dir: dir,
+        index,
+        addr,
+        live,
+        stop: Some(stop),
+        done: Some(done),
+        client: {
+            // The crate builds reqwest with rustls but no default crypto provider.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::new()
+        },
+    }
+}
+
+async fn start() -> Service {
+    start_with(ServeConfig::default(), cisgate::time::now_ms()).await
+}
+
+fn one(results: &Value) -> &Value {
+    let results = results["results"].as_array().expect("results array");
+    assert_eq!(results.len(), 1);
+    &results[0]
+}
+
+/// Sends raw bytes and returns the raw answer (until the server closes or 2 s pass).
+async fn raw(addr: SocketAddr, request: &[u8]) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_config() {
+    let svc = start().await;
+    let (code, status) = svc.get("/api/v2/status").await;
+    assert_eq!(code, 200);
+    assert_eq!(status["status"], "ready");
+    assert_eq!(status["dbVersion"], "1");
+    assert_eq!(status["inst"], svc.live.instance_id().unwrap());
+    assert!(status["lastSync"].is_i64());
+    assert_eq!(status["dbState"]["blocked_cis"]["localDocCount"], 1);
+    let (code, config) = svc.get("/api/v2/config").await;
+    assert_eq!(code, 200);
+    assert_eq!(config["auth"], "none");
+    assert_eq!(config["limits"]["bodyBytes"], 65536);
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_check_shapes_and_rules() {
+    let svc = start().await;
+    let (code, body) = svc
+        .post("/api/v2/cis/outCheck", json!({"cis_list": [{"cis": FREE}]}))
+        .await;
+    assert_eq!(code, 200);
+    let r = one(&body);
+    assert_eq!(r["code"], 0);
+    assert!(r["reqTimestamp"].is_i64());
+    assert_eq!(r["reqId"].as_str().unwrap().len(), 36);
+    assert_eq!(r["inst"], svc.live.instance_id().unwrap());
+    assert_eq!(r["version"], "1");
+    let codes = r["codes"].as_array().unwrap();
+    assert_eq!(codes.len(), 1);
+    assert_eq!(
+        codes[0],
+        json!({"cis": FREE, "gtin": "04600439931256", "isBlocked": false, "sold": false})
+    );
+
+    // One result per КИ, in order; full КМ accepted; invalid ones get code 400 inside a 200.
+    let (code, body) = svc
+        .post(
+            "/api/v2/cis/outCheck",
+            json!({"tz": 3, "cis_list": [
+                {"cis": LISTED, "pg": 3}, {"cis": FREE_KM}, {"cis": "garbage"}, {"cis": null},
+                {"cis": ""}, {"cis": TOBACCO}]}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 6);
+    assert_eq!(results[0]["codes"][0]["isBlocked"], true);
+    assert_eq!(results[1]["codes"][0]["cis"], FREE);
+    assert_eq!(results[1]["codes"][0]["isBlocked"], false);
+    for r in &results[2..5] {
+        assert_eq!(r["code"], 400, "{r}");
+        assert_eq!(r["codes"][0]["isBlocked"], true, "{r}");
+        assert!(!r["description"].as_str().unwrap().is_empty());
+    }
+    assert_eq!(results[5]["code"], 0);
+    assert_eq!(results[5]["codes"][0]["mrp"], 14630);
+    assert_eq!(results[5]["codes"][0]["cis"], "04647297654361!%C5UGb");
+
+    // Any JSON escape in strings.
+    let escaped = r#"{"cis_list":[{"cis":"\u0030104600439931256215abcdEFGH1234"}]}"#;
+    let r = svc
+        .client
+        .post(svc.url("/api/v2/cis/outCheck"))
+        .header("Content-Type", "application/json")
+        .body(escaped)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(one(&body)["codes"][0]["cis"], FREE);
+
+    // v1: one object, no wrapper.
+    let encoded = "0104600439931256215zzzzzzzzzzzz";
+    for path in ["/api/v1/cis/outCheck", "/api/v1/cis/check"] {
+        let (code, body) = svc.get(&format!("{path}?cis={encoded}")).await;
+        assert_eq!(code, 200);
+        assert_eq!(body["codes"][0]["isBlocked"], true, "{path}");
+        assert!(body.get("results").is_none());
+    }
+    let (code, body) = svc.get("/api/v1/cis/outCheck").await;
+    assert_eq!((code, body["errorCode"].clone()), (400, json!(6010)));
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_check_errors_and_limits() {
+    let svc = start().await;
+    let many: Vec<Value> = (0..1001).map(|_| json!({"cis": FREE})).collect();
+    let (code, body) = svc
+        .post("/api/v2/cis/outCheck", json!({"cis_list": many}))
+        .await;
+    assert_eq!((code, body["errorCode"].clone()), (400, json!(6020)));
+    assert!(body["reason"].as_str().unwrap().contains("1001"));
+    let (code, body) = svc.post("/api/v2/cis/outCheck", json!({"tz": 3})).await;
+    assert_eq!((code, body["errorCode"].clone()), (400, json!(6010)));
+    let (code, body) = svc
+        .post("/api/v2/cis/outCheck", json!({"cis_list": "x"}))
+        .await;
+    assert_eq!((code, body["errorCode"].clone()), (400, json!(6020)));
+    let r = svc
+        .client
+        .post(svc.url("/api/v2/cis/outCheck"))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["errorCode"], 6011);
+    let big = format!(r#"{{"cis_list":[{{"cis":"{}"}}]}}"#, "A".repeat(70_000));
+    let r = svc
+        .client
+        .post(svc.url("/api/v2/cis/outCheck"))
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    assert_eq!(r.json::<Value>().await.unwrap()["errorCode"], 6011);
+    let (code, body) = svc.get("/api/v2/nothing").await;
+    assert_eq!(code, 404);
+    assert!(body["errorCode"].is_u64());
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_expect_continue_and_garbage() {
+    let svc = start().await;
+    let body = format!(r#"{{"cis_list":[{{"cis":"{FREE}"}}]}}"#);
+    let chunked = format!(
+        "POST /api/v2/cis/outCheck HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    );
+    let answer = raw(svc.addr, chunked.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""isBlocked":false"#), "{answer}");
+
+    let expect = format!(
+        "POST /api/v2/cis/outCheck HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Expect: 100-continue\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let answer = raw(svc.addr, expect.as_bytes()).await;
+    assert!(answer.contains("200 OK"), "{answer}");
+
+    for garbage in [
+        &b"GARBAGE\r\n\r\n"[..],
+        b"\x00\x01\x02\xff\r\n\r\n",
+        b"POST / HTTP/9.9\r\n\r\n",
+    ] {
+        let answer = raw(svc.addr, garbage).await;
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
+            "{answer}"
+        );
+    }
+    let (code, _) = svc.get("/api/v2/status").await;
+    assert_eq!(code, 200, "still serving after garbage");
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sales_returns_and_sold_lists() {
+    let svc = start().await;
+    let (code, body) = svc
+        .post("/api/v2/cis/sell", json!({"cis_list": [FREE]}))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    // Durable before 201: a fresh reader sees it.
+    let other = LiveIndex::open(&svc.index, LiveOptions::default()).unwrap();
+    assert!(other.is_sold(FREE.as_bytes()));
+    let (code, body) = svc
+        .post("/api/v2/cis/sell", json!({"cis_list": [FREE]}))
+        .await;
+    assert_eq!(body["errorCode"], 4070, "{code} {body}");
+    let (_, body) = svc
+        .post("/api/v2/cis/outCheck", json!({"cis_list": [{"cis": FREE}]}))
+        .await;
+    assert_eq!(one(&body)["codes"][0]["sold"], true);
+    assert_eq!(one(&body)["codes"][0]["isBlocked"], false);
+
+    // Percent-encoded and raw forms of a КИ holding `%`.
+    let (code, _) = svc
+        .post(
+            "/api/v2/cis/sell",
+            json!({"cis_list": ["04647297654361%21%25C5UGb"]}),
+        )
+        .await;
+    assert_eq!(code, 201);
+    let (_, body) = svc
+        .post(
+            "/api/v2/cis/sold/check",
+            json!({"cis_list": ["04647297654361!%C5UGb", LISTED, null]}),
+        )
+        .await;
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results[0]["isSold"], true);
+    assert_eq!(results[1]["isSold"], false);
+    assert_eq!(results[2]["isSold"], false);
+
+    let (code, body) = svc.get("/api/v2/cis/sold?skip=0&limit=1").await;
+    assert_eq!(code, 200);
+    assert_eq!(body["total_count"], 2);
+    assert_eq!(body["cis_list"].as_array().unwrap().len(), 1);
+    let (code, body) = svc.get("/api/v2/cis/sold?limit=1001").await;
+    assert_eq!((code, body["errorCode"].clone()), (400, json!(6020)));
+    let (code, _) = svc.get("/api/v2/cis/sold?skip=-1").await;
+    assert_eq!(code, 400);
+
+    let (code, _) = svc
+        .post("/api/v2/cis/return", json!({"cis_list": [FREE]}))
+        .await;
+    assert_eq!(code, 200);
+    let (code, body) = svc
+        .post("/api/v2/cis/return", json!({"cis_list": [FREE]}))
+        .await;
+    assert_eq!((code, body["errorCode"].clone()), (400, json!(6020)));
+    // Nothing is sold when one code of the list is bad.
+    let (code, _) = svc
+        .post("/api/v2/cis/sell", json!({"cis_list": [FREE, "garbage"]}))
+        .await;
+    assert_eq!(code, 400);
+    assert!(!svc.live.is_sold(FREE.as_bytes()));
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication() {
+    let config = ServeConfig {
+        users: vec![BasicUser {
+            user: "cashier".into(),
+            password: "s3cret".into(),
+        }],
+        tokens: vec![TOKEN.into()],
+        ..Default::default()
+    };
+    let svc = start_with(config, cisgate::time::now_ms()).await;
+    let status = |auth: Option<String>| {
+        let mut r = svc.client.get(svc.url("/api/v2/status"));
+        if let Some(a) = auth {
+            r = r.header("Authorization", a);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            let code = r.status().as_u16();
+            (code, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let basic = |s: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(s)
+        )
+    };
+    let (code, body) = status(None).await;
+    assert_eq!((code, body["errorCode"].clone()), (401, json!(4010)));
+    assert_eq!(status(Some(basic("cashier:wrong"))).await.0, 401);
+    assert_eq!(status(Some(basic("admin:admin"))).await.0, 401);
+    assert_eq!(status(Some("Basic".into())).await.0, 401);
+    assert_eq!(status(Some("Token nope".into())).await.0, 401);
+    assert_eq!(status(Some(basic("cashier:s3cret"))).await.0, 200);
+    assert_eq!(status(Some(format!("Token {TOKEN}"))).await.0, 200);
+    let (code, body) = svc
+        .post("/api/v2/cis/sell", json!({"cis_list": [FREE]}))
+        .await;
+    assert_eq!((code, body["errorCode"].clone()), (401, json!(4010)));
+    assert!(!svc.live.is_sold(FREE.as_bytes()));
+    svc.stop().await;
+
+    // No credentials beyond loopback: refused. Empty passwords: refused.
+    let dir = tempfile::tempdir().unwrap();
+    let lists = write_lists(dir.path(), cisgate::time::now_ms(), "1");
+    let index = dir.path().join("index");
+    cisgate::index::build(
+        &index,
+        &lists,
+        &Default::default(),
+        &cisgate::progress::NoProgress,
+    )
+    .unwrap();
+    let live = Arc::new(LiveIndex::open(&index, LiveOptions::default()).unwrap());
+    let open = ServeConfig {
+        listen: "0.0.0.0:0".into(),
+        ..Default::default()
+    };
+    let err = Server::bind(open, live.clone())
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("without credentials"), "{err}");
+    let empty = ServeConfig {
+        users: vec![BasicUser {
+            user: "admin".into(),
+            password: String::new(),
+        }],
+        ..Default::default()
+    };
+    assert!(Server::bind(empty, live).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_is_off_unless_configured() {
+    let svc = start().await;
+    let r = svc
+        .client
+        .get(svc.url("/api/v2/status"))
+        .header("Origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    svc.stop().await;
+
+    let config = ServeConfig {
+        cors_origins: vec!["http://pos.local".into()],
+        ..Default::default()
+    };
+    let svc = start_with(config, cisgate::time::now_ms()).await;
+    let r = svc
+        .client
+        .request(reqwest::Method::OPTIONS, svc.url("/api/v2/cis/outCheck"))
+        .header("Origin", "http://pos.local")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://pos.local"
+    );
+    let r = svc
+        .client
+        .get(svc.url("/api/v2/status"))
+        .header("Origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_data_is_a_sync_error_and_refuses_checks_and_sales() {
+    let svc = start_with(
+        ServeConfig::default(),
+        cisgate::time::now_ms() - 80 * 3_600_000,
+    )
+    .await;
+    let (_, status) = svc.get("/api/v2/status").await;
+    assert_eq!(status["status"], "sync_error");
+    let (code, body) = svc
+        .post("/api/v2/cis/outCheck", json!({"cis_list": [{"cis": FREE}]}))
+        .await;
+    assert_eq!((code, body["errorCode"].clone()), (400, json!(4050)));
+    let (_, body) = svc
+        .post("/api/v2/cis/sell", json!({"cis_list": [FREE]}))
+        .await;
+    assert_eq!(body["errorCode"], 4050);
+    let r = svc
+        .client
+        .post(svc.url("/api/cisgate/v1/check"))
+        .body(FREE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["errorCode"], 4050);
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_requests_time_out() {
+    let config = ServeConfig {
+        request_timeout_ms: 300,
+        ..Default::default()
+    };
+    let svc = start_with(config, cisgate::time::now_ms()).await;
+    // Headers promise a body that never comes.
+    let answer = raw(
+        svc.addr,
+        b"POST /api/v2/cis/outCheck HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"cis",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("5040"), "{answer}");
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_bulk_endpoint_streams_in_order() {
+    let svc = start().await;
+    let mut body = String::new();
+    for i in 0..20_000 {
+        match i % 4 {
+            0 => body.push_str(LISTED),
+            1 => body.push_str("garbage"),
+            _ => body.push_str(&format!("010460043993125621{i:013}")),
+        }
+        body.push('\n');
+    }
+    let r = svc
+        .client
+        .post(svc.url("/api/cisgate/v1/check"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let text = r.text().await.unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 20_000);
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["line"], i as u64 + 1);
+        let want = ["blocked", "invalid", "allowed", "allowed"][i % 4];
+        assert_eq!(line["status"], want, "{line}");
+    }
+    let (_, metrics) = (
+        0,
+        svc.client
+            .get(svc.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        metrics.contains("cisgate_codes_checked_total 20000"),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"cisgate_requests_total{endpoint="nativeCheck",status="200"} 1"#));
+    assert!(metrics.contains(
+        r#"cisgate_request_duration_seconds_bucket{endpoint="nativeCheck",le="+Inf"} 1"#
+    ));
+    assert!(metrics.contains(r#"cisgate_index_info{version="1""#));
+    assert!(metrics.contains("cisgate_index_age_seconds"));
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_generation_is_picked_up_under_load_without_mixed_answers() {
+    let svc = start().await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let (client, url, stop) = (
+            svc.client.clone(),
+            svc.url("/api/v2/cis/outCheck"),
+            stop.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let (mut old, mut new) = (0u32, 0u32);
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let r = client
+                    .post(&url)
+                    .json(&json!({"cis_list": [{"cis": FREE}, {"cis": LISTED}]}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), 200);
+                let body: Value = r.json().await.unwrap();
+                let results = body["results"].as_array().unwrap();
+                let version = results[0]["version"].as_str().unwrap().to_string();
+                assert_eq!(
+                    results[1]["version"],
+                    version.as_str(),
+                    "one generation per request"
+                );
+                let free_blocked = results[0]["codes"][0]["isBlocked"].as_bool().unwrap();
+                let listed_blocked = results[1]["codes"][0]["isBlocked"].as_bool().unwrap();
+                match version.as_str() {
+                    "1" => {
+                        assert!(!free_blocked && listed_blocked);
+                        old += 1;
+                    }
+                    "2" => {
+                        assert!(free_blocked && !listed_blocked);
+                        new += 1;
+                    }
+                    other => panic!("unexpected version {other}"),
+                }
+            }
+            (old, new)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Version 2 bans FREE and lifts LISTED.
+    let delta = svc._dir.path().join("d2.list");
+    let as_of = cisgate::time::format_rfc3339(cisgate::time::now_ms());
+    std::fs::write(
+        &delta,
+        format!(
+            "#cisgate-list 1\n#kind: blocked_cis\n#version: 2\n#as_of: {as_of}\n#type: delta\n#parent: 1\n+{FREE}\n-{LISTED}\n"
+        ),
+    )
+    .unwrap();
+    let index = svc.index.clone();
+    tokio::task::spawn_blocking(move || {
+        cisgate::index::apply(
+            &index,
+            &[delta],
+            &Default::default(),
+            &cisgate::progress::NoProgress,
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (mut old, mut new) = (0, 0);
+    for w in workers {
+        let (o, n) = w.await.unwrap();
+        old += o;
+        new += n;
+    }
+    assert!(old > 0 && new > 0, "old {old}, new {new}");
+    let metrics = svc
+        .client
+        .get(svc.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The apply, and the auto-compaction a tiny base triggers right after it.
+    let switches: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("cisgate_generation_switches_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(switches >= 1, "{metrics}");
+    svc.stop().await;
+}
