@@ -35,6 +35,9 @@ use crate::journal::{Journal, JournalError, Op, SoldState};
 /// The Local Module's default: offline checks stop 72 hours after the last sync.
 pub const DEFAULT_MAX_AGE_MS: i64 = 72 * 3600 * 1000;
 
+/// Batches shorter than this are checked on the calling thread.
+const PARALLEL_BATCH_MIN: usize = 256;
+
 /// How a [`LiveIndex`] behaves.
 #[derive(Clone, Debug)]
 pub struct LiveOptions {
@@ -226,10 +229,12 @@ impl LiveIndex {
         let generation = self.current.load_full();
         self.fresh(&generation)?;
         let oldest = self.oldest_kept_sale();
-        Ok(inputs
-            .par_iter()
-            .map(|s| self.check_in(&generation, s.as_ref(), options, oldest))
-            .collect())
+        let check = |s: &S| self.check_in(&generation, s.as_ref(), options, oldest);
+        // Handing a few codes to the thread pool costs more than checking them here.
+        if inputs.len() < PARALLEL_BATCH_MIN {
+            return Ok(inputs.iter().map(check).collect());
+        }
+        Ok(inputs.par_iter().map(check).collect())
     }
 
     /// Sales before this time (Unix ms) have expired.

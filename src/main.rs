@@ -24,6 +24,10 @@ struct Cli {
 enum Command {
     /// Normalise codes (arguments, else one per line on stdin) and print them as JSON.
     Parse {
+        /// Print only the КИ, one line per input (readings of an ambiguous input separated
+        /// by spaces, an empty line for an input that is not a code).
+        #[arg(long)]
+        ki: bool,
         /// Codes to parse.
         codes: Vec<String>,
     },
@@ -260,7 +264,7 @@ impl Freshness {
 
 fn run(cli: Cli) -> cli::CmdResult {
     match cli.command {
-        Command::Parse { codes } => cli::parse::run(&codes),
+        Command::Parse { ki, codes } => cli::parse::run(&codes, ki),
         Command::Build {
             out,
             strict,

@@ -672,3 +672,53 @@ async fn a_new_generation_is_picked_up_under_load_without_mixed_answers() {
     assert!(switches >= 1, "{metrics}");
     svc.stop().await;
 }
+
+#[test]
+fn the_binary_serves_and_stops_gracefully_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let lists = write_lists(dir.path(), cisgate::time::now_ms(), "1");
+    let index = dir.path().join("index");
+    cisgate::index::build(
+        &index,
+        &lists,
+        &Default::default(),
+        &cisgate::progress::NoProgress,
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cisgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--index"])
+        .arg(&index)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    let start: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(start["event"], "start");
+    let addr = start["listen"].as_str().unwrap().to_string();
+
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    let body = format!(r#"{{"cis_list":[{{"cis":"{LISTED}"}}]}}"#);
+    write!(
+        s,
+        "POST /api/v2/cis/outCheck HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.contains(r#""isBlocked":true"#), "{answer}");
+
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains(r#""event":"stop""#), "{rest}");
+}

@@ -23,11 +23,24 @@ struct Output<'a> {
 
 /// Prints one JSON object per input: the КИ and its parts, every candidate when the input
 /// is ambiguous, or the error.
-pub fn run(codes: &[String]) -> CmdResult {
+pub fn run(codes: &[String], ki_only: bool) -> CmdResult {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for_each_input_batch(codes, 4096, |batch| {
         for input in batch {
+            if ki_only {
+                let kis = code::parse(input)
+                    .map(|p| {
+                        p.candidates
+                            .iter()
+                            .map(|c| c.ki.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .unwrap_or_default();
+                writeln!(out, "{kis}")?;
+                continue;
+            }
             let line = match code::parse(input) {
                 Ok(parsed) => {
                     let single = parsed.single();

@@ -100,6 +100,11 @@ struct LmResult {
     codes: [LmCode; 1],
 }
 
+#[derive(Serialize)]
+struct Results {
+    results: Vec<LmResult>,
+}
+
 /// `POST /api/v2/cis/outCheck`.
 pub async fn out_check(
     State(state): State<Arc<AppState>>,
@@ -108,7 +113,7 @@ pub async fn out_check(
     let body = super::read_json(body, state.config.body_limit_bytes).await?;
     let items = cis_list(&body)?;
     let results = check_items(&state, items).await?;
-    Ok(Json(serde_json::json!({ "results": results })).into_response())
+    Ok(Json(Results { results }).into_response())
 }
 
 #[derive(Deserialize)]
