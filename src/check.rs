@@ -166,7 +166,6 @@ impl Index {
                 return verdict;
             }
         };
-        verdict.repaired = parsed.repairs.clone();
         for candidate in &parsed.candidates {
             let (mut reasons, min_price) = self.reasons_for(candidate, options);
             if is_sold(candidate.ki.as_bytes()) {
@@ -186,12 +185,21 @@ impl Index {
         }
         verdict.reasons.sort_unstable();
         verdict.reasons.dedup();
-        if let Some(one) = parsed.single() {
-            verdict.ki = Some(one.ki.clone());
-        }
-        let first_gtin = &parsed.candidates[0].gtin;
-        if parsed.candidates.iter().all(|c| &c.gtin == first_gtin) {
-            verdict.gtin = Some(first_gtin.clone());
+        let same_gtin = parsed
+            .candidates
+            .iter()
+            .all(|c| c.gtin == parsed.candidates[0].gtin);
+        let single = !parsed.is_ambiguous();
+        verdict.repaired = parsed.repairs;
+        // Owned from here on: the strings move into the verdict instead of being copied.
+        let mut candidates = parsed.candidates;
+        if let Some(first) = candidates.first_mut() {
+            if same_gtin {
+                verdict.gtin = Some(std::mem::take(&mut first.gtin));
+            }
+            if single {
+                verdict.ki = Some(std::mem::take(&mut first.ki));
+            }
         }
         verdict.status = if verdict.reasons.is_empty() {
             Status::Allowed

@@ -2,6 +2,11 @@
 
 mod cli;
 
+// The service and batch checks allocate a few small strings per code from many threads;
+// mimalloc's thread-local free lists cost a fraction of glibc malloc's there.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -387,8 +387,16 @@ fn parse_text(input: &str) -> Result<Parsed, ParseError> {
     let mut repairs = Vec::new();
     let text = normalise(input, &mut repairs)?;
     let mut candidates = read_structures(&text, &mut repairs)?;
-    let mut seen = std::collections::HashSet::new();
-    candidates.retain(|c| seen.insert(c.ki.clone()));
+    // Readings are few (at most a handful): a quadratic scan beats hashing, and the
+    // common single reading costs nothing.
+    let mut i = 1;
+    while i < candidates.len() {
+        if candidates[..i].iter().any(|c| c.ki == candidates[i].ki) {
+            candidates.remove(i);
+        } else {
+            i += 1;
+        }
+    }
     Ok(Parsed {
         candidates,
         repairs,

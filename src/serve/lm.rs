@@ -279,6 +279,10 @@ fn cis_list(body: &Value) -> Result<Vec<Option<String>>, LmError> {
 /// readable marking code. Raw КИ can hold `%` themselves, so decoding is never assumed;
 /// when both readings are codes and name different КИ, the input is refused as ambiguous.
 pub fn decode_cis(raw: &str) -> Result<String, String> {
+    if !raw.contains('%') {
+        // Nothing to decode: the checker parses it and reports what is wrong.
+        return Ok(raw.to_string());
+    }
     let raw_reading = crate::code::parse(raw);
     let decoded = percent_decode(raw).filter(|d| d != raw);
     let decoded_reading = decoded.as_deref().map(crate::code::parse);
