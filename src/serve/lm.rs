@@ -1,5 +1,6 @@
 //! The Local Module's HTTP API (v2, and the v1 forms older clients still call).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::Json;
@@ -78,31 +79,32 @@ pub async fn config(State(state): State<Arc<AppState>>) -> Response {
 /// One `codes[]` entry of an outCheck result.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct LmCode {
-    cis: String,
-    gtin: String,
+struct LmCode<'a> {
+    cis: &'a str,
+    gtin: &'a str,
     is_blocked: bool,
     sold: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     mrp: Option<i32>,
 }
 
-/// One outCheck result: one per КИ asked.
+/// One outCheck result: one per КИ asked. Borrows everything but the request id, so that a
+/// 1000-КИ answer costs no allocation per КИ beyond the check itself.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct LmResult {
-    req_id: String,
+struct LmResult<'a> {
+    req_id: uuid::Uuid,
     req_timestamp: i64,
-    inst: String,
-    version: String,
+    inst: &'a str,
+    version: &'a str,
     code: i32,
-    description: String,
-    codes: [LmCode; 1],
+    description: &'a str,
+    codes: [LmCode<'a>; 1],
 }
 
 #[derive(Serialize)]
-struct Results {
-    results: Vec<LmResult>,
+struct Results<'a> {
+    results: Vec<LmResult<'a>>,
 }
 
 /// `POST /api/v2/cis/outCheck`.
@@ -110,10 +112,9 @@ pub async fn out_check(
     State(state): State<Arc<AppState>>,
     body: Body,
 ) -> Result<Response, LmError> {
-    let body = super::read_json(body, state.config.body_limit_bytes).await?;
+    let body = super::read_body(body, state.config.body_limit_bytes).await?;
     let items = cis_list(&body)?;
-    let results = check_items(&state, items).await?;
-    Ok(Json(Results { results }).into_response())
+    check_items(&state, items, false).await
 }
 
 #[derive(Deserialize)]
@@ -131,14 +132,16 @@ pub async fn out_check_v1(
     let cis = query.cis.ok_or_else(|| {
         LmError::bad_request(codes::MISSING_PARAMETER, "the cis parameter is missing")
     })?;
-    let mut results = check_items(&state, vec![Some(cis)]).await?;
-    Ok(Json(results.remove(0)).into_response())
+    check_items(&state, vec![Some(Cow::Owned(cis))], true).await
 }
 
+/// Checks the items and answers one result per item, in order (`bare`: the single result
+/// without the `results` wrapper, as v1 does).
 async fn check_items(
     state: &Arc<AppState>,
-    items: Vec<Option<String>>,
-) -> Result<Vec<LmResult>, LmError> {
+    items: Vec<Option<Cow<'_, str>>>,
+    bare: bool,
+) -> Result<Response, LmError> {
     // Decode first: an input that cannot be read gets its own `code: 400` result.
     let decoded: Vec<Result<String, String>> = items
         .iter()
@@ -163,90 +166,154 @@ async fn check_items(
     state.metrics.add_codes_checked(items.len() as u64);
     // Each verdict names the generation that answered it; the current one may be newer
     // already. Inputs that never reached a lookup take the version of the first verdict.
-    let version = verdicts.first().map_or_else(
-        || state.live.generation().index().manifest().version.clone(),
-        |v| v.index_version.clone(),
-    );
+    let fallback_version;
+    let version: &str = match verdicts.first() {
+        Some(v) => &v.index_version,
+        None => {
+            fallback_version = state.live.generation().index().manifest().version.clone();
+            &fallback_version
+        }
+    };
     let now = crate::time::now_ms();
-    let mut verdicts = verdicts.into_iter();
-    let results = items
-        .into_iter()
-        .zip(decoded)
+    let mut next_verdict = verdicts.iter();
+    let results: Vec<LmResult<'_>> = items
+        .iter()
+        .zip(&decoded)
         .map(|(item, decoded)| {
-            let base = |version: &str, code: i32, description: String, entry: LmCode| LmResult {
-                req_id: uuid::Uuid::new_v4().to_string(),
+            let base = |version, code, description, entry| LmResult {
+                req_id: uuid::Uuid::new_v4(),
                 req_timestamp: now,
-                inst: state.instance.clone(),
-                version: version.to_string(),
+                inst: &state.instance,
+                version,
                 code,
                 description,
                 codes: [entry],
             };
             match decoded {
                 Err(reason) => base(
-                    &version,
+                    version,
                     400,
-                    reason,
-                    invalid_entry(item.unwrap_or_default()),
+                    reason.as_str(),
+                    invalid_entry(item.as_deref().unwrap_or("")),
                 ),
                 Ok(_) => {
-                    let verdict = verdicts.next().expect("one verdict per decoded input");
+                    let verdict = next_verdict.next().expect("one verdict per decoded input");
                     result_of(verdict, base)
                 }
             }
         })
         .collect();
-    Ok(results)
+    let body = if bare {
+        serde_json::to_vec(&results[0])
+    } else {
+        serde_json::to_vec(&Results { results })
+    }
+    .map_err(|e| LmError::internal(format!("cannot encode the answer: {e}")))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
-fn invalid_entry(cis: String) -> LmCode {
+fn invalid_entry(cis: &str) -> LmCode<'_> {
     // Blocked as well as `code: 400`: a client reading only `isBlocked` must not sell it.
     LmCode {
         cis,
-        gtin: String::new(),
+        gtin: "",
         is_blocked: true,
         sold: false,
         mrp: None,
     }
 }
 
-fn result_of(verdict: Verdict, base: impl Fn(&str, i32, String, LmCode) -> LmResult) -> LmResult {
-    let version = verdict.index_version.clone();
+fn result_of<'a>(
+    verdict: &'a Verdict,
+    base: impl Fn(&'a str, i32, &'a str, LmCode<'a>) -> LmResult<'a>,
+) -> LmResult<'a> {
+    let version = verdict.index_version.as_str();
     if verdict.status == Status::Invalid {
-        let reason = verdict.error.unwrap_or_else(|| "not a marking code".into());
-        return base(&version, 400, reason, invalid_entry(verdict.input));
+        let reason = verdict.error.as_deref().unwrap_or("not a marking code");
+        return base(version, 400, reason, invalid_entry(&verdict.input));
     }
     let sold = verdict.reasons.contains(&Reason::Sold);
     let is_blocked = verdict.reasons.iter().any(|r| *r != Reason::Sold);
     let entry = LmCode {
-        cis: verdict.ki.clone().unwrap_or_else(|| verdict.input.clone()),
-        gtin: verdict.gtin.clone().unwrap_or_default(),
+        cis: verdict.ki.as_deref().unwrap_or(&verdict.input),
+        gtin: verdict.gtin.as_deref().unwrap_or(""),
         is_blocked,
         sold,
         mrp: verdict
             .max_retail_price_kopecks
             .and_then(|k| i32::try_from(k).ok()),
     };
-    base(&version, 0, "ok".into(), entry)
+    base(version, 0, "ok", entry)
 }
 
-/// The `cis_list` of a request body: strings, `null`s, or `{"cis": …}` objects.
-fn cis_list(body: &Value) -> Result<Vec<Option<String>>, LmError> {
-    let list = match body.get("cis_list") {
-        None | Some(Value::Null) => {
-            return Err(LmError::bad_request(
-                codes::MISSING_PARAMETER,
-                "cis_list is missing",
-            ));
+/// A request body with a `cis_list`; other fields (`tz`, …) are ignored.
+#[derive(Deserialize)]
+struct ListBody<'a> {
+    #[serde(borrow, default)]
+    cis_list: Option<Vec<CisItem<'a>>>,
+}
+
+/// One `cis_list` element: a string, `null`, or an object with a `cis` (and `pg`, ignored).
+struct CisItem<'a>(Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for CisItem<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = CisItem<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a code string, null, or an object with a \"cis\" string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(CisItem(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(CisItem(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(CisItem(Some(Cow::Owned(v))))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(CisItem(None))
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(CisItem(None))
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut cis = None;
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    if key == "cis" {
+                        cis = map.next_value::<Option<CisItem<'a>>>()?.and_then(|c| c.0);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(CisItem(cis))
+            }
         }
-        Some(Value::Array(list)) => list,
-        Some(_) => {
-            return Err(LmError::bad_request(
-                codes::BAD_VALUE,
-                "cis_list is not an array",
-            ));
+        d.deserialize_any(Visitor(std::marker::PhantomData))
+    }
+}
+
+/// The `cis_list` of a request body, borrowed from it where the JSON has no escapes.
+fn cis_list(body: &[u8]) -> Result<Vec<Option<Cow<'_, str>>>, LmError> {
+    let parsed: ListBody<'_> = serde_json::from_slice(body).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => LmError::bad_request(codes::BAD_VALUE, format!("bad value: {e}")),
+            _ => LmError::bad_request(codes::BAD_BODY, format!("the body is not valid JSON: {e}")),
         }
-    };
+    })?;
+    let list = parsed
+        .cis_list
+        .ok_or_else(|| LmError::bad_request(codes::MISSING_PARAMETER, "cis_list is missing"))?;
     if list.len() > MAX_CODES_PER_REQUEST {
         return Err(LmError::bad_request(
             codes::BAD_VALUE,
@@ -256,23 +323,7 @@ fn cis_list(body: &Value) -> Result<Vec<Option<String>>, LmError> {
             ),
         ));
     }
-    list.iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let cis = match item {
-                Value::Object(o) => o.get("cis").unwrap_or(&Value::Null),
-                other => other,
-            };
-            match cis {
-                Value::String(s) => Ok(Some(s.clone())),
-                Value::Null => Ok(None),
-                other => Err(LmError::bad_request(
-                    codes::BAD_VALUE,
-                    format!("cis_list[{i}] is {other}, not a string"),
-                )),
-            }
-        })
-        .collect()
+    Ok(list.into_iter().map(|item| item.0).collect())
 }
 
 /// The code a client meant: as sent, or percent-decoded once (RFC 1738), whichever is a
@@ -344,7 +395,7 @@ pub async fn return_sale(
 }
 
 async fn journal_op(state: Arc<AppState>, body: Body, sell: bool) -> Result<Response, LmError> {
-    let body = super::read_json(body, state.config.body_limit_bytes).await?;
+    let body = super::read_body(body, state.config.body_limit_bytes).await?;
     let items = cis_list(&body)?;
     let mut kis = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -406,7 +457,7 @@ pub async fn sold_check(
     State(state): State<Arc<AppState>>,
     body: Body,
 ) -> Result<Response, LmError> {
-    let body = super::read_json(body, state.config.body_limit_bytes).await?;
+    let body = super::read_body(body, state.config.body_limit_bytes).await?;
     let items = cis_list(&body)?;
     let results: Vec<Value> = items
         .into_iter()

@@ -213,8 +213,9 @@ pub struct AppState {
     in_flight: Arc<Semaphore>,
 }
 
-/// Reads a JSON body of at most `limit` bytes (chunked or not).
-async fn read_json(body: Body, limit: usize) -> Result<serde_json::Value, LmError> {
+/// Reads a body of at most `limit` bytes (chunked or not); an empty one is a missing
+/// parameter.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, LmError> {
     let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(e) => {
@@ -240,9 +241,7 @@ async fn read_json(body: Body, limit: usize) -> Result<serde_json::Value, LmErro
             "the request body is empty",
         ));
     }
-    serde_json::from_slice(&bytes).map_err(|e| {
-        LmError::bad_request(codes::BAD_BODY, format!("the body is not valid JSON: {e}"))
-    })
+    Ok(bytes)
 }
 
 /// The service, bound and ready to run.
