@@ -722,3 +722,91 @@ fn the_binary_serves_and_stops_gracefully_on_sigterm() {
     stderr.read_to_string(&mut rest).unwrap();
     assert!(rest.contains(r#""event":"stop""#), "{rest}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_requests_in_progress_are_shed_not_queued() {
+    let config = ServeConfig {
+        max_concurrent_requests: 1,
+        request_timeout_ms: 2000,
+        ..Default::default()
+    };
+    let svc = start_with(config, cisgate::time::now_ms()).await;
+    // Holds the only slot: headers promise a body that arrives late.
+    let mut slow = tokio::net::TcpStream::connect(svc.addr).await.unwrap();
+    slow.write_all(b"POST /api/v2/cis/outCheck HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (code, body) = svc.get("/api/v2/status").await;
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(body["errorCode"], 5040);
+    drop(slow);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(svc.get("/api/v2/status").await.0, 200);
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_body_crashes_the_service() {
+    let svc = start().await;
+    // A fixed-seed generator of hostile bodies: random bytes, truncated and mutated JSON.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let seeds: [&[u8]; 4] = [
+        br#"{"cis_list":[{"cis":"0104600439931256215abcdEFGH1234"}]}"#,
+        br#"{"cis_list":["04647297654361%21%25C5UGb",null,{"cis":null,"pg":3}]}"#,
+        br#"{"tz":3,"cis_list":[]}"#,
+        b"[1,2,{\"cis\":\"\\u001d\"}]",
+    ];
+    for round in 0..600 {
+        let seed = seeds[round % seeds.len()];
+        let mut body = seed.to_vec();
+        match next() % 4 {
+            0 => body.truncate((next() as usize) % (body.len() + 1)),
+            1 => {
+                for _ in 0..1 + next() % 4 {
+                    let at = (next() as usize) % body.len();
+                    body[at] = next() as u8;
+                }
+            }
+            2 => body = (0..next() % 200).map(|_| next() as u8).collect(),
+            _ => body.splice(0..0, seed.iter().copied()).for_each(drop),
+        }
+        let path = [
+            "/api/v2/cis/outCheck",
+            "/api/v2/cis/sell",
+            "/api/v2/cis/return",
+            "/api/v2/cis/sold/check",
+        ][round % 4];
+        let r = svc
+            .client
+            .post(svc.url(path))
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        assert!(
+            [200, 201, 400, 409, 413].contains(&status),
+            "{path} {status} for {:?}",
+            String::from_utf8_lossy(&body)
+        );
+        let answer: Value = r
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: not JSON: {e}"));
+        if status >= 400 {
+            assert!(
+                answer["errorCode"].is_u64() && answer["reason"].is_string(),
+                "{answer}"
+            );
+        }
+    }
+    assert_eq!(svc.get("/api/v2/status").await.0, 200);
+    svc.stop().await;
+}
