@@ -343,7 +343,12 @@ struct Shared {
 }
 
 /// How long after the deadline a batch waits for requests cut at the deadline to report.
-const REPORT_GRACE: Duration = Duration::from_millis(10);
+const REPORT_GRACE: Duration = Duration::from_millis(2);
+
+/// Kept back from the budget for what follows the online attempt (the offline check,
+/// building the verdict) and for the runtime's millisecond timer, so that the whole call
+/// ends within the budget rather than just after it.
+const DEADLINE_RESERVE: Duration = Duration::from_millis(5);
 
 /// One request's codes and what became of them.
 type ChunkOutcome = (Result<(String, CheckResponse), OnlineFailure>, Vec<Attempt>);
@@ -370,7 +375,8 @@ impl Shared {
                 })
                 .collect();
         }
-        let deadline = started + Duration::from_millis(self.config.budget_ms);
+        let budget = Duration::from_millis(self.config.budget_ms);
+        let deadline = started + budget.saturating_sub(DEADLINE_RESERVE);
         // A code the parser cannot read is still sent: True API is the authority on
         // structures the parser does not know.
         let texts: Vec<String> = inputs
