@@ -69,12 +69,26 @@ pub fn covers(payload: &[u8], hashes: &[u64]) -> bool {
 #[inline]
 fn passes(payload: &[u8], blocks: u64, hash: u64) -> bool {
     let start = 8 + block_index(hash, blocks) * 32;
-    payload.get(start..start + 32).is_some_and(|block| {
-        masks(hash)
-            .iter()
-            .zip(block.chunks_exact(4))
-            .all(|(m, w)| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) & m != 0)
-    })
+    let Some(block) = payload
+        .get(start..start + 32)
+        .and_then(|b| <&[u8; 32]>::try_from(b).ok())
+    else {
+        return false;
+    };
+    // Branch-free over the eight words: absent keys fail at a random word, so an early exit
+    // would mispredict about once per key.
+    let masks = masks(hash);
+    let mut missing = 0u32;
+    for (i, m) in masks.iter().enumerate() {
+        let w = u32::from_le_bytes([
+            block[4 * i],
+            block[4 * i + 1],
+            block[4 * i + 2],
+            block[4 * i + 3],
+        ]);
+        missing |= !w & m;
+    }
+    missing == 0
 }
 
 /// A filter read from a memory-mapped data file.
