@@ -1,7 +1,8 @@
 //! Side-by-side comparison of cisgate with what an integrator would otherwise use, on the
 //! same keys and queries, in one process and run.
 //!
-//! `cargo bench --bench compare -- --keys N` (default 10,000,000). Prints a table with each
+//! `cargo bench --bench compare -- --keys N [--engines cisgate,hashbrown]` (default
+//! 10,000,000 keys, all engines). Prints a table with each
 //! figure and cisgate's ratio to every baseline, and writes the same to
 //! `target/compare.json`.
 //!
@@ -192,6 +193,14 @@ fn main() {
         .position(|a| a == "--keys")
         .and_then(|i| args.get(i + 1)?.parse().ok())
         .unwrap_or(10_000_000);
+    // `--engines cisgate,hashbrown` measures only those (names: cisgate, hashbrown, fst,
+    // vec, sqlite); all by default.
+    let engines: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--engines")
+        .and_then(|i| args.get(i + 1))
+        .map(|e| e.split(',').map(str::to_string).collect());
+    let wanted = |name: &str| engines.as_ref().is_none_or(|e| e.iter().any(|w| w == name));
     let threads = rayon::current_num_threads();
     let tmp = tempfile::tempdir().unwrap();
     let config = GenConfig {
@@ -262,7 +271,7 @@ fn main() {
         };
 
     // cisgate
-    {
+    if wanted("cisgate") {
         let d1 = tmp.path().join("cis-sorted");
         let t = Instant::now();
         index::build(
@@ -306,7 +315,7 @@ fn main() {
         results.insert(name, f);
     }
     // hashbrown HashSet, rebuilt in memory from the unsorted list
-    {
+    if wanted("hashbrown") {
         let t = Instant::now();
         let mut set = hashbrown::HashSet::with_capacity(n);
         for k in &unsorted {
@@ -329,7 +338,7 @@ fn main() {
         results.extend([measure("hashbrown HashSet", &engine, f)]);
     }
     // plain fst::Set, memory-mapped
-    {
+    if wanted("fst") {
         let path = tmp.path().join("plain.fst");
         let t = Instant::now();
         let mut b = fst::SetBuilder::new(std::io::BufWriter::new(
@@ -372,7 +381,7 @@ fn main() {
         results.extend([measure("fst::Set (plain)", &FstEngine(set), f)]);
     }
     // sorted Vec<u64> of xxh3 hashes: not exact, shown for scale
-    {
+    if wanted("vec") {
         let t = Instant::now();
         let mut v: Vec<u64> = unsorted
             .par_iter()
@@ -391,7 +400,7 @@ fn main() {
         results.extend([measure("Vec<u64> xxh3 (inexact)", &HashVec(v), f)]);
     }
     // SQLite WITHOUT ROWID
-    {
+    if wanted("sqlite") {
         let path = tmp.path().join("ki.sqlite");
         let t = Instant::now();
         let mut conn = rusqlite::Connection::open(&path).unwrap();

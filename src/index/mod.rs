@@ -208,6 +208,9 @@ impl Source {
     }
 }
 
+/// How many keys ahead batch lookups prefetch filter blocks.
+const PREFETCH_DISTANCE: usize = 16;
+
 /// All segments' data for one table; layers newest first. One filter probe, and for keys
 /// the filter does not rule out one FST lookup, per segment: a layer maps each key it
 /// changes to its new value or to [`TOMBSTONE`].
@@ -222,28 +225,35 @@ impl TableStack {
         self.get_hashed(key, filter::key_hash(key))
     }
 
-    /// Looks up many keys: hashes a group, prefetches the filter blocks of the whole group,
-    /// then probes, so the memory latency of one key's filter hides behind the others'.
+    /// Looks up many keys: hashes a chunk, then probes key by key while the filter blocks of
+    /// the keys `PREFETCH_AHEAD` places further on are being fetched, so that the memory
+    /// latency of each probe hides behind the work on the keys before it.
     fn get_batch<K: AsRef<[u8]>>(&self, keys: &[K], out: &mut Vec<Option<u64>>) {
-        const GROUP: usize = 16;
+        const CHUNK: usize = 256;
+        const PREFETCH_AHEAD: usize = PREFETCH_DISTANCE;
         out.clear();
         out.reserve(keys.len());
-        let mut hashes = [0u64; GROUP];
-        for group in keys.chunks(GROUP) {
-            for (h, k) in hashes.iter_mut().zip(group) {
-                *h = filter::key_hash(k.as_ref());
-                for source in self.layers.iter().chain(self.base.as_ref()) {
-                    if let Some(f) = &source.filter {
-                        f.prefetch(*h);
-                    }
+        let prefetch = |hash: u64| {
+            for source in self.layers.iter().chain(self.base.as_ref()) {
+                if let Some(f) = &source.filter {
+                    f.prefetch(hash);
                 }
             }
-            out.extend(
-                group
-                    .iter()
-                    .zip(hashes)
-                    .map(|(k, h)| self.get_hashed(k.as_ref(), h)),
-            );
+        };
+        let mut hashes = [0u64; CHUNK];
+        for chunk in keys.chunks(CHUNK) {
+            for (h, k) in hashes.iter_mut().zip(chunk) {
+                *h = filter::key_hash(k.as_ref());
+            }
+            for &h in &hashes[..chunk.len().min(PREFETCH_AHEAD)] {
+                prefetch(h);
+            }
+            for (i, k) in chunk.iter().enumerate() {
+                if let Some(&ahead) = hashes[..chunk.len()].get(i + PREFETCH_AHEAD) {
+                    prefetch(ahead);
+                }
+                out.push(self.get_hashed(k.as_ref(), hashes[i]));
+            }
         }
     }
 
