@@ -93,6 +93,216 @@ impl Engine for Sqlite {
     }
 }
 
+/// The layout proposed for the КИ table (a prototype, measured here only): a memory-mapped
+/// open-addressing hash table over `prefix + serial length` (prefix = `01` + GTIN + `21`,
+/// or the GTIN of a 21-character tobacco КИ; the key is stored, so a hit is exact) pointing
+/// at a block of that group's serials, each packed base-82 into the
+/// fewest bytes (11 for 13 characters), big-endian so that byte order is serial order,
+/// searched by interpolation then a short binary search. Exact: a hit compares the packed
+/// serial in full.
+struct GtinBlocks {
+    dict: memmap2::Mmap,
+    blocks: memmap2::Mmap,
+}
+
+/// One dictionary slot: key length (0 = empty), key (≤ 19 bytes), 4 spare, value (u64 LE).
+const SLOT: usize = 32;
+
+fn dict_slot(dict: &[u8], key: &[u8]) -> Option<u64> {
+    let slots = dict.len() / SLOT;
+    let mut i = (xxhash_rust::xxh3::xxh3_64(key) as usize) & (slots - 1);
+    loop {
+        let slot = &dict[i * SLOT..(i + 1) * SLOT];
+        match slot[0] as usize {
+            0 => return None,
+            n if n == key.len() && &slot[1..1 + n] == key => {
+                return Some(u64::from_le_bytes(slot[24..32].try_into().unwrap()));
+            }
+            _ => i = (i + 1) & (slots - 1),
+        }
+    }
+}
+
+/// Serial character → base-82 digit in byte order (0xFF: not a GS1 character).
+fn gs1_digits() -> [u8; 256] {
+    let mut table = [0xFFu8; 256];
+    let mut next = 0u8;
+    for b in 0..=255u8 {
+        if cisgate::code::alphabet::is_gs1_char(b) {
+            table[b as usize] = next;
+            next += 1;
+        }
+    }
+    table
+}
+
+fn split_ki(ki: &[u8]) -> (&[u8], &[u8]) {
+    let at = if ki.starts_with(b"01") && ki.len() > 18 {
+        18
+    } else {
+        14.min(ki.len())
+    };
+    ki.split_at(at)
+}
+
+/// Bytes of a packed serial of `len` characters: ceil(len × log2 82 / 8).
+fn packed_width(len: usize) -> usize {
+    ((len as f64 * 82f64.log2()) / 8.0).ceil() as usize
+}
+
+fn pack(serial: &[u8], digits: &[u8; 256], out: &mut [u8]) -> bool {
+    let mut v: u128 = 0;
+    for &c in serial {
+        let d = digits[c as usize];
+        if d == 0xFF {
+            return false;
+        }
+        v = v * 82 + u128::from(d);
+    }
+    let bytes = v.to_be_bytes();
+    out.copy_from_slice(&bytes[16 - out.len()..]);
+    true
+}
+
+impl GtinBlocks {
+    /// Builds from sorted, distinct КИ of at most 20 serial characters.
+    fn build(sorted: &[Vec<u8>], dir: &Path) -> GtinBlocks {
+        let digits = gs1_digits();
+        // Sorted input keeps each prefix's КИ together: one pass, split by serial length.
+        fn flush<'k>(
+            prefix: &[u8],
+            run: &mut Vec<(usize, Vec<&'k [u8]>)>,
+            groups: &mut Vec<(Vec<u8>, Vec<&'k [u8]>)>,
+        ) {
+            for (len, serials) in run.drain(..) {
+                let mut key = prefix.to_vec();
+                key.push(len as u8);
+                groups.push((key, serials));
+            }
+        }
+        let mut groups: Vec<(Vec<u8>, Vec<&[u8]>)> = Vec::new();
+        let mut run_prefix: &[u8] = &[];
+        let mut run: Vec<(usize, Vec<&[u8]>)> = Vec::new();
+        for ki in sorted {
+            let (prefix, serial) = split_ki(ki);
+            if prefix != run_prefix {
+                flush(run_prefix, &mut run, &mut groups);
+                run_prefix = prefix;
+            }
+            match run.iter_mut().find(|(len, _)| *len == serial.len()) {
+                Some((_, serials)) => serials.push(serial),
+                None => run.push((serial.len(), vec![serial])),
+            }
+        }
+        flush(run_prefix, &mut run, &mut groups);
+        groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut blocks = Vec::new();
+        let slots = (groups.len() * 2).next_power_of_two().max(2);
+        let mut dict = vec![0u8; slots * SLOT];
+        for (key, serials) in &groups {
+            let width = packed_width(serials[0].len());
+            let offset = blocks.len() as u64;
+            let mut records: Vec<Vec<u8>> = serials
+                .iter()
+                .filter_map(|s| {
+                    let mut packed = vec![0u8; width];
+                    pack(s, &digits, &mut packed).then_some(packed)
+                })
+                .collect();
+            // Packing keeps order only among equal lengths, which a group has.
+            records.sort_unstable();
+            for r in &records {
+                blocks.extend_from_slice(r);
+            }
+            // Value: offset (40 bits) | count (24 bits).
+            let value = (offset << 24) | records.len() as u64;
+            let mut at = (xxhash_rust::xxh3::xxh3_64(key) as usize) & (slots - 1);
+            while dict[at * SLOT] != 0 {
+                at = (at + 1) & (slots - 1);
+            }
+            let slot = &mut dict[at * SLOT..(at + 1) * SLOT];
+            slot[0] = key.len() as u8;
+            slot[1..1 + key.len()].copy_from_slice(key);
+            slot[24..32].copy_from_slice(&value.to_le_bytes());
+        }
+        std::fs::write(dir.join("blocks.dict"), &dict).unwrap();
+        std::fs::write(dir.join("blocks.data"), &blocks).unwrap();
+        GtinBlocks::open(dir)
+    }
+
+    fn open(dir: &Path) -> GtinBlocks {
+        let map = |name: &str| unsafe {
+            memmap2::Mmap::map(&std::fs::File::open(dir.join(name)).unwrap()).unwrap()
+        };
+        GtinBlocks {
+            dict: map("blocks.dict"),
+            blocks: map("blocks.data"),
+        }
+    }
+}
+
+thread_local! {
+    static DIGITS: [u8; 256] = gs1_digits();
+}
+
+impl Engine for GtinBlocks {
+    fn contains(&self, ki: &[u8]) -> bool {
+        let (prefix, serial) = split_ki(ki);
+        if serial.is_empty() || serial.len() > 20 {
+            return false;
+        }
+        let mut key = [0u8; 19];
+        key[..prefix.len()].copy_from_slice(prefix);
+        key[prefix.len()] = serial.len() as u8;
+        let Some(v) = dict_slot(&self.dict, &key[..prefix.len() + 1]) else {
+            return false;
+        };
+        let (offset, count) = ((v >> 24) as usize, (v & 0xFF_FFFF) as usize);
+        let width = packed_width(serial.len());
+        let mut want = [0u8; 16];
+        if !DIGITS.with(|d| pack(serial, d, &mut want[..width])) {
+            return false;
+        }
+        let want = &want[..width];
+        let block = &self.blocks[offset..offset + count * width];
+        let record = |i: usize| &block[i * width..(i + 1) * width];
+        // Serials are uniform: interpolate on the leading 8 bytes, then search near the guess.
+        let lead = |r: &[u8]| {
+            let mut b = [0u8; 8];
+            let n = r.len().min(8);
+            b[..n].copy_from_slice(&r[..n]);
+            u64::from_be_bytes(b)
+        };
+        let (mut lo, mut hi) = (0usize, count);
+        if count > 16 {
+            let (first, last, x) = (lead(record(0)), lead(record(count - 1)), lead(want));
+            if x < first || x > last {
+                return false;
+            }
+            let span = (last - first).max(1) as u128;
+            let guess = (((x - first) as u128 * (count - 1) as u128) / span) as usize;
+            let window = 8usize;
+            let (a, b) = (
+                guess.saturating_sub(window),
+                (guess + window + 1).min(count),
+            );
+            if record(a) <= want && want <= record(b - 1) {
+                lo = a;
+                hi = b;
+            }
+        }
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match record(mid).cmp(want) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
+    }
+}
+
 #[derive(Default, serde::Serialize)]
 struct Figures {
     build_sorted_s: Option<f64>,
@@ -194,7 +404,7 @@ fn main() {
         .and_then(|i| args.get(i + 1)?.parse().ok())
         .unwrap_or(10_000_000);
     // `--engines cisgate,hashbrown` measures only those (names: cisgate, hashbrown, fst,
-    // vec, sqlite); all by default.
+    // vec, blocks, sqlite); all by default.
     let engines: Option<Vec<String>> = args
         .iter()
         .position(|a| a == "--engines")
@@ -399,6 +609,26 @@ fn main() {
         };
         results.extend([measure("Vec<u64> xxh3 (inexact)", &HashVec(v), f)]);
     }
+    // The proposed КИ layout, prototype: GTIN dictionary + packed serial blocks.
+    if wanted("blocks") {
+        let dir = tmp.path().join("blocks");
+        std::fs::create_dir_all(&dir).unwrap();
+        let t = Instant::now();
+        let engine = GtinBlocks::build(&sorted, &dir);
+        let build = secs(t.elapsed());
+        let t = Instant::now();
+        drop(GtinBlocks::open(&dir));
+        let open = secs(t.elapsed()) * 1000.0;
+        let bytes = dir_bytes(&dir, "blocks.");
+        let f = Figures {
+            build_sorted_s: Some(build),
+            bytes_per_key: Some(bytes as f64 / n as f64),
+            open_ms: Some(open),
+            memory_bytes_per_key: Some(bytes as f64 / n as f64),
+            ..Default::default()
+        };
+        results.extend([measure("GTIN blocks (proposed, prototype)", &engine, f)]);
+    }
     // SQLite WITHOUT ROWID
     if wanted("sqlite") {
         let path = tmp.path().join("ki.sqlite");
@@ -434,8 +664,7 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
 }
 
 fn report(results: &BTreeMap<&str, Figures>, n: usize) {
-    let ours = &results["cisgate"];
-    let others: Vec<(&&str, &Figures)> = results.iter().filter(|(k, _)| **k != "cisgate").collect();
+    let ours = results.get("cisgate");
     println!("\n{n} keys. Rates in million lookups per second; ratio = cisgate ÷ baseline.\n");
     print!("{:<34}", "figure");
     for (name, _) in results.iter() {
@@ -462,22 +691,23 @@ fn report(results: &BTreeMap<&str, Figures>, n: usize) {
         }
         println!();
     }
-    for key in ours.rates.keys() {
+    let Some(first) = results.values().next() else {
+        return;
+    };
+    for key in first.rates.keys() {
         print!("{key:<34}");
         for (name, f) in results.iter() {
             let r = f.rates[key];
-            if *name == "cisgate" {
-                print!(" {:>24}", format!("{:.2}", r / 1e6));
-            } else {
-                print!(
+            match ours {
+                Some(ours) if *name != "cisgate" => print!(
                     " {:>24}",
                     format!("{:.2} ({:.2}×)", r / 1e6, ours.rates[key] / r)
-                );
+                ),
+                _ => print!(" {:>24}", format!("{:.2}", r / 1e6)),
             }
         }
         println!();
     }
-    let _ = others;
     let json = serde_json::json!({ "keys": n, "engines": results });
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/compare.json");
     std::fs::write(&out, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
