@@ -3,6 +3,8 @@
 //! every check and never answer; each call must return within the budget. Prints latency
 //! percentiles and the overshoot past the budget.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
 #[path = "../tests/online_emulator/mod.rs"]
 mod online_emulator;
 
@@ -28,21 +30,7 @@ fn main() {
     let concurrency = arg("--concurrency", 1).max(1) as usize;
 
     let dir = tempfile::tempdir().unwrap();
-    let list = dir.path().join("cis.list");
-    let now = cisgate::time::format_rfc3339(cisgate::time::now_ms());
-    std::fs::write(
-        &list,
-        format!("#cisgate-list 1\n#kind: blocked_cis\n#version: 1\n#as_of: {now}\n"),
-    )
-    .unwrap();
-    let out = dir.path().join("index");
-    cisgate::index::build(
-        &out,
-        &[list],
-        &Default::default(),
-        &cisgate::progress::NoProgress,
-    )
-    .unwrap();
+    let out = common::blocked_cis_index(dir.path(), "1", cisgate::time::now_ms(), &[]);
     let offline = Arc::new(LiveIndex::open(&out, LiveOptions::default()).unwrap());
 
     let hang = |r: &online_emulator::Request| {

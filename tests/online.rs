@@ -1,5 +1,6 @@
 //! The online adapter against a scripted True API + CDN emulator on loopback.
 
+mod common;
 mod online_emulator;
 
 use std::net::SocketAddr;
@@ -30,21 +31,12 @@ struct Setup {
 
 fn setup_with_as_of(as_of_ms: i64) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let list = dir.path().join("cis.list");
-    let as_of = cisgate::time::format_rfc3339(as_of_ms);
-    let text = format!(
-        "#cisgate-list 1\n#kind: blocked_cis\n#version: 77\n#as_of: {as_of}\n\
-         0104600439931256215zzzzzzzzzzzz\n"
+    let out = common::blocked_cis_index(
+        dir.path(),
+        "77",
+        as_of_ms,
+        &["0104600439931256215zzzzzzzzzzzz"],
     );
-    std::fs::write(&list, text).unwrap();
-    let out = dir.path().join("index");
-    cisgate::index::build(
-        &out,
-        &[list],
-        &Default::default(),
-        &cisgate::progress::NoProgress,
-    )
-    .unwrap();
     let offline = Arc::new(LiveIndex::open(&out, LiveOptions::default()).unwrap());
     Setup { _dir: dir, offline }
 }

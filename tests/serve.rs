@@ -1,7 +1,9 @@
 //! `cisgate serve` driven over loopback by a real HTTP client.
 
+mod common;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,27 +59,9 @@ impl Service {
     }
 }
 
-fn write_lists(dir: &Path, as_of_ms: i64, version: &str) -> Vec<PathBuf> {
-    let as_of = cisgate::time::format_rfc3339(as_of_ms);
-    let header = |kind: &str| {
-        format!("#cisgate-list 1\n#kind: {kind}\n#version: {version}\n#as_of: {as_of}\n")
-    };
-    let cis = dir.join("cis.list");
-    std::fs::write(&cis, format!("{}{LISTED}\n", header("blocked_cis"))).unwrap();
-    vec![cis]
-}
-
 async fn start_with(config: ServeConfig, as_of_ms: i64) -> Service {
     let dir = tempfile::tempdir().unwrap();
-    let lists = write_lists(dir.path(), as_of_ms, "1");
-    let index = dir.path().join("index");
-    cisgate::index::build(
-        &index,
-        &lists,
-        &Default::default(),
-        &cisgate::progress::NoProgress,
-    )
-    .unwrap();
+    let index = common::blocked_cis_index(dir.path(), "1", as_of_ms, &[LISTED]);
     let live = Arc::new(LiveIndex::open(&index, LiveOptions::default()).unwrap());
     let config = ServeConfig {
         listen: "127.0.0.1:0".into(),
@@ -403,15 +387,7 @@ async fn authentication() {
 
     // No credentials beyond loopback: refused. Empty passwords: refused.
     let dir = tempfile::tempdir().unwrap();
-    let lists = write_lists(dir.path(), cisgate::time::now_ms(), "1");
-    let index = dir.path().join("index");
-    cisgate::index::build(
-        &index,
-        &lists,
-        &Default::default(),
-        &cisgate::progress::NoProgress,
-    )
-    .unwrap();
+    let index = common::blocked_cis_index(dir.path(), "1", cisgate::time::now_ms(), &[LISTED]);
     let live = Arc::new(LiveIndex::open(&index, LiveOptions::default()).unwrap());
     let open = ServeConfig {
         listen: "0.0.0.0:0".into(),
@@ -677,15 +653,7 @@ async fn a_new_generation_is_picked_up_under_load_without_mixed_answers() {
 fn the_binary_serves_and_stops_gracefully_on_sigterm() {
     use std::io::{BufRead, BufReader, Read, Write};
     let dir = tempfile::tempdir().unwrap();
-    let lists = write_lists(dir.path(), cisgate::time::now_ms(), "1");
-    let index = dir.path().join("index");
-    cisgate::index::build(
-        &index,
-        &lists,
-        &Default::default(),
-        &cisgate::progress::NoProgress,
-    )
-    .unwrap();
+    let index = common::blocked_cis_index(dir.path(), "1", cisgate::time::now_ms(), &[LISTED]);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cisgate"))
         .args(["serve", "--listen", "127.0.0.1:0", "--index"])
         .arg(&index)

@@ -91,3 +91,20 @@ pub fn synthetic_delta(
     cisgate::synth::write_delta(&path, config, &d).unwrap();
     path
 }
+
+/// Builds an index of one blocked_cis list (`kis`, `version`, data as of `as_of_ms`) under
+/// `dir/index` and returns its path.
+pub fn blocked_cis_index(dir: &Path, version: &str, as_of_ms: i64, kis: &[&str]) -> PathBuf {
+    let list = dir.join("cis.list");
+    let as_of = cisgate::time::format_rfc3339(as_of_ms);
+    let mut text =
+        format!("#cisgate-list 1\n#kind: blocked_cis\n#version: {version}\n#as_of: {as_of}\n");
+    for ki in kis {
+        text.push_str(ki);
+        text.push('\n');
+    }
+    std::fs::write(&list, text).unwrap();
+    let out = dir.join("index");
+    index::build(&out, &[list], &BuildOptions::default(), &NoProgress).unwrap();
+    out
+}
