@@ -53,6 +53,20 @@ impl Service {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn metrics(&self) -> String {
+        let r = self.client.get(self.url("/metrics")).send().await.unwrap();
+        r.text().await.unwrap()
+    }
+
     async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
         self.done.take().unwrap().await.unwrap();
@@ -215,23 +229,11 @@ async fn out_check_errors_and_limits() {
         .post("/api/v2/cis/outCheck", json!({"cis_list": "x"}))
         .await;
     assert_eq!((code, body["errorCode"].clone()), (400, json!(6020)));
-    let r = svc
-        .client
-        .post(svc.url("/api/v2/cis/outCheck"))
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+    let r = svc.post_raw("/api/v2/cis/outCheck", "{not json").await;
     assert_eq!(r.status().as_u16(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["errorCode"], 6011);
     let big = format!(r#"{{"cis_list":[{{"cis":"{}"}}]}}"#, "A".repeat(70_000));
-    let r = svc
-        .client
-        .post(svc.url("/api/v2/cis/outCheck"))
-        .body(big)
-        .send()
-        .await
-        .unwrap();
+    let r = svc.post_raw("/api/v2/cis/outCheck", big).await;
     assert_eq!(r.status().as_u16(), 413);
     assert_eq!(r.json::<Value>().await.unwrap()["errorCode"], 6011);
     let (code, body) = svc.get("/api/v2/nothing").await;
@@ -409,17 +411,37 @@ async fn authentication() {
     assert!(Server::bind(empty, live).await.is_err());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cors_is_off_unless_configured() {
-    let svc = start().await;
+/// Status and `Access-Control-Allow-Origin` of a request from `origin`.
+async fn from_origin(
+    svc: &Service,
+    method: reqwest::Method,
+    path: &str,
+    origin: &str,
+) -> (u16, Option<String>) {
     let r = svc
         .client
-        .get(svc.url("/api/v2/status"))
-        .header("Origin", "http://evil.example")
+        .request(method, svc.url(path))
+        .header("Origin", origin)
         .send()
         .await
         .unwrap();
-    assert!(r.headers().get("access-control-allow-origin").is_none());
+    let allowed = r
+        .headers()
+        .get("access-control-allow-origin")
+        .map(|v| v.to_str().unwrap().to_string());
+    (r.status().as_u16(), allowed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_is_off_unless_configured() {
+    use reqwest::Method;
+    let svc = start().await;
+    let status = "/api/v2/status";
+    let evil = "http://evil.example";
+    assert_eq!(
+        from_origin(&svc, Method::GET, status, evil).await,
+        (200, None)
+    );
     svc.stop().await;
 
     let config = ServeConfig {
@@ -427,26 +449,17 @@ async fn cors_is_off_unless_configured() {
         ..Default::default()
     };
     let svc = start_with(config, cisgate::time::now_ms()).await;
-    let r = svc
-        .client
-        .request(reqwest::Method::OPTIONS, svc.url("/api/v2/cis/outCheck"))
-        .header("Origin", "http://pos.local")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 204);
-    assert_eq!(
-        r.headers()["access-control-allow-origin"],
-        "http://pos.local"
+    let preflight = from_origin(
+        &svc,
+        Method::OPTIONS,
+        "/api/v2/cis/outCheck",
+        "http://pos.local",
     );
-    let r = svc
-        .client
-        .get(svc.url("/api/v2/status"))
-        .header("Origin", "http://evil.example")
-        .send()
-        .await
-        .unwrap();
-    assert!(r.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(preflight.await, (204, Some("http://pos.local".into())));
+    assert_eq!(
+        from_origin(&svc, Method::GET, status, evil).await,
+        (200, None)
+    );
     svc.stop().await;
 }
 
@@ -467,13 +480,7 @@ async fn stale_data_is_a_sync_error_and_refuses_checks_and_sales() {
         .post("/api/v2/cis/sell", json!({"cis_list": [FREE]}))
         .await;
     assert_eq!(body["errorCode"], 4050);
-    let r = svc
-        .client
-        .post(svc.url("/api/cisgate/v1/check"))
-        .body(FREE)
-        .send()
-        .await
-        .unwrap();
+    let r = svc.post_raw("/api/cisgate/v1/check", FREE).await;
     assert_eq!(r.json::<Value>().await.unwrap()["errorCode"], 4050);
     svc.stop().await;
 }
@@ -508,13 +515,7 @@ async fn native_bulk_endpoint_streams_in_order() {
         }
         body.push('\n');
     }
-    let r = svc
-        .client
-        .post(svc.url("/api/cisgate/v1/check"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = svc.post_raw("/api/cisgate/v1/check", body).await;
     assert_eq!(r.status().as_u16(), 200);
     let text = r.text().await.unwrap();
     let lines: Vec<Value> = text
@@ -527,17 +528,7 @@ async fn native_bulk_endpoint_streams_in_order() {
         let want = ["blocked", "invalid", "allowed", "allowed"][i % 4];
         assert_eq!(line["status"], want, "{line}");
     }
-    let (_, metrics) = (
-        0,
-        svc.client
-            .get(svc.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let metrics = svc.metrics().await;
     assert!(
         metrics.contains("cisgate_codes_checked_total 20000"),
         "{metrics}"
@@ -629,15 +620,7 @@ async fn a_new_generation_is_picked_up_under_load_without_mixed_answers() {
         new += n;
     }
     assert!(old > 0 && new > 0, "old {old}, new {new}");
-    let metrics = svc
-        .client
-        .get(svc.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = svc.metrics().await;
     // The apply, and the auto-compaction a tiny base triggers right after it.
     let switches: u64 = metrics
         .lines()
@@ -751,13 +734,7 @@ async fn no_body_crashes_the_service() {
             "/api/v2/cis/return",
             "/api/v2/cis/sold/check",
         ][round % 4];
-        let r = svc
-            .client
-            .post(svc.url(path))
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
+        let r = svc.post_raw(path, body.clone()).await;
         let status = r.status().as_u16();
         assert!(
             [200, 201, 400, 409, 413].contains(&status),
