@@ -335,13 +335,14 @@ pub fn normalised_text(input: &str) -> Result<String, ParseError> {
         }
         // `<GS>` and `x1d` are ordinary characters except at element boundaries after the
         // serial, which only the structure tells: replace exactly the ones the AIs read.
-        if let Some(code) = parsed
-            .single()
-            .filter(|c| text.starts_with(c.ki.as_bytes()))
-        {
+        // Tobacco-pack codes have no AIs: their `<`, `>` and `x` are data.
+        let gs1 = |c: &&Code| matches!(c.structure, Structure::Gs1 { .. });
+        let single = parsed.single().filter(gs1);
+        if let Some(code) = single.filter(|c| text.starts_with(c.ki.as_bytes())) {
             let tail_start = code.ki.len();
             let tail_len = text.len() - tail_start;
-            let extras = ai::parse_lenient(&text[tail_start..]);
+            // Only a tail that is wholly AIs says for sure where its boundaries are.
+            let extras = ai::parse_exact(&text[tail_start..]).unwrap_or_default();
             let mut spans = extras.textual_separators;
             spans.sort_unstable();
             // Smallest remaining length = rightmost: replacing right to left keeps the

@@ -314,3 +314,10 @@ fn normalised_text_for_the_online_service() {
     assert_eq!(normalised_text(textual).unwrap(), serial_x1d);
     assert!(normalised_text("hello").is_err());
 }
+
+#[test]
+fn normalised_text_leaves_tobacco_data_alone() {
+    let pack = "55555555555555555555_<GS>*GS>";
+    let out = normalised_text(pack).unwrap();
+    assert_eq!(out, pack);
+}
