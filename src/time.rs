@@ -94,7 +94,7 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
         "Z" | "z" => 0,
         off if off.len() == 6
             && (off.starts_with('+') || off.starts_with('-'))
-            && &off[3..4] == ":" =>
+            && off.as_bytes()[3] == b':' =>
         {
             let sign = if off.starts_with('-') { -1 } else { 1 };
             sign * (num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?)
@@ -129,6 +129,9 @@ mod tests {
             "2026-13-01T00:00:00Z",
             "2026-11-23T10:00:00",
             "2026-11-23T10:00:00.Z",
+            "2026-11-23T10:00:00+0é00",
+            "2026-11-23T10:00:00é",
+            "2026-11-23T1é:00:00Z",
         ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
