@@ -164,9 +164,10 @@ impl LiveIndex {
         &self.dir
     }
 
-    /// The stable id of this index directory (see [`crate::index::instance_id`]).
-    pub fn instance_id(&self) -> Result<String, LiveError> {
-        Ok(crate::index::instance_id(&self.dir)?)
+    /// The index's instance id (made with the index, kept by every generation): the
+    /// `Inst` of offline fiscal tag 1265 and the LM-style `inst`.
+    pub fn instance_id(&self) -> String {
+        self.current.load().index.manifest().instance_id.clone()
     }
 
     /// The generation lookups use now. Holding it keeps that generation's files alive.

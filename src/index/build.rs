@@ -439,26 +439,9 @@ fn write_rejects(path: &Path, rejects: &[&Reject]) -> Result<(), IndexError> {
     w.flush().map_err(io)
 }
 
-/// A fresh instance id: 128 random-enough bits (time, process, address entropy) as a UUID.
+/// A fresh instance id (a random UUID), made once per index and kept by every generation.
 fn new_instance_id() -> String {
-    let local = 0u8;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let seed = format!("{nanos}-{}-{:p}", std::process::id(), &local);
-    let h = xxhash_rust::xxh3::xxh3_128(seed.as_bytes());
-    let mut b = h.to_be_bytes();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    uuid::Uuid::new_v4().to_string()
 }
 
 impl From<ListError> for IndexError {

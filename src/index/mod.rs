@@ -17,7 +17,6 @@ pub mod digest;
 pub mod filter;
 pub mod format;
 mod gc;
-mod instance;
 pub mod manifest;
 
 use std::fs::File;
@@ -28,7 +27,6 @@ pub use build::{BuildOptions, BuildReport, build};
 pub use compact::{CompactOptions, CompactReport, compact};
 use digest::ContentDigest;
 use format::{FileMeta, MappedBytes};
-pub use instance::{INSTANCE_FILE, instance_id};
 pub use manifest::Manifest;
 
 use serde::{Deserialize, Serialize};

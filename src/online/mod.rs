@@ -243,7 +243,7 @@ impl OnlineCheckerBuilder {
     pub fn build(self) -> Result<OnlineChecker, OnlineError> {
         self.config.validate()?;
         let client = TrueApiClient::new(&self.config, self.resolver)?;
-        let instance = self.offline.instance_id()?;
+        let instance = self.offline.instance_id();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("cisgate-online")

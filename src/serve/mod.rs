@@ -281,7 +281,7 @@ impl Server {
                 "max_concurrent_requests and request_timeout_ms must be above 0".into(),
             ));
         }
-        let instance = live.instance_id()?;
+        let instance = live.instance_id();
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| ServeError::Bind {
