@@ -37,6 +37,8 @@ pub const DEFAULT_MAX_AGE_MS: i64 = 72 * 3600 * 1000;
 
 /// Batches shorter than this are checked on the calling thread.
 const PARALLEL_BATCH_MIN: usize = 256;
+/// Codes per parallel task (one journal lock each).
+const PARALLEL_CHUNK: usize = 128;
 
 /// How a [`LiveIndex`] behaves.
 #[derive(Clone, Debug)]
@@ -217,7 +219,14 @@ impl LiveIndex {
     pub fn check(&self, input: &str, options: &CheckOptions) -> Result<Verdict, LiveError> {
         let generation = self.current.load();
         self.fresh(&generation)?;
-        Ok(self.check_in(&generation, input, options, self.oldest_kept_sale()))
+        let journal = read_lock(&generation.journal);
+        Ok(self.check_in(
+            &generation,
+            &journal,
+            input,
+            options,
+            self.oldest_kept_sale(),
+        ))
     }
 
     /// Checks many codes across cores against one generation.
@@ -230,12 +239,23 @@ impl LiveIndex {
         let generation = self.current.load_full();
         self.fresh(&generation)?;
         let oldest = self.oldest_kept_sale();
-        let check = |s: &S| self.check_in(&generation, s.as_ref(), options, oldest);
+        // One read lock of the journal per chunk, not per code: both cores taking the same
+        // lock for every code would bounce its cache line between them.
+        let check_chunk = |chunk: &[S]| {
+            let journal = read_lock(&generation.journal);
+            chunk
+                .iter()
+                .map(|s| self.check_in(&generation, &journal, s.as_ref(), options, oldest))
+                .collect::<Vec<_>>()
+        };
         // Handing a few codes to the thread pool costs more than checking them here.
         if inputs.len() < PARALLEL_BATCH_MIN {
-            return Ok(inputs.iter().map(check).collect());
+            return Ok(check_chunk(inputs));
         }
-        Ok(inputs.par_iter().map(check).collect())
+        Ok(inputs
+            .par_chunks(PARALLEL_CHUNK)
+            .flat_map_iter(check_chunk)
+            .collect())
     }
 
     /// Sales before this time (Unix ms) have expired.
@@ -246,16 +266,12 @@ impl LiveIndex {
     fn check_in(
         &self,
         generation: &Generation,
+        journal: &Journal,
         input: &str,
         options: &CheckOptions,
         oldest: i64,
     ) -> Verdict {
-        let journal = read_lock(&generation.journal);
-        let sold = |ki: &[u8]| {
-            generation
-                .sold_at(&journal, ki)
-                .is_some_and(|t| t >= oldest)
-        };
+        let sold = |ki: &[u8]| generation.sold_at(journal, ki).is_some_and(|t| t >= oldest);
         generation.index.check_with_sold(input, options, &sold)
     }
 
