@@ -203,10 +203,12 @@ async fn check_items(
             }
         })
         .collect();
-    let body = if bare {
-        serde_json::to_vec(&results[0])
+    // About 260 bytes per result: sized once instead of grown by doubling and copying.
+    let mut body = Vec::with_capacity(64 + results.len() * 320);
+    if bare {
+        serde_json::to_writer(&mut body, &results[0])
     } else {
-        serde_json::to_vec(&Results { results })
+        serde_json::to_writer(&mut body, &Results { results })
     }
     .map_err(|e| LmError::internal(format!("cannot encode the answer: {e}")))?;
     Ok((
