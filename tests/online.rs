@@ -587,6 +587,13 @@ fn batches_split_into_requests_and_keep_order() {
             format!("0104600439931256215{serial:.13}\u{1d}93dGVz")
         })
         .collect();
+    let none: [&str; 0] = [];
+    assert!(
+        checker
+            .check_batch(&none, &CheckOptions::default())
+            .is_empty()
+    );
+    assert_eq!(host.checks(), 0);
     let started = Instant::now();
     let verdicts = checker.check_batch(&codes, &CheckOptions::default());
     assert!(started.elapsed() <= BUDGET + SLACK);

@@ -335,7 +335,16 @@ async fn sales_returns_and_sold_lists() {
         .post("/api/v2/cis/return", json!({"cis_list": [FREE]}))
         .await;
     assert_eq!((code, body["errorCode"].clone()), (400, json!(6020)));
-    // Nothing is sold when one code of the list is bad.
+    // Nothing is sold when one code of the list is bad, or listed twice (in any form).
+    let (code, body) = svc
+        .post("/api/v2/cis/sell", json!({"cis_list": [FREE, FREE_KM]}))
+        .await;
+    assert_eq!(
+        (code, body["errorCode"].clone()),
+        (400, json!(6020)),
+        "{body}"
+    );
+    assert!(!svc.live.is_sold(FREE.as_bytes()));
     let (code, _) = svc
         .post("/api/v2/cis/sell", json!({"cis_list": [FREE, "garbage"]}))
         .await;

@@ -360,6 +360,10 @@ impl Shared {
         options: CheckOptions,
     ) -> Vec<OnlineVerdict> {
         let started = Instant::now();
+        if inputs.is_empty() {
+            // Nothing was asked: neither a success nor a failure of the online service.
+            return Vec::new();
+        }
         if let Some(since) = self.outage_since() {
             let failure = OnlineFailure::new(
                 FailureKind::Outage,

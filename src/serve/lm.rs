@@ -411,6 +411,13 @@ async fn journal_op(state: Arc<AppState>, body: Body, sell: bool) -> Result<Resp
         let decoded = decode_cis(cis).map_err(|e| LmError::bad_request(codes::BAD_VALUE, e))?;
         let ki = crate::live::canonical_ki(&decoded)
             .map_err(|e| LmError::bad_request(codes::BAD_VALUE, e.to_string()))?;
+        // The second sale of the same КИ would fail after the first was written.
+        if let Some(first) = kis.iter().position(|k| *k == ki) {
+            return Err(LmError::bad_request(
+                codes::BAD_VALUE,
+                format!("cis_list[{first}] and cis_list[{i}] are the same КИ {ki}"),
+            ));
+        }
         kis.push(ki);
     }
     state.live.check_fresh().map_err(LmError::from_live)?;
