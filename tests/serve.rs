@@ -209,6 +209,18 @@ async fn out_check_shapes_and_rules() {
         assert_eq!(body["codes"][0]["isBlocked"], true, "{path}");
         assert!(body.get("results").is_none());
     }
+    // A raw `+` in the query (read as a space by form decoding) and its encoded form.
+    for query in [
+        "0104600439931256215abc+EFGH1234",
+        "0104600439931256215abc%2BEFGH1234",
+    ] {
+        let (code, body) = svc.get(&format!("/api/v1/cis/outCheck?cis={query}")).await;
+        assert_eq!(code, 200);
+        assert_eq!(
+            body["codes"][0]["cis"], "0104600439931256215abc+EFGH1234",
+            "{query}"
+        );
+    }
     let (code, body) = svc.get("/api/v1/cis/outCheck").await;
     assert_eq!((code, body["errorCode"].clone()), (400, json!(6010)));
     svc.stop().await;

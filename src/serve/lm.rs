@@ -132,6 +132,9 @@ pub async fn out_check_v1(
     let cis = query.cis.ok_or_else(|| {
         LmError::bad_request(codes::MISSING_PARAMETER, "the cis parameter is missing")
     })?;
+    // A `+` sent unencoded in a query arrives as a space; no code holds a space, so it was
+    // a `+` (a GS1 character).
+    let cis = cis.trim().replace(' ', "+");
     check_items(&state, vec![Some(Cow::Owned(cis))], true).await
 }
 
