@@ -776,3 +776,37 @@ async fn no_body_crashes_the_service() {
     assert_eq!(svc.get("/api/v2/status").await.0, 200);
     svc.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_capped_and_idle_ones_closed() {
+    let config = ServeConfig {
+        max_connections: 2,
+        idle_timeout_ms: 300,
+        ..Default::default()
+    };
+    let svc = start_with(config, cisgate::time::now_ms()).await;
+    // Two silent connections take both slots: a third client waits in the backlog.
+    let first = tokio::net::TcpStream::connect(svc.addr).await.unwrap();
+    let _second = tokio::net::TcpStream::connect(svc.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let waiting = tokio::spawn(raw(
+        svc.addr,
+        b"GET /api/v2/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a third connection was served at once"
+    );
+    // The silent ones are closed after 300 ms idle; then the waiting client is served.
+    let answer = waiting.await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let mut first = first;
+    let mut buf = [0u8; 16];
+    let closed = tokio::time::timeout(Duration::from_secs(1), first.read(&mut buf)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "an idle connection stayed open: {closed:?}"
+    );
+    svc.stop().await;
+}

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod auth;
+mod conn;
 mod lm;
 mod metrics;
 mod native;
@@ -89,6 +90,10 @@ pub struct ServeConfig {
     pub request_timeout_ms: u64,
     /// Requests in progress at once; more get 503 at once instead of queueing.
     pub max_concurrent_requests: usize,
+    /// Open connections at once; more wait in the kernel's backlog until one closes.
+    pub max_connections: usize,
+    /// A connection with no traffic either way for this long is closed.
+    pub idle_timeout_ms: u64,
     /// How often the index directory is polled for a new generation.
     pub refresh_interval_ms: u64,
     /// Log every request, not only failures.
@@ -106,6 +111,8 @@ impl Default for ServeConfig {
             body_limit_bytes: 64 * 1024,
             request_timeout_ms: 5000,
             max_concurrent_requests: 4096,
+            max_connections: 1024,
+            idle_timeout_ms: 30_000,
             refresh_interval_ms: 1000,
             access_log: false,
         }
@@ -276,9 +283,13 @@ impl Server {
                 "refusing to listen on {addr} without credentials: configure users or tokens, or listen on loopback"
             )));
         }
-        if config.max_concurrent_requests == 0 || config.request_timeout_ms == 0 {
+        if config.max_concurrent_requests == 0
+            || config.request_timeout_ms == 0
+            || config.max_connections == 0
+            || config.idle_timeout_ms == 0
+        {
             return Err(ServeError::Refused(
-                "max_concurrent_requests and request_timeout_ms must be above 0".into(),
+                "max_concurrent_requests, max_connections, request_timeout_ms and idle_timeout_ms must be above 0".into(),
             ));
         }
         let instance = live.instance_id();
@@ -330,7 +341,12 @@ impl Server {
         }
         let refresher = tokio::spawn(refresh_loop(state.clone()));
         let app = router(state.clone());
-        let served = axum::serve(self.listener, app)
+        let listener = conn::LimitedListener::new(
+            self.listener,
+            state.config.max_connections,
+            Duration::from_millis(state.config.idle_timeout_ms),
+        );
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         refresher.abort();
