@@ -80,6 +80,25 @@ impl LimitedStream {
         self.deadline.as_mut().reset(next);
     }
 
+    /// Progress restarts the idle clock; a write still blocked when it runs out fails.
+    fn after_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        written: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match written {
+            Poll::Ready(Ok(n)) => {
+                self.touch();
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending => match self.idle_error(cx) {
+                Some(e) => Poll::Ready(Err(e)),
+                None => Poll::Pending,
+            },
+            other => other,
+        }
+    }
+
     fn idle_error(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
         self.deadline
             .as_mut()
@@ -120,17 +139,8 @@ impl AsyncWrite for LimitedStream {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_write(cx, data) {
-            Poll::Ready(Ok(n)) => {
-                this.touch();
-                Poll::Ready(Ok(n))
-            }
-            Poll::Pending => match this.idle_error(cx) {
-                Some(e) => Poll::Ready(Err(e)),
-                None => Poll::Pending,
-            },
-            other => other,
-        }
+        let written = Pin::new(&mut this.stream).poll_write(cx, data);
+        this.after_write(cx, written)
     }
 
     fn poll_write_vectored(
@@ -139,17 +149,8 @@ impl AsyncWrite for LimitedStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_write_vectored(cx, bufs) {
-            Poll::Ready(Ok(n)) => {
-                this.touch();
-                Poll::Ready(Ok(n))
-            }
-            Poll::Pending => match this.idle_error(cx) {
-                Some(e) => Poll::Ready(Err(e)),
-                None => Poll::Pending,
-            },
-            other => other,
-        }
+        let written = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.after_write(cx, written)
     }
 
     fn is_write_vectored(&self) -> bool {
