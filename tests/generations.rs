@@ -35,6 +35,19 @@ const KEEP_LAYERS: ApplyOptions = ApplyOptions {
     compact_after_size_ratio: 0.0,
 };
 
+/// Runs `cisgate apply --index IDX DELTA` as another process would.
+fn apply_cli(idx: &std::path::Path, delta: &std::path::Path) -> std::process::Output {
+    common::cisgate(
+        &[
+            "apply",
+            "--index",
+            idx.to_str().unwrap(),
+            delta.to_str().unwrap(),
+        ],
+        None,
+    )
+}
+
 #[test]
 fn layered_index_answers_exactly_like_a_rebuild() {
     let dir = tempfile::tempdir().unwrap();
@@ -112,15 +125,7 @@ fn a_second_writer_gets_a_clear_error() {
     let idx = base(dir.path());
     let d = delta(dir.path(), 0);
     let held = WriterLock::acquire(&idx).unwrap();
-    let out = common::cisgate(
-        &[
-            "apply",
-            "--index",
-            idx.to_str().unwrap(),
-            d.to_str().unwrap(),
-        ],
-        None,
-    );
+    let out = apply_cli(&idx, &d);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         common::stderr(&out).contains("another writer holds the index lock"),
@@ -134,15 +139,7 @@ fn a_second_writer_gets_a_clear_error() {
         common::stderr(&out)
     );
     drop(held);
-    let out = common::cisgate(
-        &[
-            "apply",
-            "--index",
-            idx.to_str().unwrap(),
-            d.to_str().unwrap(),
-        ],
-        None,
-    );
+    let out = apply_cli(&idx, &d);
     assert!(out.status.success(), "{}", common::stderr(&out));
 }
 
@@ -196,15 +193,7 @@ fn live_reader_switches_generation_on_refresh() {
 
     // Another process applies the delta.
     let d = delta(dir.path(), 0);
-    let out = common::cisgate(
-        &[
-            "apply",
-            "--index",
-            idx.to_str().unwrap(),
-            d.to_str().unwrap(),
-        ],
-        None,
-    );
+    let out = apply_cli(&idx, &d);
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(
         !live

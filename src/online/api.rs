@@ -192,13 +192,8 @@ impl TrueApiClient {
         cdn_url: &str,
         timeout: Duration,
     ) -> Result<Vec<String>, AttemptError> {
-        let send = self
-            .http
-            .get(format!("{}{CDN_INFO_PATH}", cdn_url.trim_end_matches('/')))
-            .header("X-API-KEY", &self.token);
-        let body = with_timeout(timeout, fetch(send)).await?;
-        let info: CdnInfo =
-            serde_json::from_slice(&body).map_err(|e| AttemptError::Malformed(e.to_string()))?;
+        let url = format!("{}{CDN_INFO_PATH}", cdn_url.trim_end_matches('/'));
+        let info: CdnInfo = self.get_json(&url, timeout).await?;
         if info.code != 0 {
             return Err(AttemptError::Service {
                 code: info.code,
@@ -221,13 +216,9 @@ impl TrueApiClient {
 
     /// The host's health check: its `avgTimeMs` when it reports itself healthy.
     pub async fn health(&self, host: &str, timeout: Duration) -> Result<u64, AttemptError> {
-        let send = self
-            .http
-            .get(format!("{host}{HEALTH_PATH}"))
-            .header("X-API-KEY", &self.token);
-        let body = with_timeout(timeout, fetch(send)).await?;
-        let health: Health =
-            serde_json::from_slice(&body).map_err(|e| AttemptError::Malformed(e.to_string()))?;
+        let health: Health = self
+            .get_json(&format!("{host}{HEALTH_PATH}"), timeout)
+            .await?;
         if health.code != 0 {
             return Err(AttemptError::Service {
                 code: health.code,
@@ -235,6 +226,17 @@ impl TrueApiClient {
             });
         }
         Ok(health.avg_time_ms.unwrap_or(u64::MAX))
+    }
+
+    /// `GET url` with the token, read whole within `timeout` and parsed as `T`.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        timeout: Duration,
+    ) -> Result<T, AttemptError> {
+        let send = self.http.get(url).header("X-API-KEY", &self.token);
+        let body = with_timeout(timeout, fetch(send)).await?;
+        serde_json::from_slice(&body).map_err(|e| AttemptError::Malformed(e.to_string()))
     }
 }
 

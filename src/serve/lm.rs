@@ -146,16 +146,14 @@ async fn check_items(
     bare: bool,
 ) -> Result<Response, LmError> {
     // Decode first: an input that cannot be read gets its own `code: 400` result.
-    let decoded: Vec<Result<String, String>> = items
+    // One pass: readable codes go to the check, the others keep their reason.
+    let mut inputs = Vec::with_capacity(items.len());
+    let errors: Vec<Option<String>> = items
         .iter()
         .map(|item| match item.as_deref().map(str::trim) {
-            None | Some("") => Err("the cis is empty".to_string()),
-            Some(cis) => decode_cis(cis),
+            None | Some("") => Some("the cis is empty".to_string()),
+            Some(cis) => decode_cis(cis).map(|text| inputs.push(text)).err(),
         })
-        .collect();
-    let inputs: Vec<String> = decoded
-        .iter()
-        .filter_map(|d| d.as_ref().ok().cloned())
         .collect();
     let verdicts = if inputs.len() < INLINE_CHECK_LIMIT {
         state.live.check_batch(&inputs, &CheckOptions::default())
@@ -181,8 +179,8 @@ async fn check_items(
     let mut next_verdict = verdicts.iter();
     let results: Vec<LmResult<'_>> = items
         .iter()
-        .zip(&decoded)
-        .map(|(item, decoded)| {
+        .zip(&errors)
+        .map(|(item, error)| {
             let base = |version, code, description, entry| LmResult {
                 req_id: uuid::Uuid::new_v4(),
                 req_timestamp: now,
@@ -192,14 +190,14 @@ async fn check_items(
                 description,
                 codes: [entry],
             };
-            match decoded {
-                Err(reason) => base(
+            match error {
+                Some(reason) => base(
                     version,
                     400,
                     reason.as_str(),
                     invalid_entry(item.as_deref().unwrap_or("")),
                 ),
-                Ok(_) => {
+                None => {
                     let verdict = next_verdict.next().expect("one verdict per decoded input");
                     result_of(verdict, base)
                 }

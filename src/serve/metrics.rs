@@ -20,11 +20,17 @@ struct Histogram {
     sum_seconds: f64,
 }
 
+#[derive(Default)]
+struct PerEndpoint {
+    requests: BTreeMap<(&'static str, u16), u64>,
+    latency: BTreeMap<&'static str, Histogram>,
+}
+
 /// Everything `/metrics` shows.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
-    latency: Mutex<BTreeMap<&'static str, Histogram>>,
+    // One lock per finished request, not one per map.
+    endpoints: Mutex<PerEndpoint>,
     codes_checked: AtomicU64,
     generation_switches: AtomicU64,
 }
@@ -32,10 +38,10 @@ pub struct Metrics {
 impl Metrics {
     /// Counts one finished request.
     pub fn record(&self, endpoint: &'static str, status: u16, took: Duration) {
-        *lock(&self.requests).entry((endpoint, status)).or_default() += 1;
         let seconds = took.as_secs_f64();
-        let mut latency = lock(&self.latency);
-        let h = latency.entry(endpoint).or_default();
+        let mut endpoints = lock(&self.endpoints);
+        *endpoints.requests.entry((endpoint, status)).or_default() += 1;
+        let h = endpoints.latency.entry(endpoint).or_default();
         if let Some(i) = BUCKETS.iter().position(|&b| seconds <= b) {
             h.buckets[i] += 1;
         }
@@ -56,9 +62,10 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self, live: &LiveIndex) -> String {
         let mut out = String::new();
+        let endpoints = lock(&self.endpoints);
         out.push_str("# HELP cisgate_requests_total HTTP requests by endpoint and status.\n");
         out.push_str("# TYPE cisgate_requests_total counter\n");
-        for ((endpoint, status), n) in lock(&self.requests).iter() {
+        for ((endpoint, status), n) in &endpoints.requests {
             let _ = writeln!(
                 out,
                 "cisgate_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}} {n}"
@@ -66,7 +73,7 @@ impl Metrics {
         }
         out.push_str("# HELP cisgate_request_duration_seconds Time to answer, by endpoint.\n");
         out.push_str("# TYPE cisgate_request_duration_seconds histogram\n");
-        for (endpoint, h) in lock(&self.latency).iter() {
+        for (endpoint, h) in &endpoints.latency {
             let mut cumulative = 0;
             for (bound, n) in BUCKETS.iter().zip(h.buckets) {
                 cumulative += n;
