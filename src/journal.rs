@@ -9,7 +9,10 @@
 //! header   8 bytes  "CISGJRN1"
 //! record   op u8 (1 sell, 2 return) | time i64 LE (Unix ms) | len u8 | КИ (len bytes)
 //!          | check u32 LE (low 32 bits of xxh3-64 of the preceding record bytes)
+//! batch    op u8 = 3 | time i64 LE | count u16 LE | count × (op u8 | len u8 | КИ)
+//!          | check u32 LE (as above, over the whole batch)
 //! ```
+//! A batch is one record: a crash leaves all of its sales and returns or none of them.
 //! Only the last record can be torn by a crash (each append is synced before the next);
 //! a torn tail is ignored on replay and cut off by the next append. A bad record followed
 //! by more data is corruption and an error naming the offset.
@@ -22,8 +25,11 @@ use std::path::{Path, PathBuf};
 const MAGIC: &[u8; 8] = b"CISGJRN1";
 const OP_SELL: u8 = 1;
 const OP_RETURN: u8 = 2;
+const OP_BATCH: u8 = 3;
 /// Longest КИ a record holds.
 pub const MAX_KI_LEN: usize = 64;
+/// Most sales and returns one batch record holds.
+pub const MAX_BATCH: usize = 4096;
 
 /// The last thing the journal says about a КИ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,19 +168,20 @@ impl Journal {
         }
         while pos < bytes.len() {
             match decode(&bytes[pos..]) {
-                Decoded::Record { op, time, ki, len } => {
-                    let state = if op == OP_SELL {
-                        SoldState::Sold(time)
-                    } else {
-                        SoldState::Returned(time)
-                    };
-                    self.state.insert(ki.into(), state);
+                Decoded::Records { time, entries, len } => {
+                    for (op, ki) in entries {
+                        let state = if op == Op::Sell {
+                            SoldState::Sold(time)
+                        } else {
+                            SoldState::Returned(time)
+                        };
+                        self.state.insert(ki.into(), state);
+                    }
                     pos += len;
                 }
                 Decoded::Torn => break,
-                Decoded::Bad(reason) => {
-                    let record_len = 10 + usize::from(bytes.get(pos + 9).copied().unwrap_or(0)) + 4;
-                    if pos + record_len >= bytes.len() {
+                Decoded::Bad { reason, len } => {
+                    if pos + len >= bytes.len() {
                         // The last record, damaged by a crash mid-write: ignore it.
                         break;
                     }
@@ -190,8 +197,31 @@ impl Journal {
         Ok(())
     }
 
-    /// Takes the cross-process writer lock on the journal file; released on drop of the
-    /// returned guard.
+    /// Makes the file ready for an append by a writer holding the journal's lock: reads
+    /// what others appended, writes the header of a new journal, and cuts off a record torn
+    /// by a crash.
+    pub fn prepare_append(&mut self) -> Result<(), JournalError> {
+        self.catch_up()?;
+        let io = |source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let len = self.file.metadata().map_err(io)?.len();
+        if self.offset == 0 {
+            // New or headerless file: (re)write the header.
+            self.file.set_len(0).map_err(io)?;
+            (&self.file).write_all(MAGIC).map_err(io)?;
+            self.file.sync_data().map_err(io)?;
+            self.offset = MAGIC.len() as u64;
+        } else if len > self.offset {
+            // Cut off a torn record left by a crash.
+            self.file.set_len(self.offset).map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// Takes the cross-process writer lock on the journal file, waiting as long as it
+    /// takes; released on drop of the returned guard.
     pub fn lock(&mut self) -> Result<JournalGuard<'_>, JournalError> {
         self.file.lock().map_err(|source| JournalError::Io {
             path: self.path.clone(),
@@ -219,45 +249,26 @@ impl JournalGuard<'_> {
 
     /// Appends one record and syncs it to disk before returning.
     pub fn append(&mut self, op: Op, ki: &[u8], time_ms: i64) -> Result<(), JournalError> {
+        self.append_batch(&[(op, ki)], time_ms)
+    }
+
+    /// Appends sales and returns as one record (all or none survive a crash) and syncs it
+    /// to disk before returning.
+    pub fn append_batch(
+        &mut self,
+        entries: &[(Op, &[u8])],
+        time_ms: i64,
+    ) -> Result<(), JournalError> {
         // Never write on top of records another process appended.
-        self.journal.catch_up()?;
-        let j = &mut *self.journal;
-        let io = |source| JournalError::Io {
-            path: j.path.clone(),
-            source,
-        };
-        if ki.is_empty() || ki.len() > MAX_KI_LEN {
-            return Err(JournalError::Corrupt {
-                path: j.path.clone(),
-                offset: j.offset,
-                reason: format!("КИ of {} bytes cannot be journaled", ki.len()),
-            });
-        }
-        let len = j.file.metadata().map_err(io)?.len();
-        if j.offset == 0 {
-            // New or headerless file: (re)write the header.
-            j.file.set_len(0).map_err(io)?;
-            j.file.write_all(MAGIC).map_err(io)?;
-            j.offset = MAGIC.len() as u64;
-        } else if len > j.offset {
-            // Cut off a torn record left by a crash.
-            j.file.set_len(j.offset).map_err(io)?;
-        }
-        let record = encode(
-            if op == Op::Sell { OP_SELL } else { OP_RETURN },
-            time_ms,
-            ki,
-        );
-        j.file.write_all(&record).map_err(io)?;
-        j.file.sync_data().map_err(io)?;
-        j.offset += record.len() as u64;
-        let state = if op == Op::Sell {
-            SoldState::Sold(time_ms)
-        } else {
-            SoldState::Returned(time_ms)
-        };
-        j.state.insert(ki.into(), state);
-        Ok(())
+        self.journal.prepare_append()?;
+        let record = encode(&self.journal.path, self.journal.offset, entries, time_ms)?;
+        write_record(
+            &self.journal.file,
+            &self.journal.path,
+            self.journal.offset,
+            &record,
+        )?;
+        self.journal.catch_up()
     }
 }
 
@@ -267,53 +278,157 @@ impl Drop for JournalGuard<'_> {
     }
 }
 
-fn encode(op: u8, time: i64, ki: &[u8]) -> Vec<u8> {
-    let mut r = Vec::with_capacity(14 + ki.len());
-    r.push(op);
-    r.extend_from_slice(&time.to_le_bytes());
-    r.push(ki.len() as u8);
-    r.extend_from_slice(ki);
+/// Writes an encoded record at the end of the journal (`offset`, which the caller has
+/// prepared under the lock) and syncs it. On failure the partial record is cut off again,
+/// so a failed append leaves nothing behind.
+pub fn write_record(
+    file: &File,
+    path: &Path,
+    offset: u64,
+    record: &[u8],
+) -> Result<(), JournalError> {
+    let written = (|| {
+        let mut f = file;
+        f.write_all(record)?;
+        file.sync_data()
+    })();
+    written.map_err(|source| {
+        // Best effort: a torn record is ignored on replay anyway.
+        let _ = file.set_len(offset);
+        JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// Encodes sales and returns as one record: the single form for one entry, a batch
+/// record for several.
+pub fn encode(
+    path: &Path,
+    offset: u64,
+    entries: &[(Op, &[u8])],
+    time: i64,
+) -> Result<Vec<u8>, JournalError> {
+    let refuse = |reason: String| JournalError::Corrupt {
+        path: path.to_path_buf(),
+        offset,
+        reason,
+    };
+    if entries.is_empty() || entries.len() > MAX_BATCH {
+        return Err(refuse(format!(
+            "{} sales or returns in one record; 1 to {MAX_BATCH} fit",
+            entries.len()
+        )));
+    }
+    if let Some((_, ki)) = entries
+        .iter()
+        .find(|(_, ki)| ki.is_empty() || ki.len() > MAX_KI_LEN)
+    {
+        return Err(refuse(format!(
+            "КИ of {} bytes cannot be journaled",
+            ki.len()
+        )));
+    }
+    let code = |op: Op| if op == Op::Sell { OP_SELL } else { OP_RETURN };
+    let mut r = Vec::with_capacity(16 + entries.iter().map(|(_, k)| k.len() + 2).sum::<usize>());
+    if let [(op, ki)] = entries {
+        r.push(code(*op));
+        r.extend_from_slice(&time.to_le_bytes());
+        r.push(ki.len() as u8);
+        r.extend_from_slice(ki);
+    } else {
+        r.push(OP_BATCH);
+        r.extend_from_slice(&time.to_le_bytes());
+        r.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+        for (op, ki) in entries {
+            r.push(code(*op));
+            r.push(ki.len() as u8);
+            r.extend_from_slice(ki);
+        }
+    }
     let check = xxhash_rust::xxh3::xxh3_64(&r) as u32;
     r.extend_from_slice(&check.to_le_bytes());
-    r
+    Ok(r)
 }
 
 enum Decoded<'a> {
-    Record {
-        op: u8,
+    Records {
         time: i64,
-        ki: &'a [u8],
+        entries: Vec<(Op, &'a [u8])>,
         len: usize,
     },
     Torn,
-    Bad(String),
+    Bad {
+        reason: String,
+        len: usize,
+    },
 }
 
 fn decode(b: &[u8]) -> Decoded<'_> {
     if b.len() < 10 {
         return Decoded::Torn;
     }
-    let ki_len = usize::from(b[9]);
-    let len = 10 + ki_len + 4;
-    if b.len() < len {
-        return Decoded::Torn;
-    }
-    let check = u32::from_le_bytes([b[len - 4], b[len - 3], b[len - 2], b[len - 1]]);
-    if xxhash_rust::xxh3::xxh3_64(&b[..len - 4]) as u32 != check {
-        return Decoded::Bad("checksum mismatch".into());
-    }
-    let op = b[0];
-    if op != OP_SELL && op != OP_RETURN {
-        return Decoded::Bad(format!("unknown operation {op}"));
-    }
-    if ki_len == 0 || ki_len > MAX_KI_LEN {
-        return Decoded::Bad(format!("КИ length {ki_len}"));
-    }
     let time = i64::from_le_bytes(b[1..9].try_into().unwrap_or_default());
-    Decoded::Record {
-        op,
+    // The body: the (op, КИ) pairs and where the checksum starts.
+    let mut entries = Vec::new();
+    let body_end = if b[0] == OP_BATCH {
+        if b.len() < 11 {
+            return Decoded::Torn;
+        }
+        let count = usize::from(u16::from_le_bytes([b[9], b[10]]));
+        let mut pos = 11;
+        for _ in 0..count {
+            let Some(&[op, len]) = b
+                .get(pos..pos + 2)
+                .map(|s| <&[u8; 2]>::try_from(s).ok())
+                .flatten()
+            else {
+                return Decoded::Torn;
+            };
+            let end = pos + 2 + usize::from(len);
+            let Some(ki) = b.get(pos + 2..end) else {
+                return Decoded::Torn;
+            };
+            entries.push((op, ki));
+            pos = end;
+        }
+        pos
+    } else {
+        let end = 10 + usize::from(b[9]);
+        let Some(ki) = b.get(10..end) else {
+            return Decoded::Torn;
+        };
+        entries.push((b[0], ki));
+        end
+    };
+    let len = body_end + 4;
+    let Some(check) = b.get(body_end..len) else {
+        return Decoded::Torn;
+    };
+    let check = u32::from_le_bytes(check.try_into().unwrap_or_default());
+    let bad = |reason: String| Decoded::Bad { reason, len };
+    if xxhash_rust::xxh3::xxh3_64(&b[..body_end]) as u32 != check {
+        return bad("checksum mismatch".into());
+    }
+    if b[0] == OP_BATCH && (entries.is_empty() || entries.len() > MAX_BATCH) {
+        return bad(format!("a batch of {} records", entries.len()));
+    }
+    let mut decoded = Vec::with_capacity(entries.len());
+    for (op, ki) in entries {
+        let op = match op {
+            OP_SELL => Op::Sell,
+            OP_RETURN => Op::Return,
+            other => return bad(format!("unknown operation {other}")),
+        };
+        if ki.is_empty() || ki.len() > MAX_KI_LEN {
+            return bad(format!("КИ length {}", ki.len()));
+        }
+        decoded.push((op, ki));
+    }
+    Decoded::Records {
         time,
-        ki: &b[10..10 + ki_len],
+        entries: decoded,
         len,
     }
 }
@@ -321,6 +436,10 @@ fn decode(b: &[u8]) -> Decoded<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn enc(op: Op, time: i64, ki: &[u8]) -> Vec<u8> {
+        encode(Path::new("j"), 0, &[(op, ki)], time).unwrap()
+    }
 
     #[test]
     fn append_replay_and_torn_tail() {
@@ -341,7 +460,7 @@ mod tests {
         // A torn last record is ignored, then cut off by the next append.
         let full = std::fs::read(&path).unwrap();
         let mut torn = full.clone();
-        torn.extend_from_slice(&encode(OP_SELL, 13, b"KI-3")[..7]);
+        torn.extend_from_slice(&enc(Op::Sell, 13, b"KI-3")[..7]);
         std::fs::write(&path, &torn).unwrap();
         let mut j = Journal::open(&path).unwrap();
         assert_eq!(j.state(b"KI-3"), None);
@@ -350,7 +469,7 @@ mod tests {
         assert_eq!(replay.state(b"KI-4"), Some(SoldState::Sold(14)));
         assert_eq!(
             std::fs::metadata(&path).unwrap().len() as usize,
-            full.len() + encode(OP_SELL, 14, b"KI-4").len()
+            full.len() + enc(Op::Sell, 14, b"KI-4").len()
         );
 
         // Damage in the middle is an error naming the offset.
@@ -359,6 +478,41 @@ mod tests {
         std::fs::write(&path, &bad).unwrap();
         let err = Journal::open(&path).err().unwrap().to_string();
         assert!(err.contains("byte 8"), "{err}");
+    }
+
+    #[test]
+    fn a_batch_is_one_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sold.journal");
+        let mut j = Journal::open(&path).unwrap();
+        j.lock().unwrap().append(Op::Sell, b"A", 1).unwrap();
+        let before = std::fs::metadata(&path).unwrap().len();
+        j.lock()
+            .unwrap()
+            .append_batch(&[(Op::Sell, b"B"), (Op::Return, b"A"), (Op::Sell, b"C")], 2)
+            .unwrap();
+        assert_eq!(j.state(b"A"), Some(SoldState::Returned(2)));
+        let replay = Journal::open(&path).unwrap();
+        assert_eq!(replay.state(b"B"), Some(SoldState::Sold(2)));
+        assert_eq!(replay.state(b"C"), Some(SoldState::Sold(2)));
+
+        // Any prefix of the batch record is a torn tail: none of its entries count.
+        let full = std::fs::read(&path).unwrap();
+        for cut in before as usize..full.len() {
+            std::fs::write(&path, &full[..cut]).unwrap();
+            let replay = Journal::open(&path).unwrap();
+            assert_eq!(replay.state(b"A"), Some(SoldState::Sold(1)), "cut at {cut}");
+            assert_eq!(replay.state(b"B"), None, "cut at {cut}");
+        }
+        // Damage inside a batch followed by more records is reported.
+        std::fs::write(&path, &full).unwrap();
+        let mut j = Journal::open(&path).unwrap();
+        j.lock().unwrap().append(Op::Sell, b"D", 3).unwrap();
+        let mut bad = std::fs::read(&path).unwrap();
+        bad[before as usize + 14] ^= 0x40;
+        std::fs::write(&path, &bad).unwrap();
+        let err = Journal::open(&path).err().unwrap().to_string();
+        assert!(err.contains(&format!("byte {before}")), "{err}");
     }
 
     #[test]

@@ -21,8 +21,11 @@
 //! # Ok(()) }
 //! ```
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
@@ -30,7 +33,7 @@ use crate::check::{CheckOptions, Verdict};
 use crate::code;
 use crate::index::compact::DEFAULT_SOLD_RETENTION_MS;
 use crate::index::{Index, IndexError, OpenOptions, Table, manifest};
-use crate::journal::{Journal, JournalError, Op, SoldState};
+use crate::journal::{self, Journal, JournalError, Op, SoldState};
 
 /// The Local Module's default: offline checks stop 72 hours after the last sync.
 pub const DEFAULT_MAX_AGE_MS: i64 = 72 * 3600 * 1000;
@@ -112,12 +115,117 @@ pub enum LiveError {
         /// The КИ.
         ki: String,
     },
+    /// One list names the same КИ twice.
+    #[error("the codes at positions {first} and {second} (from 0) are the same КИ {ki}")]
+    Duplicate {
+        /// The КИ.
+        ki: String,
+        /// 0-based position of its first mention.
+        first: usize,
+        /// 0-based position of the repeat.
+        second: usize,
+    },
+    /// Another writer held the sold journal until the deadline: nothing was written.
+    #[error(
+        "the sold journal stayed locked by another writer for {waited_ms} ms; nothing was written"
+    )]
+    Busy {
+        /// How long the call waited.
+        waited_ms: u64,
+    },
+    /// The caller gave up waiting before the write began: nothing was written.
+    #[error("the answer went out before the write began; nothing was written")]
+    Abandoned,
+}
+
+/// A deadline for a sale or return, shared by the caller that waits for the answer and the
+/// thread that writes.
+///
+/// When the caller's time runs out it calls [`WriteDeadline::abandon`]: if the write had
+/// not begun, it never will (and the caller may answer "failed, nothing written"); if it
+/// had, the caller must wait for its result, because a write under way is not cut short.
+#[derive(Clone, Debug)]
+pub struct WriteDeadline {
+    at: Instant,
+    state: Arc<AtomicU8>,
+}
+
+const WRITE_PENDING: u8 = 0;
+const WRITE_BEGUN: u8 = 1;
+const WRITE_ABANDONED: u8 = 2;
+
+impl WriteDeadline {
+    /// A deadline at `at`.
+    pub fn new(at: Instant) -> WriteDeadline {
+        WriteDeadline {
+            at,
+            state: Arc::new(AtomicU8::new(WRITE_PENDING)),
+        }
+    }
+
+    /// When waiting for the journal stops.
+    pub fn at(&self) -> Instant {
+        self.at
+    }
+
+    /// Gives up on the write. `true`: it had not begun and never will; `false`: it is under
+    /// way (or done), so its result is the answer.
+    pub fn abandon(&self) -> bool {
+        match self.state.compare_exchange(
+            WRITE_PENDING,
+            WRITE_ABANDONED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => true,
+            Err(state) => state == WRITE_ABANDONED,
+        }
+    }
+
+    fn begin_write(&self) -> bool {
+        self.state
+            .compare_exchange(
+                WRITE_PENDING,
+                WRITE_BEGUN,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+}
+
+/// A generation's sold journal as this process shares it: the replayed state for lookups,
+/// and a separate handle for writers, so that a writer waiting for another process's lock
+/// never holds up lookups.
+struct JournalHandle {
+    state: RwLock<Journal>,
+    /// Serialises this process's writers; its file (opened for appending) carries the
+    /// cross-process `flock`.
+    writer: Mutex<File>,
+}
+
+impl JournalHandle {
+    fn open(path: &Path) -> Result<JournalHandle, LiveError> {
+        let state = Journal::open(path)?;
+        let writer =
+            File::options()
+                .append(true)
+                .open(path)
+                .map_err(|source| JournalError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+        Ok(JournalHandle {
+            state: RwLock::new(state),
+            writer: Mutex::new(writer),
+        })
+    }
 }
 
 /// One generation and the journal that goes with it.
 pub struct Generation {
     index: Index,
-    journal: Arc<RwLock<Journal>>,
+    journal: Arc<JournalHandle>,
 }
 
 impl Generation {
@@ -149,13 +257,13 @@ impl LiveIndex {
         let index = OpenOptions::new()
             .verify_checksums(options.verify_checksums)
             .open(dir)?;
-        let journal = Journal::open(&dir.join(&index.manifest().journal))?;
+        let journal = JournalHandle::open(&dir.join(&index.manifest().journal))?;
         Ok(LiveIndex {
             dir: dir.to_path_buf(),
             options,
             current: ArcSwap::from_pointee(Generation {
                 index,
-                journal: Arc::new(RwLock::new(journal)),
+                journal: Arc::new(journal),
             }),
             refreshing: Mutex::new(()),
         })
@@ -185,7 +293,7 @@ impl LiveIndex {
         let (name, _) = manifest::read_pointer(&self.dir)?;
         let current = self.current.load_full();
         if name == current.index.manifest().file_name() {
-            write_lock(&current.journal).catch_up()?;
+            write_lock(&current.journal.state).catch_up()?;
             return Ok(false);
         }
         let index = OpenOptions::new()
@@ -194,11 +302,11 @@ impl LiveIndex {
         let journal = if index.manifest().journal == current.index.manifest().journal {
             Arc::clone(&current.journal)
         } else {
-            Arc::new(RwLock::new(Journal::open(
+            Arc::new(JournalHandle::open(
                 &self.dir.join(&index.manifest().journal),
-            )?))
+            )?)
         };
-        write_lock(&journal).catch_up()?;
+        write_lock(&journal.state).catch_up()?;
         self.current.store(Arc::new(Generation { index, journal }));
         Ok(true)
     }
@@ -219,7 +327,7 @@ impl LiveIndex {
     pub fn check(&self, input: &str, options: &CheckOptions) -> Result<Verdict, LiveError> {
         let generation = self.current.load();
         self.fresh(&generation)?;
-        let journal = read_lock(&generation.journal);
+        let journal = read_lock(&generation.journal.state);
         Ok(self.check_in(
             &generation,
             &journal,
@@ -242,7 +350,7 @@ impl LiveIndex {
         // One read lock of the journal per chunk, not per code: both cores taking the same
         // lock for every code would bounce its cache line between them.
         let check_chunk = |chunk: &[S]| {
-            let journal = read_lock(&generation.journal);
+            let journal = read_lock(&generation.journal.state);
             chunk
                 .iter()
                 .map(|s| self.check_in(&generation, &journal, s.as_ref(), options, oldest))
@@ -278,7 +386,7 @@ impl LiveIndex {
     /// Whether `ki` (canonical) is sold here and not returned.
     pub fn is_sold(&self, ki: &[u8]) -> bool {
         let generation = self.current.load();
-        let journal = read_lock(&generation.journal);
+        let journal = read_lock(&generation.journal.state);
         let oldest = self.oldest_kept_sale();
         generation
             .sold_at(&journal, ki)
@@ -288,7 +396,7 @@ impl LiveIndex {
     /// Every КИ sold here and not returned (within the retention period), sorted.
     pub fn sold_kis(&self) -> Vec<String> {
         let generation = self.current.load_full();
-        let journal = read_lock(&generation.journal);
+        let journal = read_lock(&generation.journal.state);
         let oldest = self.oldest_kept_sale();
         let mut sold = Vec::new();
         generation.index.for_each_entry(Table::Sold, |ki, t| {
@@ -327,36 +435,139 @@ impl LiveIndex {
     }
 
     fn journal_op(&self, input: &str, op: Op) -> Result<String, LiveError> {
-        let ki = canonical_ki(input)?;
+        let mut kis = self.journal_batch(&[input], op, None)?;
+        Ok(kis.pop().unwrap_or_default())
+    }
+
+    /// Registers sales (`Op::Sell`) or returns of several codes as one decision: either
+    /// every one is written, in one record on disk before this returns, or none is (the
+    /// error names the first code that stopped it). With a deadline, waiting for another
+    /// writer ends at [`WriteDeadline::at`] with [`LiveError::Busy`], and a write the caller
+    /// abandoned in time never happens ([`LiveError::Abandoned`]). Returns the КИ.
+    pub fn journal_batch<S: AsRef<str>>(
+        &self,
+        inputs: &[S],
+        op: Op,
+        deadline: Option<&WriteDeadline>,
+    ) -> Result<Vec<String>, LiveError> {
+        let kis = canonical_kis(inputs)?;
+        if kis.is_empty() {
+            return Ok(kis);
+        }
+        let started = Instant::now();
+        let busy = || LiveError::Busy {
+            waited_ms: started.elapsed().as_millis() as u64,
+        };
         loop {
             let generation = self.current.load_full();
             self.fresh(&generation)?;
-            let mut journal = write_lock(&generation.journal);
-            let mut guard = journal.lock()?;
+            let handle = &generation.journal;
+            let path = handle.state.read().map_or_else(
+                |e| e.into_inner().path().to_path_buf(),
+                |j| j.path().to_path_buf(),
+            );
+            // This process's writers one at a time, then the other processes'.
+            let writer = lock_until(deadline, || match handle.writer.try_lock() {
+                Ok(guard) => Ok(Some(guard)),
+                Err(std::sync::TryLockError::Poisoned(e)) => Ok(Some(e.into_inner())),
+                Err(std::sync::TryLockError::WouldBlock) => Ok(None),
+            })?
+            .ok_or_else(busy)?;
+            let locked = lock_until(deadline, || match writer.try_lock() {
+                Ok(()) => Ok(Some(FileUnlock(&writer))),
+                Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+                Err(std::fs::TryLockError::Error(source)) => Err(JournalError::Io {
+                    path: path.clone(),
+                    source,
+                }
+                .into()),
+            })?
+            .ok_or_else(busy)?;
             // A compaction may have folded this journal into a newer generation while we
             // waited for the lock: then the sale belongs in the new journal.
             let (name, _) = manifest::read_pointer(&self.dir)?;
             if name != generation.index.manifest().file_name() {
-                drop(guard);
-                drop(journal);
+                drop(locked);
+                drop(writer);
                 self.refresh()?;
                 continue;
             }
-            guard.catch_up()?;
             let now = crate::time::now_ms();
             let oldest = now - self.options.sold_retention_ms;
-            let sold = generation
-                .sold_at(guard.journal(), ki.as_bytes())
-                .is_some_and(|t| t >= oldest);
-            match (op, sold) {
-                (Op::Sell, true) => return Err(LiveError::AlreadySold { ki }),
-                (Op::Return, false) => return Err(LiveError::NotSold { ki }),
-                _ => {}
+            let (offset, record) = {
+                let mut journal = write_lock(&handle.state);
+                journal.prepare_append()?;
+                for ki in &kis {
+                    let sold = generation
+                        .sold_at(&journal, ki.as_bytes())
+                        .is_some_and(|t| t >= oldest);
+                    match (op, sold) {
+                        (Op::Sell, true) => return Err(LiveError::AlreadySold { ki: ki.clone() }),
+                        (Op::Return, false) => return Err(LiveError::NotSold { ki: ki.clone() }),
+                        _ => {}
+                    }
+                }
+                let entries: Vec<(Op, &[u8])> = kis.iter().map(|k| (op, k.as_bytes())).collect();
+                let offset = std::fs::metadata(&path)
+                    .map_err(|source| JournalError::Io {
+                        path: path.clone(),
+                        source,
+                    })?
+                    .len();
+                (offset, journal::encode(&path, offset, &entries, now)?)
+            };
+            if deadline.is_some_and(|d| !d.begin_write()) {
+                return Err(LiveError::Abandoned);
             }
-            guard.append(op, ki.as_bytes(), now)?;
-            return Ok(ki);
+            // Lookups go on while the record is synced; they see it once it is durable.
+            journal::write_record(&writer, &path, offset, &record)?;
+            write_lock(&handle.state).catch_up()?;
+            drop(locked);
+            return Ok(kis);
         }
     }
+}
+
+/// Releases a file's `flock` on drop.
+struct FileUnlock<'a>(&'a File);
+
+impl Drop for FileUnlock<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+/// Tries `attempt` until it gives something or the deadline passes (`Ok(None)`); without
+/// a deadline, until it gives something.
+fn lock_until<T>(
+    deadline: Option<&WriteDeadline>,
+    mut attempt: impl FnMut() -> Result<Option<T>, LiveError>,
+) -> Result<Option<T>, LiveError> {
+    let mut pause = Duration::from_micros(100);
+    loop {
+        if let Some(got) = attempt()? {
+            return Ok(Some(got));
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d.at) {
+            return Ok(None);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(5));
+    }
+}
+
+/// The КИ of each input, refusing the whole list when one cannot be read or two name the
+/// same КИ (the second sale would fail after the first was decided).
+fn canonical_kis<S: AsRef<str>>(inputs: &[S]) -> Result<Vec<String>, LiveError> {
+    let mut kis: Vec<String> = Vec::with_capacity(inputs.len());
+    for (second, input) in inputs.iter().enumerate() {
+        let ki = canonical_ki(input.as_ref())?;
+        if let Some(first) = kis.iter().position(|k| *k == ki) {
+            return Err(LiveError::Duplicate { ki, first, second });
+        }
+        kis.push(ki);
+    }
+    Ok(kis)
 }
 
 /// The one КИ an input stands for, for sales and returns.

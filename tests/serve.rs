@@ -365,6 +365,106 @@ async fn sales_returns_and_sold_lists() {
     svc.stop().await;
 }
 
+/// A canonical КИ of the sample GTIN with a 13-character serial.
+fn ki_with_serial(serial: &str) -> String {
+    assert_eq!(serial.len(), 13);
+    format!("010460043993125621{serial}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_sale_is_all_or_nothing_under_contention() {
+    let svc = Arc::new(start().await);
+    for round in 0..150 {
+        let shared = ki_with_serial(&format!("r{round:04}sharedxx"));
+        let mut clients = Vec::new();
+        for client in 0..4 {
+            let svc = svc.clone();
+            let own = ki_with_serial(&format!("r{round:04}c{client}owners"));
+            let shared = shared.clone();
+            clients.push(tokio::spawn(async move {
+                let (code, body) = svc
+                    .post("/api/v2/cis/sell", json!({"cis_list": [own, shared]}))
+                    .await;
+                (code, body, own)
+            }));
+        }
+        let mut winners = 0;
+        for c in clients {
+            let (code, body, own) = c.await.unwrap();
+            match code {
+                201 => {
+                    winners += 1;
+                    assert!(svc.live.is_sold(own.as_bytes()));
+                }
+                409 => {
+                    assert_eq!(body["errorCode"], 4070, "{body}");
+                    // A failed sale wrote nothing: the till may sell its own item again.
+                    assert!(!svc.live.is_sold(own.as_bytes()), "round {round}: {own}");
+                }
+                other => panic!("round {round}: {other} {body}"),
+            }
+        }
+        assert_eq!(winners, 1, "round {round}");
+    }
+    // What the service answered is what a fresh reader finds on disk.
+    let other = LiveIndex::open(&svc.index, LiveOptions::default()).unwrap();
+    assert_eq!(other.sold_kis().len(), 150 * 2);
+    Arc::try_unwrap(svc).ok().unwrap().stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_that_times_out_is_never_written() {
+    let config = ServeConfig {
+        request_timeout_ms: 400,
+        ..Default::default()
+    };
+    let svc = start_with(config, cisgate::time::now_ms()).await;
+    let journal = svc
+        .index
+        .join(&svc.live.generation().index().manifest().journal);
+    // Another process's writer holds the journal lock for longer than the request timeout.
+    let holder = std::fs::File::options()
+        .append(true)
+        .open(&journal)
+        .unwrap();
+    holder.lock().unwrap();
+    let started = std::time::Instant::now();
+    let (code, body) = svc
+        .post("/api/v2/cis/sell", json!({"cis_list": [FREE]}))
+        .await;
+    let took = started.elapsed();
+    assert_eq!(
+        (code, body["errorCode"].clone()),
+        (408, json!(5040)),
+        "{body}"
+    );
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was written"),
+        "{body}"
+    );
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    // Outside the sale, checks go on while the lock is held.
+    let (code, _) = svc
+        .post("/api/v2/cis/outCheck", json!({"cis_list": [{"cis": FREE}]}))
+        .await;
+    assert_eq!(code, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    holder.unlock().unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The lock is free now; the abandoned sale did not go through after its failure.
+    let other = LiveIndex::open(&svc.index, LiveOptions::default()).unwrap();
+    assert!(!other.is_sold(FREE.as_bytes()));
+    assert!(!svc.live.is_sold(FREE.as_bytes()));
+    let (code, _) = svc
+        .post("/api/v2/cis/sell", json!({"cis_list": [FREE]}))
+        .await;
+    assert_eq!(code, 201);
+    svc.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authentication() {
     let config = ServeConfig {

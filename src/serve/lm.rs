@@ -2,18 +2,20 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{AppState, LmError, codes};
+use super::{AppState, LmError, RequestDeadline, codes};
 use crate::check::{CheckOptions, Reason, Status, Verdict};
-use crate::live::LiveError;
+use crate::journal::Op;
+use crate::live::{LiveError, WriteDeadline};
 
 /// At most this many КИ per LM request, as the LM allows.
 pub const MAX_CODES_PER_REQUEST: usize = 1000;
@@ -384,23 +386,48 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// `POST /api/v2/cis/sell`: 201 once every sale is on disk.
-pub async fn sell(State(state): State<Arc<AppState>>, body: Body) -> Result<Response, LmError> {
-    journal_op(state, body, true).await
-}
-
-/// `POST /api/v2/cis/return`.
-pub async fn return_sale(
+/// `POST /api/v2/cis/sell`: 201 once every sale is on disk; all or nothing.
+pub async fn sell(
     State(state): State<Arc<AppState>>,
+    Extension(deadline): Extension<RequestDeadline>,
     body: Body,
 ) -> Result<Response, LmError> {
-    journal_op(state, body, false).await
+    journal_op(state, deadline.0, body, true).await
 }
 
-async fn journal_op(state: Arc<AppState>, body: Body, sell: bool) -> Result<Response, LmError> {
-    let body = super::read_body(body, state.config.body_limit_bytes).await?;
+/// `POST /api/v2/cis/return`: all or nothing.
+pub async fn return_sale(
+    State(state): State<Arc<AppState>>,
+    Extension(deadline): Extension<RequestDeadline>,
+    body: Body,
+) -> Result<Response, LmError> {
+    journal_op(state, deadline.0, body, false).await
+}
+
+async fn journal_op(
+    state: Arc<AppState>,
+    deadline: Instant,
+    body: Body,
+    sell: bool,
+) -> Result<Response, LmError> {
+    let timed_out = || {
+        LmError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            codes::INTERNAL,
+            format!(
+                "the request was not complete within {} ms; nothing was written",
+                state.config.request_timeout_ms
+            ),
+        )
+    };
+    let body = tokio::time::timeout_at(
+        deadline.into(),
+        super::read_body(body, state.config.body_limit_bytes),
+    )
+    .await
+    .map_err(|_| timed_out())??;
     let items = cis_list(&body)?;
-    let mut kis = Vec::with_capacity(items.len());
+    let mut inputs = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let cis = item.as_deref().map(str::trim).unwrap_or("");
         if cis.is_empty() {
@@ -409,51 +436,38 @@ async fn journal_op(state: Arc<AppState>, body: Body, sell: bool) -> Result<Resp
                 format!("cis_list[{i}] is empty"),
             ));
         }
-        let decoded = decode_cis(cis).map_err(|e| LmError::bad_request(codes::BAD_VALUE, e))?;
-        let ki = crate::live::canonical_ki(&decoded)
-            .map_err(|e| LmError::bad_request(codes::BAD_VALUE, e.to_string()))?;
-        // The second sale of the same КИ would fail after the first was written.
-        if let Some(first) = kis.iter().position(|k| *k == ki) {
-            return Err(LmError::bad_request(
-                codes::BAD_VALUE,
-                format!("cis_list[{first}] and cis_list[{i}] are the same КИ {ki}"),
-            ));
-        }
-        kis.push(ki);
+        let decoded = decode_cis(cis)
+            .map_err(|e| LmError::bad_request(codes::BAD_VALUE, format!("cis_list[{i}]: {e}")))?;
+        inputs.push(decoded);
     }
-    state.live.check_fresh().map_err(LmError::from_live)?;
-    // All or nothing for what can be known up front: nothing is written if one would fail.
-    for ki in &kis {
-        let sold = state.live.is_sold(ki.as_bytes());
-        if sell && sold {
-            return Err(LmError::new(
-                StatusCode::CONFLICT,
-                codes::ALREADY_SOLD,
-                format!("{ki} is already sold"),
-            ));
-        }
-        if !sell && !sold {
-            return Err(LmError::bad_request(
-                codes::BAD_VALUE,
-                format!("{ki} is not sold here, so it cannot be returned"),
-            ));
-        }
+    if inputs.is_empty() {
+        return Err(LmError::bad_request(
+            codes::MISSING_PARAMETER,
+            "cis_list is empty",
+        ));
     }
+    // One decision under one journal lock: every code is written or none is. The deadline
+    // stops the wait for the lock; a write that has begun is finished and answered as it
+    // ended, never reported as a failure after the fact.
+    let write_deadline = WriteDeadline::new(deadline);
+    let op = if sell { Op::Sell } else { Op::Return };
     let live = state.live.clone();
-    let done = tokio::task::spawn_blocking(move || -> Result<Vec<String>, LiveError> {
-        let mut done = Vec::with_capacity(kis.len());
-        for ki in kis {
-            done.push(if sell {
-                live.sell(&ki)?
-            } else {
-                live.return_sale(&ki)?
-            });
-        }
-        Ok(done)
-    })
-    .await
-    .map_err(|e| LmError::internal(format!("journal task failed: {e}")))?
-    .map_err(LmError::from_live)?;
+    let task_deadline = write_deadline.clone();
+    let mut task =
+        tokio::task::spawn_blocking(move || live.journal_batch(&inputs, op, Some(&task_deadline)));
+    let joined = match tokio::time::timeout_at(deadline.into(), &mut task).await {
+        Ok(joined) => joined,
+        Err(_) if write_deadline.abandon() => return Err(timed_out()),
+        Err(_) => task.await,
+    };
+    let done = joined
+        .map_err(|e| LmError::internal(format!("journal task failed: {e}")))?
+        .map_err(|e| match e {
+            LiveError::Busy { .. } | LiveError::Abandoned => {
+                LmError::new(StatusCode::REQUEST_TIMEOUT, codes::INTERNAL, e.to_string())
+            }
+            e => LmError::from_live(e),
+        })?;
     let status = if sell {
         StatusCode::CREATED
     } else {

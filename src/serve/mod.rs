@@ -197,7 +197,8 @@ impl LmError {
             }
             LiveError::InvalidCode { .. }
             | LiveError::Ambiguous { .. }
-            | LiveError::NotSold { .. } => LmError::bad_request(codes::BAD_VALUE, e.to_string()),
+            | LiveError::NotSold { .. }
+            | LiveError::Duplicate { .. } => LmError::bad_request(codes::BAD_VALUE, e.to_string()),
             other => LmError::internal(other.to_string()),
         }
     }
@@ -209,6 +210,11 @@ impl IntoResponse for LmError {
         (self.status, axum::Json(body)).into_response()
     }
 }
+
+/// When a request must be answered; the sale and return handlers enforce it themselves,
+/// so that a write under way is never reported as a failure.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestDeadline(pub Instant);
 
 /// What every handler shares.
 pub struct AppState {
@@ -457,7 +463,7 @@ async fn gate(State(state): State<Arc<AppState>>, request: Request, next: Next) 
     response
 }
 
-async fn admit(state: &Arc<AppState>, request: Request, next: Next) -> Response {
+async fn admit(state: &Arc<AppState>, mut request: Request, next: Next) -> Response {
     let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
         return LmError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -484,6 +490,11 @@ async fn admit(state: &Arc<AppState>, request: Request, next: Next) -> Response 
         return response;
     }
     let limit = Duration::from_millis(state.config.request_timeout_ms);
+    let deadline = Instant::now() + limit;
+    request.extensions_mut().insert(RequestDeadline(deadline));
+    if matches!(endpoint_label(request.uri().path()), "sell" | "return") {
+        return next.run(request).await;
+    }
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => LmError::new(
