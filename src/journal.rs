@@ -379,11 +379,7 @@ fn decode(b: &[u8]) -> Decoded<'_> {
         let count = usize::from(u16::from_le_bytes([b[9], b[10]]));
         let mut pos = 11;
         for _ in 0..count {
-            let Some(&[op, len]) = b
-                .get(pos..pos + 2)
-                .map(|s| <&[u8; 2]>::try_from(s).ok())
-                .flatten()
-            else {
+            let (Some(&op), Some(&len)) = (b.get(pos), b.get(pos + 1)) else {
                 return Decoded::Torn;
             };
             let end = pos + 2 + usize::from(len);
