@@ -406,6 +406,7 @@ fn run(cli: Cli) -> cli::CmdResult {
 }
 
 fn main() -> ExitCode {
+    cli::mark_process_start();
     match run(Cli::parse()) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {

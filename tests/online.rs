@@ -518,8 +518,9 @@ fn hosts_come_from_the_cdn_fastest_first() {
     let mut config = config(&[]);
     config.cdn_url = cdn.url.clone();
     let checker = checker(&setup, config);
-    assert_eq!(cdn.requests()[0].header("X-API-KEY"), Some("test-token"));
+    // The first check waits (inside its budget) for the list and the ranking.
     let verdict = timed_check(&checker, FREE);
+    assert_eq!(cdn.requests()[0].header("X-API-KEY"), Some("test-token"));
     assert_eq!(verdict.online.as_ref().unwrap().host, fast.url);
     let status = checker.hosts();
     assert_eq!(status.len(), 3);
@@ -685,5 +686,108 @@ fn cli_check_online() {
     assert!(
         stderr.contains("online.json") && stderr.contains("budget"),
         "{stderr}"
+    );
+}
+
+/// Runs `cisgate check --online` on one code with `config` and returns the parsed line and
+/// the time from spawning the process to its exit.
+fn cli_check_timed(setup: &Setup, config: serde_json::Value) -> (serde_json::Value, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("online.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let started = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cisgate"))
+        .args(["check", "--no-verify", "--index"])
+        .arg(setup.offline.dir())
+        .arg("--online")
+        .arg(&path)
+        .arg(FREE)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
+    (line, took)
+}
+
+#[test]
+fn the_first_scan_is_answered_within_the_budget_from_process_start() {
+    let setup = setup();
+    let hanging = Host::start(|_| Reply::Hang);
+    let trickling = Host::start(|r| {
+        if r.is_health() {
+            Reply::Trickle(
+                200,
+                "{\"code\":0,\"avgTimeMs\":5}".into(),
+                Duration::from_millis(300),
+            )
+        } else {
+            Reply::Trickle(200, "{\"code\":0}".repeat(20), Duration::from_millis(100))
+        }
+    });
+    let hanging_cdn = Host::start(|_| Reply::Hang);
+    let listed = json!({"code": 0, "hosts": [{"host": hanging.url}, {"host": trickling.url}]});
+    let cdn_of_hanging_hosts = Host::start(move |r| {
+        if r.path == "/api/v4/true-api/cdn/info" {
+            Reply::Json(200, listed.to_string())
+        } else {
+            Reply::Hang
+        }
+    });
+    let base = json!({"token": "test-token", "budget_ms": 1500, "health_timeout_ms": 1500});
+    let with = |extra: serde_json::Value| {
+        let mut c = base.clone();
+        c.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        c
+    };
+    let cases = [
+        ("a hanging host", with(json!({"hosts": [hanging.url]}))),
+        ("a trickling host", with(json!({"hosts": [trickling.url]}))),
+        ("a hanging CDN", with(json!({"cdn_url": hanging_cdn.url}))),
+        (
+            "a CDN listing hanging hosts",
+            with(json!({"cdn_url": cdn_of_hanging_hosts.url})),
+        ),
+    ];
+    for (name, config) in cases {
+        let (line, took) = cli_check_timed(&setup, config);
+        eprintln!(
+            "{name}: exited {took:?} after start, elapsed_ms {}",
+            line["elapsed_ms"]
+        );
+        assert!(
+            took <= BUDGET + Duration::from_millis(100),
+            "{name}: answered and exited {took:?} after the process started: {line}"
+        );
+        assert_eq!(line["answered_by"], "offline", "{name}: {line}");
+        assert_eq!(line["decision"], "allowed", "{name}: {line}");
+        assert_eq!(line["marker"], "[M]", "{name}: {line}");
+        assert!(
+            line["elapsed_ms"].as_f64().unwrap() <= 1500.0,
+            "{name}: {line}"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_cdn_is_reported_with_its_cause() {
+    let setup = setup();
+    let mut config = config(&[]);
+    config.cdn_url = dead_url();
+    let checker = checker(&setup, config);
+    let verdict = timed_check(&checker, FREE);
+    assert_offline(&verdict, FailureKind::NoHosts);
+    let detail = &verdict.online_failure.as_ref().unwrap().detail;
+    assert!(
+        detail.contains("host list")
+            && detail.contains("could not be fetched")
+            && detail.contains("onnect"),
+        "{detail}"
     );
 }

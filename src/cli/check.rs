@@ -70,9 +70,16 @@ pub fn run_online(
     let (mut online, mut offline, mut denied, mut total) = (0u64, 0u64, 0u64, 0u64);
     let started = Instant::now();
     for_each_input_batch(codes, batch, |lines| {
+        // The budget counts from the scan: for arguments, the start of the process; for
+        // lines read from stdin, when they were read.
+        let scanned = if codes.is_empty() {
+            Instant::now()
+        } else {
+            super::process_start()
+        };
         // Arguments arrive as one slice; each request still holds at most `batch` codes.
         for chunk in lines.chunks(batch) {
-            for verdict in checker.check_batch(chunk, &options) {
+            for verdict in checker.check_batch_since(chunk, &options, scanned) {
                 total += 1;
                 match verdict.answered_by {
                     AnsweredBy::Online => online += 1,

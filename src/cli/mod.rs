@@ -14,6 +14,21 @@ pub mod serve;
 pub mod verify;
 
 use std::io::{BufRead, Write};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+static PROCESS_START: OnceLock<Instant> = OnceLock::new();
+
+/// Records when the process started (first thing in `main`).
+pub fn mark_process_start() {
+    PROCESS_START.get_or_init(Instant::now);
+}
+
+/// When the process started: the moment of the scan for codes given as arguments, from
+/// which the online budget counts.
+pub fn process_start() -> Instant {
+    *PROCESS_START.get_or_init(Instant::now)
+}
 
 /// Result type of a subcommand: the process exit code, or an error to print.
 pub type CmdResult = Result<i32, Box<dyn std::error::Error>>;

@@ -237,9 +237,10 @@ impl OnlineCheckerBuilder {
         self
     }
 
-    /// Starts the adapter: fetches the host list and health checks (bounded by the health
-    /// timeout; a failure here only means the first checks go offline), then keeps both
-    /// fresh in the background.
+    /// Starts the adapter without waiting for the network: the host list (from the CDN,
+    /// unless hosts are configured) and the health ranking are fetched in the background
+    /// and kept fresh there. A check made before they arrive waits for them only inside its
+    /// own budget.
     pub fn build(self) -> Result<OnlineChecker, OnlineError> {
         self.config.validate()?;
         let client = TrueApiClient::new(&self.config, self.resolver)?;
@@ -250,6 +251,10 @@ impl OnlineCheckerBuilder {
             .enable_all()
             .build()
             .map_err(OnlineError::Runtime)?;
+        let (ready, _) = tokio::sync::watch::channel(Readiness {
+            hosts_known: !self.config.hosts.is_empty(),
+            ranked: false,
+        });
         let shared = Arc::new(Shared {
             pool: HostPool::new(&self.config.hosts),
             config: self.config,
@@ -258,21 +263,34 @@ impl OnlineCheckerBuilder {
             instance,
             clock: self.clock,
             failing_since: Mutex::new(None),
+            ready,
+            host_list_error: Mutex::new(None),
         });
-        let first = shared.clone();
-        let startup = Duration::from_millis(2 * shared.config.health_timeout_ms);
-        let _ = runtime
-            .block_on(async move { tokio::time::timeout(startup, first.refresh_hosts()).await });
         runtime.spawn(shared.clone().refresh_loop());
         runtime.spawn(shared.clone().probe_loop());
-        Ok(OnlineChecker { shared, runtime })
+        Ok(OnlineChecker {
+            shared,
+            runtime: Some(runtime),
+        })
     }
 }
 
 /// The online-first checker. Cheap to share between threads (`&self` everywhere).
 pub struct OnlineChecker {
     shared: Arc<Shared>,
-    runtime: tokio::runtime::Runtime,
+    /// Always `Some` until dropped.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for OnlineChecker {
+    fn drop(&mut self) {
+        // Requests cut at their deadline may still sit in a hanging resolver or socket:
+        // leave them behind instead of waiting, so that a program ends right after its
+        // last answer.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl OnlineChecker {
@@ -300,9 +318,27 @@ impl OnlineChecker {
         inputs: &[S],
         options: &CheckOptions,
     ) -> Vec<OnlineVerdict> {
+        self.check_batch_since(inputs, options, std::time::Instant::now())
+    }
+
+    /// [`OnlineChecker::check_batch`] with the budget counted from `scanned` (when the
+    /// codes were scanned or read) rather than from the call.
+    pub fn check_batch_since<S: AsRef<str>>(
+        &self,
+        inputs: &[S],
+        options: &CheckOptions,
+        scanned: std::time::Instant,
+    ) -> Vec<OnlineVerdict> {
         let inputs: Vec<String> = inputs.iter().map(|s| s.as_ref().to_string()).collect();
-        self.runtime
-            .block_on(self.shared.clone().check_batch(inputs, *options))
+        self.runtime().block_on(
+            self.shared
+                .clone()
+                .check_batch(inputs, *options, scanned.into()),
+        )
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime.as_ref().expect("the runtime lives until drop")
     }
 
     /// [`OnlineChecker::check_batch`] for callers already inside a tokio runtime.
@@ -311,7 +347,10 @@ impl OnlineChecker {
         inputs: Vec<String>,
         options: &CheckOptions,
     ) -> Vec<OnlineVerdict> {
-        self.shared.clone().check_batch(inputs, *options).await
+        self.shared
+            .clone()
+            .check_batch(inputs, *options, Instant::now())
+            .await
     }
 
     /// The hosts with their health and bench marks.
@@ -327,7 +366,7 @@ impl OnlineChecker {
     /// Asks every host's health check now; returns whether one answered (which ends an
     /// outage). The background probe does the same every `probe_interval_ms` during one.
     pub fn probe_now(&self) -> bool {
-        self.runtime.block_on(self.shared.clone().probe())
+        self.runtime().block_on(self.shared.clone().probe())
     }
 }
 
@@ -340,6 +379,18 @@ struct Shared {
     clock: Arc<dyn Clock>,
     /// Start of the current unbroken run of online failures.
     failing_since: Mutex<Option<i64>>,
+    /// What the background refresh has achieved so far.
+    ready: tokio::sync::watch::Sender<Readiness>,
+    /// Why the last attempt to get the host list failed, while no host is known.
+    host_list_error: Mutex<Option<String>>,
+}
+
+/// Progress of the background start: whether any host is known and whether the hosts
+/// have been health-checked once.
+#[derive(Clone, Copy, Debug)]
+struct Readiness {
+    hosts_known: bool,
+    ranked: bool,
 }
 
 /// How long after the deadline a batch waits for requests cut at the deadline to report.
@@ -358,8 +409,8 @@ impl Shared {
         self: Arc<Self>,
         inputs: Vec<String>,
         options: CheckOptions,
+        started: Instant,
     ) -> Vec<OnlineVerdict> {
-        let started = Instant::now();
         if inputs.is_empty() {
             // Nothing was asked: neither a success nor a failure of the online service.
             return Vec::new();
@@ -487,9 +538,16 @@ impl Shared {
     async fn ask_online(&self, codes: Vec<String>, deadline: Instant) -> ChunkOutcome {
         let attempt_timeout = Duration::from_millis(self.config.attempt_timeout_ms);
         let mut attempts = Vec::new();
+        self.wait_ready(deadline).await;
         let hosts = self.pool.ranked(self.clock.now_ms());
         if hosts.is_empty() {
-            let failure = OnlineFailure::new(FailureKind::NoHosts, "no True API host is known");
+            let cause = lock(&self.host_list_error)
+                .clone()
+                .unwrap_or_else(|| "the CDN's host list has not arrived yet".into());
+            let failure = OnlineFailure::new(
+                FailureKind::NoHosts,
+                format!("no True API host is known: {cause}"),
+            );
             return (Err(failure), attempts);
         }
         let mut failures = Vec::new();
@@ -550,6 +608,19 @@ impl Shared {
         (Err(failure), attempts)
     }
 
+    /// Before the first ranking, waits for it a quarter of the budget at most (then the
+    /// hosts are tried in the order known); with no host known at all, waits for the host
+    /// list until the deadline.
+    async fn wait_ready(&self, deadline: Instant) {
+        let mut ready = self.ready.subscribe();
+        let rank_by =
+            deadline.min(Instant::now() + Duration::from_millis(self.config.budget_ms / 4));
+        let _ = tokio::time::timeout_at(rank_by, ready.wait_for(|r| r.ranked)).await;
+        if self.pool.is_empty() {
+            let _ = tokio::time::timeout_at(deadline, ready.wait_for(|r| r.hosts_known)).await;
+        }
+    }
+
     fn bench(&self, host: &str) {
         let until = self.clock.now_ms() + self.config.bench_ms as i64;
         self.pool.bench(host, until);
@@ -608,34 +679,49 @@ impl Shared {
     }
 
     fn outage_since(&self) -> Option<i64> {
-        let since = *self.failing_since.lock().unwrap_or_else(|e| e.into_inner());
+        let since = *lock(&self.failing_since);
         let outage_after = self.config.outage_after_ms as i64;
         since.filter(|&s| self.clock.now_ms() - s >= outage_after)
     }
 
     fn note_failure(&self) {
         let now = self.clock.now_ms();
-        self.failing_since
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_or_insert(now);
+        lock(&self.failing_since).get_or_insert(now);
     }
 
     fn note_success(&self) {
-        *self.failing_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *lock(&self.failing_since) = None;
     }
 
     /// Fetches the CDN's host list (unless hosts are configured) and health-checks them all.
     async fn refresh_hosts(&self) -> Result<usize, AttemptError> {
         let timeout = Duration::from_millis(self.config.health_timeout_ms);
         if self.config.hosts.is_empty() {
-            let hosts = self.client.cdn_hosts(&self.config.cdn_url, timeout).await?;
-            if hosts.is_empty() {
-                return Err(AttemptError::Malformed("the CDN lists no hosts".into()));
-            }
+            let listed = match self.client.cdn_hosts(&self.config.cdn_url, timeout).await {
+                Ok(hosts) if hosts.is_empty() => {
+                    Err(AttemptError::Malformed("the CDN lists no hosts".into()))
+                }
+                other => other,
+            };
+            let hosts = match listed {
+                Ok(hosts) => hosts,
+                Err(e) => {
+                    *lock(&self.host_list_error) = Some(format!(
+                        "the CDN's host list ({}) could not be fetched: {e}",
+                        self.config.cdn_url
+                    ));
+                    // Hosts known from an earlier list stay in use.
+                    self.ready.send_modify(|r| r.ranked = true);
+                    return Err(e);
+                }
+            };
             self.pool.replace(&hosts);
+            *lock(&self.host_list_error) = None;
+            self.ready.send_modify(|r| r.hosts_known = true);
         }
-        Ok(self.health_check_all().await)
+        let healthy = self.health_check_all().await;
+        self.ready.send_modify(|r| r.ranked = true);
+        Ok(healthy)
     }
 
     /// Health-checks every host at once: a healthy one is ranked by its `avgTimeMs`, a
@@ -665,10 +751,12 @@ impl Shared {
 
     async fn refresh_loop(self: Arc<Self>) {
         const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
-        let mut wait = Duration::from_millis(self.config.cdn_refresh_ms);
+        // The first refresh at once; with no host known, retry soon.
+        let mut wait = Duration::ZERO;
         loop {
             tokio::time::sleep(wait).await;
             wait = match self.refresh_hosts().await {
+                Err(_) if self.pool.is_empty() => Duration::from_secs(1),
                 Ok(_) => Duration::from_millis(self.config.cdn_refresh_ms),
                 Err(_) => {
                     RETRY_AFTER_FAILURE.min(Duration::from_millis(self.config.cdn_refresh_ms))
@@ -699,6 +787,12 @@ impl Shared {
         }
         recovered
     }
+}
+
+/// A mutex whose data stays valid after every statement that changes it, so a panic
+/// elsewhere does not make it unusable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn timeout_failure(failures: &[String]) -> OnlineFailure {
