@@ -56,6 +56,7 @@ impl Service {
     async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
         self.client
             .post(self.url(path))
+            .header("Content-Type", "application/json")
             .body(body)
             .send()
             .await
@@ -259,7 +260,7 @@ async fn chunked_expect_continue_and_garbage() {
     let svc = start().await;
     let body = format!(r#"{{"cis_list":[{{"cis":"{FREE}"}}]}}"#);
     let chunked = format!(
-        "POST /api/v2/cis/outCheck HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+        "POST /api/v2/cis/outCheck HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
          Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
         body.len()
     );
@@ -268,7 +269,7 @@ async fn chunked_expect_continue_and_garbage() {
     assert!(answer.contains(r#""isBlocked":false"#), "{answer}");
 
     let expect = format!(
-        "POST /api/v2/cis/outCheck HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+        "POST /api/v2/cis/outCheck HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
          Expect: 100-continue\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
@@ -529,7 +530,27 @@ async fn authentication() {
         }],
         ..Default::default()
     };
-    assert!(Server::bind(empty, live).await.is_err());
+    assert!(Server::bind(empty, live.clone()).await.is_err());
+    // Beyond loopback a password must be long enough to resist guessing.
+    let remote = |password: &str| ServeConfig {
+        listen: "0.0.0.0:0".into(),
+        users: vec![BasicUser {
+            user: "cashier".into(),
+            password: password.into(),
+        }],
+        ..Default::default()
+    };
+    let err = Server::bind(remote("x"), live.clone())
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("at least 12"), "{err}");
+    assert!(
+        Server::bind(remote("correct horse battery"), live)
+            .await
+            .is_ok()
+    );
 }
 
 /// Status and `Access-Control-Allow-Origin` of a request from `origin`.
@@ -559,9 +580,10 @@ async fn cors_is_off_unless_configured() {
     let svc = start().await;
     let status = "/api/v2/status";
     let evil = "http://evil.example";
+    // Without credentials an unknown origin is refused outright.
     assert_eq!(
         from_origin(&svc, Method::GET, status, evil).await,
-        (200, None)
+        (403, None)
     );
     svc.stop().await;
 
@@ -578,9 +600,81 @@ async fn cors_is_off_unless_configured() {
     );
     assert_eq!(preflight.await, (204, Some("http://pos.local".into())));
     assert_eq!(
-        from_origin(&svc, Method::GET, status, evil).await,
-        (200, None)
+        from_origin(&svc, Method::GET, status, "http://pos.local").await,
+        (200, Some("http://pos.local".into()))
     );
+    assert_eq!(
+        from_origin(&svc, Method::GET, status, evil).await,
+        (403, None)
+    );
+    svc.stop().await;
+
+    // With credentials, an unknown origin gets an answer without CORS headers, which a
+    // browser will not hand to the page.
+    let config = ServeConfig {
+        tokens: vec![TOKEN.into()],
+        ..Default::default()
+    };
+    let svc = start_with(config, cisgate::time::now_ms()).await;
+    let r = svc
+        .client
+        .get(svc.url(status))
+        .header("Origin", evil)
+        .header("Authorization", format!("Token {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_credentials_a_browser_cannot_sell_or_return() {
+    let svc = start().await;
+    let sell = |host: &'static str, origin: Option<&'static str>, content_type: &'static str| {
+        let mut body = format!(r#"{{"cis_list":["{FREE}"]}}"#);
+        if content_type == "application/x-www-form-urlencoded" {
+            body = format!("cis_list={FREE}");
+        }
+        let mut request = format!(
+            "POST /api/v2/cis/sell HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            body.len()
+        );
+        if let Some(origin) = origin {
+            request.push_str(&format!("Origin: {origin}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(&body);
+        raw(svc.addr, request.into_bytes().leak())
+    };
+    // The reported attack: a page on another site, through DNS rebinding.
+    let answer = sell("evil.example", Some("http://evil.example"), "text/plain").await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("4010"), "{answer}");
+    // Each of the three signs alone is refused.
+    let answer = sell("evil.example", None, "application/json").await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    let answer = sell("localhost", Some("http://evil.example"), "application/json").await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    for form in ["text/plain", "application/x-www-form-urlencoded"] {
+        let answer = sell("localhost", None, form).await;
+        assert!(answer.starts_with("HTTP/1.1 415"), "{answer}");
+        assert!(answer.contains("6011"), "{answer}");
+    }
+    assert!(!svc.live.is_sold(FREE.as_bytes()));
+    // The loopback names a till's software uses are served.
+    for host in ["localhost:5995", "127.0.0.1", "[::1]:5995", "LOCALHOST."] {
+        let answer = raw(
+            svc.addr,
+            format!("GET /api/v2/status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{host}: {answer}");
+    }
+    let answer = sell("127.0.0.1:5995", None, "application/json; charset=utf-8").await;
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     svc.stop().await;
 }
 
@@ -616,11 +710,47 @@ async fn slow_requests_time_out() {
     // Headers promise a body that never comes.
     let answer = raw(
         svc.addr,
-        b"POST /api/v2/cis/outCheck HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"cis",
+        b"POST /api/v2/cis/outCheck HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{\"cis",
     )
     .await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("5040"), "{answer}");
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_stream_answers_an_over_long_line_as_invalid_and_goes_on() {
+    let svc = start().await;
+    let long = "x".repeat(5000);
+    for body in [
+        format!("{FREE}\n{long}\n{LISTED}\n"),
+        format!("{FREE}\n{long}{long}\n{LISTED}"),
+        format!("{FREE}\n{LISTED}\n{long}"),
+    ] {
+        let r = svc.post_raw("/api/cisgate/v1/check", body.clone()).await;
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.expect("the whole stream, not a reset");
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3, "{text:.500}");
+        let statuses: Vec<&str> = lines
+            .iter()
+            .map(|l| l["status"].as_str().unwrap())
+            .collect();
+        let long_at = body.lines().position(|l| l.len() > 4096).unwrap();
+        for (i, l) in lines.iter().enumerate() {
+            assert_eq!(l["line"], i as u64 + 1);
+            if i == long_at {
+                assert_eq!(statuses[i], "invalid");
+                assert!(l["error"].as_str().unwrap().contains("4096"), "{l}");
+                assert!(l["input"].as_str().unwrap().len() <= 64);
+            } else {
+                assert_ne!(statuses[i], "invalid", "{l}");
+            }
+        }
+    }
     svc.stop().await;
 }
 
@@ -758,9 +888,17 @@ fn the_binary_serves_and_stops_gracefully_on_sigterm() {
     use std::io::{BufRead, BufReader, Read, Write};
     let dir = tempfile::tempdir().unwrap();
     let index = common::blocked_cis_index(dir.path(), "1", cisgate::time::now_ms(), &[LISTED]);
+    let config = dir.path().join("serve.json");
+    std::fs::write(
+        &config,
+        json!({"tokens": [TOKEN], "access_log": true}).to_string(),
+    )
+    .unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cisgate"))
         .args(["serve", "--listen", "127.0.0.1:0", "--index"])
         .arg(&index)
+        .arg("--config")
+        .arg(&config)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -771,17 +909,23 @@ fn the_binary_serves_and_stops_gracefully_on_sigterm() {
     assert_eq!(start["event"], "start");
     let addr = start["listen"].as_str().unwrap().to_string();
 
-    let mut s = std::net::TcpStream::connect(&addr).unwrap();
-    let body = format!(r#"{{"cis_list":[{{"cis":"{LISTED}"}}]}}"#);
-    write!(
-        s,
-        "POST /api/v2/cis/outCheck HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
+    let request = |auth: &str| {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        let body = format!(r#"{{"cis_list":[{{"cis":"{LISTED}"}}]}}"#);
+        write!(
+            s,
+            "POST /api/v2/cis/outCheck HTTP/1.1\r\nHost: localhost\r\nAuthorization: {auth}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let answer = request(&format!("Token {TOKEN}"));
     assert!(answer.contains(r#""isBlocked":true"#), "{answer}");
+    let answer = request("Token not-the-token");
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
 
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -793,6 +937,33 @@ fn the_binary_serves_and_stops_gracefully_on_sigterm() {
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).unwrap();
     assert!(rest.contains(r#""event":"stop""#), "{rest}");
+    // Log lines say who asked, from where, under which request id, and why it failed;
+    // never the secret.
+    assert!(!rest.contains(TOKEN), "{rest}");
+    let requests: Vec<Value> = rest
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["event"] == "request")
+        .collect();
+    assert_eq!(requests.len(), 2, "{rest}");
+    for line in &requests {
+        assert!(
+            line["client"].as_str().unwrap().starts_with("127.0.0.1:"),
+            "{line}"
+        );
+        assert_eq!(line["request_id"].as_str().unwrap().len(), 36, "{line}");
+        let ms = line["ms"].as_f64().unwrap();
+        assert_eq!((ms * 1000.0).round() / 1000.0, ms, "{line}");
+        assert!(line["ms"].to_string().len() <= 12, "{line}");
+    }
+    assert_eq!(requests[0]["user"], "token #1");
+    assert_eq!(requests[0]["status"], 200);
+    assert_eq!(requests[1]["status"], 401);
+    assert!(
+        requests[1]["error"].as_str().unwrap().contains("4010"),
+        "{}",
+        requests[1]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -805,9 +976,11 @@ async fn too_many_requests_in_progress_are_shed_not_queued() {
     let svc = start_with(config, cisgate::time::now_ms()).await;
     // Holds the only slot: headers promise a body that arrives late.
     let mut slow = tokio::net::TcpStream::connect(svc.addr).await.unwrap();
-    slow.write_all(b"POST /api/v2/cis/outCheck HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n")
-        .await
-        .unwrap();
+    slow.write_all(
+        b"POST /api/v2/cis/outCheck HTTP/1.1\r\nHost: localhost\r\nContent-Length: 50\r\n\r\n",
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (code, body) = svc.get("/api/v2/status").await;
     assert_eq!(code, 503, "{body}");
@@ -878,35 +1051,159 @@ async fn no_body_crashes_the_service() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_are_capped_and_idle_ones_closed() {
+async fn at_the_connection_cap_new_clients_are_served_and_slow_ones_give_way() {
     let config = ServeConfig {
         max_connections: 2,
         idle_timeout_ms: 300,
         ..Default::default()
     };
     let svc = start_with(config, cisgate::time::now_ms()).await;
-    // Two silent connections take both slots: a third client waits in the backlog.
-    let first = tokio::net::TcpStream::connect(svc.addr).await.unwrap();
-    let _second = tokio::net::TcpStream::connect(svc.addr).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let waiting = tokio::spawn(raw(
+    // Two silent connections take both slots; a third client is served at once, and the
+    // oldest silent one is closed to make room.
+    let mut first = tokio::net::TcpStream::connect(svc.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut second = tokio::net::TcpStream::connect(svc.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let started = std::time::Instant::now();
+    let answer = raw(
         svc.addr,
-        b"GET /api/v2/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    ));
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(
-        !waiting.is_finished(),
-        "a third connection was served at once"
-    );
-    // The silent ones are closed after 300 ms idle; then the waiting client is served.
-    let answer = waiting.await.unwrap();
+        b"GET /api/v2/status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    let mut first = first;
+    assert!(started.elapsed() < Duration::from_millis(200));
     let mut buf = [0u8; 16];
-    let closed = tokio::time::timeout(Duration::from_secs(1), first.read(&mut buf)).await;
+    let closed = tokio::time::timeout(Duration::from_millis(100), first.read(&mut buf)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "the oldest silent connection stayed open: {closed:?}"
+    );
+    // The other silent one is closed once idle for 300 ms.
+    let closed = tokio::time::timeout(Duration::from_secs(1), second.read(&mut buf)).await;
     assert!(
         matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
         "an idle connection stayed open: {closed:?}"
     );
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowloris_does_not_take_the_service_down() {
+    let config = ServeConfig {
+        header_timeout_ms: 2000,
+        ..Default::default()
+    };
+    let svc = start_with(config, cisgate::time::now_ms()).await;
+    let addr = svc.addr;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // 1500 sockets send a partial head, then one byte every 500 ms; a closed one reconnects.
+    let mut trickles = Vec::new();
+    for _ in 0..1500 {
+        let (stop, open) = (stop.clone(), open.clone());
+        trickles.push(tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut ok = s
+                    .write_all(b"GET /api/v2/status HTTP/1.1\r\nHost: localhost\r\nX-a")
+                    .await
+                    .is_ok();
+                while ok && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    ok = s.write_all(b"a").await.is_ok();
+                }
+                open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }));
+    }
+    // Let them all connect and start trickling.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(open.load(std::sync::atomic::Ordering::Relaxed) > 1024);
+    // A normal client opening a new connection per request is answered quickly.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let mut slowest = Duration::ZERO;
+    for round in 0..20 {
+        let started = std::time::Instant::now();
+        let status = client.get(svc.url("/api/v2/status")).send().await.unwrap();
+        assert_eq!(status.status(), 200);
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_millis(100),
+            "round {round}: status in {took:?}"
+        );
+        slowest = slowest.max(took);
+        let started = std::time::Instant::now();
+        let check = client
+            .post(svc.url("/api/v2/cis/outCheck"))
+            .json(&json!({"cis_list": [{"cis": LISTED}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(check.status(), 200);
+        let body: Value = check.json().await.unwrap();
+        assert_eq!(one(&body)["codes"][0]["isBlocked"], true);
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_millis(100),
+            "round {round}: outCheck in {took:?}"
+        );
+        slowest = slowest.max(took);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "slowest status or outCheck under 1500 trickling sockets: {slowest:?} ({} open)",
+        open.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in trickles {
+        t.abort();
+    }
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_heads_get_the_lm_error_shape() {
+    let svc = start().await;
+    let long_uri = format!(
+        "GET /api/v2/status?{} HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let big_header = format!(
+        "GET /api/v2/status HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(500_000)
+    );
+    let cases: [(&str, &[u8], &str); 4] = [
+        ("HTTP/0.9", b"GET /api/v2/status\r\n\r\n", "HTTP/1.1 400"),
+        (
+            "two Content-Lengths",
+            b"POST /api/v2/cis/outCheck HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+            "HTTP/1.1 400",
+        ),
+        ("a URI too long", long_uri.as_bytes(), "HTTP/1.1 4"),
+        ("headers too large", big_header.as_bytes(), "HTTP/1.1 431"),
+    ];
+    for (name, request, status) in cases {
+        let answer = raw(svc.addr, request).await;
+        assert!(answer.starts_with(status), "{name}: {answer:.300}");
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+        let body: Value = serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("{name}: body not JSON ({e}): {answer:.300}"));
+        assert!(
+            body["errorCode"].is_u64() && body["reason"].is_string(),
+            "{name}: {body}"
+        );
+    }
+    // HTTP/2 with prior knowledge is not served: the connection is closed.
+    let answer = raw(svc.addr, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await;
+    assert!(answer.is_empty(), "{answer}");
+    // The service goes on answering.
+    assert_eq!(svc.get("/api/v2/status").await.0, 200);
     svc.stop().await;
 }

@@ -40,11 +40,13 @@ impl Credentials {
         !self.users.is_empty() || !self.tokens.is_empty()
     }
 
-    /// Checks an `Authorization` header value. Every configured secret is compared, in
-    /// constant time, so the time taken says nothing about which one nearly matched.
-    pub fn check(&self, header: Option<&[u8]>) -> Result<(), Refusal> {
+    /// Checks an `Authorization` header value and returns who it names: the user, or
+    /// `token #N` (1-based, never the secret); `None` when no credentials are configured.
+    /// Every configured secret is compared, in constant time, so the time taken says
+    /// nothing about which one nearly matched.
+    pub fn check(&self, header: Option<&[u8]>) -> Result<Option<String>, Refusal> {
         if !self.is_enabled() {
-            return Ok(());
+            return Ok(None);
         }
         let header = header.ok_or(Refusal::Missing)?;
         let (scheme, rest) = match header.iter().position(|&b| b == b' ') {
@@ -52,6 +54,7 @@ impl Credentials {
             None => (header, &[][..]),
         };
         let mut ok = false;
+        let mut who = None;
         if scheme.eq_ignore_ascii_case(b"basic") {
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(rest)
@@ -63,15 +66,23 @@ impl Credentials {
             };
             for account in &self.users {
                 // Both compared always: `&` not `&&`.
-                ok |= constant_time_eq(user, account.user.as_bytes())
+                let matched = constant_time_eq(user, account.user.as_bytes())
                     & constant_time_eq(password, account.password.as_bytes());
+                if matched {
+                    who = Some(account.user.clone());
+                }
+                ok |= matched;
             }
         } else if scheme.eq_ignore_ascii_case(b"token") || scheme.eq_ignore_ascii_case(b"bearer") {
-            for token in &self.tokens {
-                ok |= constant_time_eq(rest, token.as_bytes());
+            for (i, token) in self.tokens.iter().enumerate() {
+                let matched = constant_time_eq(rest, token.as_bytes());
+                if matched {
+                    who = Some(format!("token #{}", i + 1));
+                }
+                ok |= matched;
             }
         }
-        if ok { Ok(()) } else { Err(Refusal::Wrong) }
+        if ok { Ok(who) } else { Err(Refusal::Wrong) }
     }
 }
 
@@ -120,16 +131,19 @@ mod tests {
     #[test]
     fn basic_and_token() {
         let c = creds();
-        assert_eq!(c.check(Some(&basic("cashier:s3cret"))), Ok(()));
+        assert_eq!(
+            c.check(Some(&basic("cashier:s3cret"))),
+            Ok(Some("cashier".into()))
+        );
         assert_eq!(c.check(Some(&basic("cashier:s3cre"))), Err(Refusal::Wrong));
         assert_eq!(c.check(Some(&basic("admin:admin"))), Err(Refusal::Wrong));
         assert_eq!(c.check(Some(b"Basic")), Err(Refusal::Wrong));
         assert_eq!(c.check(Some(b"Basic !!!")), Err(Refusal::Wrong));
         assert_eq!(c.check(None), Err(Refusal::Missing));
         let token = b"Token 4c7e0c4c-93a4-4f5e-9d8e-0b1f2a3b4c5d";
-        assert_eq!(c.check(Some(token)), Ok(()));
+        assert_eq!(c.check(Some(token)), Ok(Some("token #1".into())));
         assert_eq!(c.check(Some(b"Token 4c7e0c4c")), Err(Refusal::Wrong));
-        assert_eq!(Credentials::default().check(Some(b"Basic")), Ok(()));
+        assert_eq!(Credentials::default().check(Some(b"Basic")), Ok(None));
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub mod codes {
     pub const INTERNAL: u32 = 5040;
 }
 
+/// Shortest password accepted when listening beyond loopback.
+pub const MIN_REMOTE_PASSWORD: usize = 12;
+
 /// The default listen address: the LM's port, loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5995";
 
@@ -94,6 +97,9 @@ pub struct ServeConfig {
     pub max_connections: usize,
     /// A connection with no traffic either way for this long is closed.
     pub idle_timeout_ms: u64,
+    /// A request's head (request line and headers) must arrive within this, however
+    /// slowly it trickles.
+    pub header_timeout_ms: u64,
     /// How often the index directory is polled for a new generation.
     pub refresh_interval_ms: u64,
     /// Log every request, not only failures.
@@ -113,6 +119,7 @@ impl Default for ServeConfig {
             max_concurrent_requests: 4096,
             max_connections: 1024,
             idle_timeout_ms: 30_000,
+            header_timeout_ms: 10_000,
             refresh_interval_ms: 1000,
             access_log: false,
         }
@@ -204,10 +211,18 @@ impl LmError {
     }
 }
 
+/// The reason of an error answer, kept on the response for the log line.
+#[derive(Clone, Debug)]
+struct ErrorReason(String);
+
 impl IntoResponse for LmError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "errorCode": self.code, "reason": self.reason });
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        response
+            .extensions_mut()
+            .insert(ErrorReason(format!("{}: {}", self.code, self.reason)));
+        response
     }
 }
 
@@ -279,6 +294,18 @@ impl Server {
                 user.user
             )));
         }
+        if !addr.ip().is_loopback()
+            && let Some(user) = config
+                .users
+                .iter()
+                .find(|u| u.password.chars().count() < MIN_REMOTE_PASSWORD)
+        {
+            return Err(ServeError::Refused(format!(
+                "user {:?} has a password of {} characters; beyond loopback passwords need at least {MIN_REMOTE_PASSWORD}",
+                user.user,
+                user.password.chars().count()
+            )));
+        }
         if config.tokens.iter().any(|t| t.len() < 16) {
             return Err(ServeError::Refused(
                 "tokens must be at least 16 characters".into(),
@@ -293,18 +320,17 @@ impl Server {
             || config.request_timeout_ms == 0
             || config.max_connections == 0
             || config.idle_timeout_ms == 0
+            || config.header_timeout_ms == 0
         {
             return Err(ServeError::Refused(
-                "max_concurrent_requests, max_connections, request_timeout_ms and idle_timeout_ms must be above 0".into(),
+                "max_concurrent_requests, max_connections, request_timeout_ms, idle_timeout_ms and header_timeout_ms must be above 0".into(),
             ));
         }
         let instance = live.instance_id();
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind {
-                addr: addr.to_string(),
-                source,
-            })?;
+        let listener = listen(addr).map_err(|source| ServeError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
         let state = Arc::new(AppState {
             in_flight: Arc::new(Semaphore::new(config.max_concurrent_requests)),
             live,
@@ -347,18 +373,38 @@ impl Server {
         }
         let refresher = tokio::spawn(refresh_loop(state.clone()));
         let app = router(state.clone());
-        let listener = conn::LimitedListener::new(
-            self.listener,
-            state.config.max_connections,
-            Duration::from_millis(state.config.idle_timeout_ms),
-        );
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let limits = conn::Limits {
+            max_connections: state.config.max_connections,
+            idle: Duration::from_millis(state.config.idle_timeout_ms),
+            header: Duration::from_millis(state.config.header_timeout_ms),
+        };
+        // Requests in progress at shutdown get their own timeout to finish.
+        let drain = Duration::from_millis(state.config.request_timeout_ms + 1000);
+        let served = conn::serve(self.listener, app, limits, shutdown, drain).await;
         refresher.abort();
-        log("stop", serde_json::json!({"listen": addr.to_string()}));
-        served.map_err(ServeError::Io)
+        log(
+            "stop",
+            serde_json::json!({
+                "listen": addr.to_string(),
+                "connections_closed_for_room": served.as_ref().ok(),
+            }),
+        );
+        served.map(drop).map_err(ServeError::Io)
     }
+}
+
+/// A listening socket with a deep accept queue: under a connection flood the kernel keeps
+/// newcomers queued (the accept loop makes room for them) instead of dropping their SYNs,
+/// which would cost a client a one-second retransmission.
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 /// The routes and the gate every request passes.
@@ -424,6 +470,11 @@ async fn gate(State(state): State<Arc<AppState>>, request: Request, next: Next) 
     let started = Instant::now();
     let endpoint = endpoint_label(request.uri().path());
     let method = request.method().clone();
+    let request_id = uuid::Uuid::new_v4();
+    let client = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.to_string());
     let allowed_origin = request
         .headers()
         .get(header::ORIGIN)
@@ -435,8 +486,8 @@ async fn gate(State(state): State<Arc<AppState>>, request: Request, next: Next) 
                 .any(|allowed| allowed.as_bytes() == o.as_bytes())
         })
         .cloned();
-    let mut response = if method == Method::OPTIONS && allowed_origin.is_some() {
-        preflight()
+    let (mut response, principal) = if method == Method::OPTIONS && allowed_origin.is_some() {
+        (preflight(), None)
     } else {
         admit(&state, request, next).await
     };
@@ -448,54 +499,152 @@ async fn gate(State(state): State<Arc<AppState>>, request: Request, next: Next) 
             .headers_mut()
             .insert(header::VARY, HeaderValue::from_static("Origin"));
     }
+    if let Ok(id) = HeaderValue::from_str(&request_id.to_string()) {
+        response.headers_mut().insert("x-request-id", id);
+    }
     let status = response.status().as_u16();
     let took = started.elapsed();
     state.metrics.record(endpoint, status, took);
     if state.config.access_log || status >= 400 {
-        log(
-            "request",
-            serde_json::json!({
-                "method": method.as_str(), "endpoint": endpoint, "status": status,
-                "ms": took.as_secs_f64() * 1000.0,
-            }),
-        );
+        let mut fields = serde_json::json!({
+            "request_id": request_id.to_string(),
+            "client": client,
+            "method": method.as_str(), "endpoint": endpoint, "status": status,
+            // Microseconds are as precise as a request's duration means anything.
+            "ms": took.as_micros() as f64 / 1000.0,
+        });
+        if let Some(who) = principal {
+            fields["user"] = serde_json::Value::String(who);
+        }
+        if let Some(reason) = response.extensions().get::<ErrorReason>() {
+            fields["error"] = serde_json::Value::String(reason.0.clone());
+        }
+        log("request", fields);
     }
     response
 }
 
-async fn admit(state: &Arc<AppState>, mut request: Request, next: Next) -> Response {
+/// Whether a `Host` header names this machine's loopback interface (`localhost`,
+/// `127.0.0.1`, `[::1]`, with or without a port).
+fn is_loopback_host(host: &[u8]) -> bool {
+    let Ok(host) = std::str::from_utf8(host) else {
+        return false;
+    };
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((inside, port)) if port.is_empty() || port.starts_with(':') => inside,
+            _ => return false,
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => host,
+        }
+    };
+    let name = name.strip_suffix('.').unwrap_or(name);
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Without credentials the service trusts whatever runs on this machine, so it must not be
+/// reachable through a browser: a page on another site (a cross-site request) or a name
+/// that resolves to loopback (DNS rebinding). Refuses a `Host` that is not loopback, an
+/// `Origin` not configured, and a sale or return that is not `application/json` (a form
+/// post needs no preflight).
+fn refuse_browser_reach(state: &AppState, request: &Request) -> Option<LmError> {
+    if state.credentials.is_enabled() {
+        return None;
+    }
+    let headers = request.headers();
+    if let Some(host) = headers.get(header::HOST)
+        && !is_loopback_host(host.as_bytes())
+    {
+        return Some(LmError::new(
+            StatusCode::FORBIDDEN,
+            codes::BAD_CREDENTIALS,
+            format!(
+                "Host {:?} is not a loopback name; without credentials only localhost, 127.0.0.1 or [::1] is served",
+                String::from_utf8_lossy(host.as_bytes())
+            ),
+        ));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN)
+        && !state
+            .config
+            .cors_origins
+            .iter()
+            .any(|allowed| allowed.as_bytes() == origin.as_bytes())
+    {
+        return Some(LmError::new(
+            StatusCode::FORBIDDEN,
+            codes::BAD_CREDENTIALS,
+            format!(
+                "requests from origin {:?} are refused (configure cors_origins to allow it)",
+                String::from_utf8_lossy(origin.as_bytes())
+            ),
+        ));
+    }
+    let changes_state = matches!(endpoint_label(request.uri().path()), "sell" | "return");
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+    if changes_state && !json {
+        return Some(LmError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::BAD_BODY,
+            "a sale or return must be sent as Content-Type: application/json",
+        ));
+    }
+    None
+}
+
+async fn admit(
+    state: &Arc<AppState>,
+    mut request: Request,
+    next: Next,
+) -> (Response, Option<String>) {
     let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
-        return LmError::new(
+        let shed = LmError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             codes::INTERNAL,
             "too many requests in progress; retry",
-        )
-        .into_response();
+        );
+        return (shed.into_response(), None);
     };
+    if let Some(refusal) = refuse_browser_reach(state, &request) {
+        return (refusal.into_response(), None);
+    }
     let authorization = request
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.as_bytes());
-    if state.credentials.check(authorization).is_err() {
-        let mut response = LmError::new(
-            StatusCode::UNAUTHORIZED,
-            codes::BAD_CREDENTIALS,
-            "bad or missing credentials",
-        )
-        .into_response();
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"cisgate\""),
-        );
-        return response;
-    }
+    let principal = match state.credentials.check(authorization) {
+        Ok(who) => who,
+        Err(_) => {
+            let mut response = LmError::new(
+                StatusCode::UNAUTHORIZED,
+                codes::BAD_CREDENTIALS,
+                "bad or missing credentials",
+            )
+            .into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"cisgate\""),
+            );
+            return (response, None);
+        }
+    };
     let limit = Duration::from_millis(state.config.request_timeout_ms);
     let deadline = Instant::now() + limit;
     request.extensions_mut().insert(RequestDeadline(deadline));
     if matches!(endpoint_label(request.uri().path()), "sell" | "return") {
-        return next.run(request).await;
+        return (next.run(request).await, principal);
     }
-    match tokio::time::timeout(limit, next.run(request)).await {
+    let response = match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => LmError::new(
             StatusCode::REQUEST_TIMEOUT,
@@ -506,7 +655,8 @@ async fn admit(state: &Arc<AppState>, mut request: Request, next: Next) -> Respo
             ),
         )
         .into_response(),
-    }
+    };
+    (response, principal)
 }
 
 fn preflight() -> Response {

@@ -42,13 +42,13 @@ pub async fn check_stream(
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::spawn(async move {
         let mut stream = body.into_data_stream();
-        let mut pending: Vec<u8> = Vec::new();
-        let mut lines: Vec<String> = Vec::with_capacity(BATCH);
+        let mut splitter = LineSplitter::default();
+        let mut lines: Vec<Input> = Vec::with_capacity(BATCH);
         let mut line_no = 0u64;
         let mut finished = false;
         while !finished {
             match stream.next().await {
-                Some(Ok(chunk)) => pending.extend_from_slice(&chunk),
+                Some(Ok(chunk)) => splitter.push(&chunk, &mut lines),
                 Some(Err(e)) => {
                     let _ = tx
                         .send(Err(std::io::Error::other(format!(
@@ -57,30 +57,10 @@ pub async fn check_stream(
                         .await;
                     return;
                 }
-                None => finished = true,
-            }
-            let mut start = 0;
-            while let Some(end) = pending[start..].iter().position(|&b| b == b'\n') {
-                let mut line = &pending[start..start + end];
-                if line.last() == Some(&b'\r') {
-                    line = &line[..line.len() - 1];
+                None => {
+                    finished = true;
+                    splitter.finish(&mut lines);
                 }
-                lines.push(String::from_utf8_lossy(line).into_owned());
-                start += end + 1;
-            }
-            pending.drain(..start);
-            if finished && !pending.is_empty() {
-                lines.push(String::from_utf8_lossy(&pending).into_owned());
-                pending.clear();
-            }
-            if pending.len() > MAX_LINE {
-                let _ = tx
-                    .send(Err(std::io::Error::other(format!(
-                        "line {} is over {MAX_LINE} bytes",
-                        line_no + lines.len() as u64 + 1
-                    ))))
-                    .await;
-                return;
             }
             if lines.len() >= BATCH || (finished && !lines.is_empty()) {
                 let batch = std::mem::replace(&mut lines, Vec::with_capacity(BATCH));
@@ -110,28 +90,139 @@ pub async fn check_stream(
         .into_response())
 }
 
+/// One line of the request body.
+enum Input {
+    /// A line to check.
+    Code(String),
+    /// A line over [`MAX_LINE`] bytes: answered invalid without being kept whole.
+    TooLong {
+        /// Its first bytes, to show.
+        start: String,
+        /// Its length in bytes.
+        len: usize,
+    },
+}
+
+/// Cuts a byte stream into lines, holding at most [`MAX_LINE`] bytes of an unfinished one:
+/// an over-long line is noted as such and skipped to its end, and the stream goes on.
+#[derive(Default)]
+struct LineSplitter {
+    pending: Vec<u8>,
+    /// Bytes of an over-long line seen so far (0: not inside one).
+    skipping: usize,
+    /// The start of the over-long line being skipped.
+    skipped_start: String,
+}
+
+/// How much of an over-long line its answer shows.
+const SHOWN: usize = 64;
+
+impl LineSplitter {
+    fn push(&mut self, mut chunk: &[u8], out: &mut Vec<Input>) {
+        while !chunk.is_empty() {
+            let newline = chunk.iter().position(|&b| b == b'\n');
+            let (part, rest) = match newline {
+                Some(i) => (&chunk[..i], Some(&chunk[i + 1..])),
+                None => (chunk, None),
+            };
+            if self.skipping > 0 {
+                self.skipping += part.len();
+            } else if self.pending.len() + part.len() > MAX_LINE {
+                self.skipping = self.pending.len() + part.len();
+                let mut shown = std::mem::take(&mut self.pending);
+                shown.truncate(SHOWN);
+                let more = (SHOWN - shown.len()).min(part.len());
+                shown.extend_from_slice(&part[..more]);
+                self.skipped_start = String::from_utf8_lossy(&shown).into_owned();
+            } else {
+                self.pending.extend_from_slice(part);
+            }
+            match rest {
+                Some(rest) => {
+                    self.end_line(out);
+                    chunk = rest;
+                }
+                None => break,
+            }
+        }
+    }
+
+    fn end_line(&mut self, out: &mut Vec<Input>) {
+        if self.skipping > 0 {
+            out.push(Input::TooLong {
+                start: std::mem::take(&mut self.skipped_start),
+                len: self.skipping,
+            });
+            self.skipping = 0;
+        } else {
+            let mut line = &self.pending[..];
+            if line.last() == Some(&b'\r') {
+                line = &line[..line.len() - 1];
+            }
+            out.push(Input::Code(String::from_utf8_lossy(line).into_owned()));
+            self.pending.clear();
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<Input>) {
+        if self.skipping > 0 || !self.pending.is_empty() {
+            self.end_line(out);
+        }
+    }
+}
+
 async fn check_batch(
     state: &Arc<AppState>,
-    batch: Vec<String>,
+    batch: Vec<Input>,
     first_line: u64,
 ) -> Result<Bytes, std::io::Error> {
     let live = state.live.clone();
     let n = batch.len() as u64;
     let out = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, std::io::Error> {
+        let codes: Vec<&str> = batch
+            .iter()
+            .filter_map(|input| match input {
+                Input::Code(code) => Some(code.as_str()),
+                Input::TooLong { .. } => None,
+            })
+            .collect();
         let verdicts = live
-            .check_batch(&batch, &CheckOptions::default())
+            .check_batch(&codes, &CheckOptions::default())
             .map_err(std::io::Error::other)?;
+        let mut verdicts = verdicts.iter();
         let mut out = Vec::with_capacity(batch.len() * 96);
-        for (i, v) in verdicts.iter().enumerate() {
-            let line = Line {
-                line: first_line + i as u64,
-                input: &v.input,
-                status: v.status,
-                reasons: &v.reasons,
-                ki: v.ki.as_deref(),
-                error: v.error.as_deref(),
+        for (i, input) in batch.iter().enumerate() {
+            let line = first_line + i as u64;
+            let too_long;
+            let entry = match input {
+                Input::TooLong { start, len } => {
+                    too_long = format!(
+                        "line of {len} bytes is over the {MAX_LINE}-byte limit: not a marking code"
+                    );
+                    Line {
+                        line,
+                        input: start,
+                        status: Status::Invalid,
+                        reasons: &[],
+                        ki: None,
+                        error: Some(&too_long),
+                    }
+                }
+                Input::Code(_) => {
+                    let v = verdicts
+                        .next()
+                        .ok_or_else(|| std::io::Error::other("one verdict per code"))?;
+                    Line {
+                        line,
+                        input: &v.input,
+                        status: v.status,
+                        reasons: &v.reasons,
+                        ki: v.ki.as_deref(),
+                        error: v.error.as_deref(),
+                    }
+                }
             };
-            serde_json::to_writer(&mut out, &line).map_err(std::io::Error::other)?;
+            serde_json::to_writer(&mut out, &entry).map_err(std::io::Error::other)?;
             out.push(b'\n');
         }
         Ok(out)
@@ -140,4 +231,39 @@ async fn check_batch(
     .map_err(std::io::Error::other)??;
     state.metrics.add_codes_checked(n);
     Ok(Bytes::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(chunks: &[&[u8]]) -> Vec<String> {
+        let mut s = LineSplitter::default();
+        let mut out = Vec::new();
+        for c in chunks {
+            s.push(c, &mut out);
+        }
+        s.finish(&mut out);
+        out.into_iter()
+            .map(|i| match i {
+                Input::Code(c) => c,
+                Input::TooLong { start, len } => format!("<{len}:{}>", &start[..4]),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn over_long_lines_are_noted_and_skipped_alike() {
+        let long = vec![b'x'; 5000];
+        let mut body = b"a\r\n".to_vec();
+        body.extend_from_slice(&long);
+        body.extend_from_slice(b"\nb\n");
+        // Whole, and a byte at a time.
+        assert_eq!(split(&[&body]), ["a", "<5000:xxxx>", "b"]);
+        let bytes: Vec<&[u8]> = body.chunks(1).collect();
+        assert_eq!(split(&bytes), ["a", "<5000:xxxx>", "b"]);
+        // Unterminated at the end of the stream.
+        assert_eq!(split(&[b"a\n", &long]), ["a", "<5000:xxxx>"]);
+        assert_eq!(split(&[b"a\nb"]), ["a", "b"]);
+    }
 }
