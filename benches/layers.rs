@@ -76,6 +76,7 @@ fn main() {
     let keep = ApplyOptions {
         compact_after_layers: 0,
         compact_after_size_ratio: 0.0,
+        ..Default::default()
     };
     let mut version = 0u64;
     let mut apply_one = |adds: u64, removes: u64| {

@@ -132,6 +132,7 @@ fn benches(c: &mut Criterion) {
     let keep = ApplyOptions {
         compact_after_layers: 0,
         compact_after_size_ratio: 0.0,
+        ..Default::default()
     };
     let config = bench_config(keys_from_env());
     for layer in 0..4u64 {

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use cisgate::CheckOptions;
-use cisgate::index::{ApplyOptions, BuildOptions, CompactOptions};
+use cisgate::index::CompactOptions;
 use cisgate::live::LiveOptions;
 use cisgate::synth::{DeltaConfig, GenConfig, ScanConfig};
 
@@ -37,23 +37,7 @@ enum Command {
         codes: Vec<String>,
     },
     /// Compile snapshot list files into an index directory and publish it.
-    Build {
-        /// Index directory (created if missing; an existing index gets a new generation).
-        #[arg(long)]
-        out: PathBuf,
-        /// Fail on any malformed line instead of writing rejects to a side file.
-        #[arg(long)]
-        strict: bool,
-        /// Database version (default: the version all lists share).
-        #[arg(long)]
-        version: Option<String>,
-        /// Where to write rejected lines (default: OUT/rejects.tsv).
-        #[arg(long)]
-        rejects: Option<PathBuf>,
-        /// List files (plain or zstd).
-        #[arg(required = true)]
-        lists: Vec<PathBuf>,
-    },
+    Build(cli::build::Args),
     /// Check codes (arguments, else one per line on stdin) and print verdicts as JSON.
     Check {
         /// Index directory.
@@ -78,20 +62,7 @@ enum Command {
         codes: Vec<String>,
     },
     /// Apply delta lists in order as one new layer and generation (all or nothing).
-    Apply {
-        /// Index directory.
-        #[arg(long)]
-        index: PathBuf,
-        /// Compact automatically past this many layers (0: never).
-        #[arg(long, default_value_t = 8)]
-        compact_after_layers: usize,
-        /// Compact automatically once layers exceed this fraction of the base's bytes (0: never).
-        #[arg(long, default_value_t = 0.25)]
-        compact_after_size_ratio: f64,
-        /// Delta list files (plain or zstd), in order.
-        #[arg(required = true)]
-        deltas: Vec<PathBuf>,
-    },
+    Apply(cli::apply::Args),
     /// Fold delta layers and the sold journal into a new base.
     Compact {
         /// Index directory.
@@ -270,21 +241,7 @@ impl Freshness {
 fn run(cli: Cli) -> cli::CmdResult {
     match cli.command {
         Command::Parse { ki, codes } => cli::parse::run(&codes, ki),
-        Command::Build {
-            out,
-            strict,
-            version,
-            rejects,
-            lists,
-        } => cli::build::run(
-            out,
-            lists,
-            BuildOptions {
-                strict,
-                version,
-                rejects_path: rejects,
-            },
-        ),
+        Command::Build(args) => cli::build::run(args),
         Command::Check {
             index,
             price,
@@ -305,19 +262,7 @@ fn run(cli: Cli) -> cli::CmdResult {
                 None => cli::check::run(&index, &codes, options, live, summary),
             }
         }
-        Command::Apply {
-            index,
-            compact_after_layers,
-            compact_after_size_ratio,
-            deltas,
-        } => cli::apply::run(
-            &index,
-            &deltas,
-            &ApplyOptions {
-                compact_after_layers,
-                compact_after_size_ratio,
-            },
-        ),
+        Command::Apply(args) => cli::apply::run(args),
         Command::Compact {
             index,
             retention_days,

@@ -137,21 +137,30 @@ fn malformed_lines_go_to_a_side_file_or_fail_with_strict() {
         "",
         "0104600439931256215abcdEFGH1234\nnot a code\n0104600439931257215abcdEFGH1234\n",
     );
+    // Two of three lines rejected: over the 1 % limit, nothing is published.
     let idx = dir.path().join("idx");
-    let out = cisgate(
-        &[
-            "build",
-            "--out",
-            idx.to_str().unwrap(),
-            list.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    let build = |extra: &[&str]| {
+        let mut args = vec!["build", "--out", idx.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push(list.to_str().unwrap());
+        cisgate(&args, None)
+    };
+    let out = build(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("2 malformed lines rejected"),
+        stderr(&out).contains("2 of 3 entry lines rejected")
+            && stderr(&out).contains("nothing published"),
         "{}",
-        stdout(&out)
+        stderr(&out)
+    );
+    assert!(!idx.join("CURRENT").exists());
+    // With the limit raised it publishes, loudly, with its own exit code.
+    let out = build(&["--max-rejects", "100"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("2 malformed line(s) rejected and NOT in the index"),
+        "{}",
+        stderr(&out)
     );
     let rejects = std::fs::read_to_string(idx.join("rejects.tsv")).unwrap();
     let rows: Vec<&str> = rejects.lines().collect();

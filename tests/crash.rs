@@ -111,6 +111,7 @@ fn killed_apply_and_compact_leave_old_or_new() {
     let keep_layers = ApplyOptions {
         compact_after_layers: 0,
         compact_after_size_ratio: 0.0,
+        ..Default::default()
     };
     for d in &deltas {
         let r = index::apply(

@@ -30,10 +30,13 @@ fn delta(dir: &Path, k: u64) -> std::path::PathBuf {
     common::synthetic_delta(dir, &config(), k, 500, 200)
 }
 
-const KEEP_LAYERS: ApplyOptions = ApplyOptions {
-    compact_after_layers: 0,
-    compact_after_size_ratio: 0.0,
-};
+fn keep_layers() -> ApplyOptions {
+    ApplyOptions {
+        compact_after_layers: 0,
+        compact_after_size_ratio: 0.0,
+        ..Default::default()
+    }
+}
 
 /// Runs `cisgate apply --index IDX DELTA` as another process would.
 fn apply_cli(idx: &std::path::Path, delta: &std::path::Path) -> std::process::Output {
@@ -53,7 +56,7 @@ fn layered_index_answers_exactly_like_a_rebuild() {
     let dir = tempfile::tempdir().unwrap();
     let idx = base(dir.path());
     for k in 0..3 {
-        index::apply(&idx, &[delta(dir.path(), k)], &KEEP_LAYERS, &NoProgress).unwrap();
+        index::apply(&idx, &[delta(dir.path(), k)], &keep_layers(), &NoProgress).unwrap();
     }
     let layered = Index::open(&idx).unwrap();
     assert_eq!(layered.layer_count(), 3);
@@ -154,8 +157,8 @@ fn old_generations_stay_while_a_reader_holds_them() {
     assert!(reader.contains_ki(&banned));
 
     // Two applies and a compaction replace every file of generation 1.
-    index::apply(&idx, &[delta(dir.path(), 0)], &KEEP_LAYERS, &NoProgress).unwrap();
-    index::apply(&idx, &[delta(dir.path(), 1)], &KEEP_LAYERS, &NoProgress).unwrap();
+    index::apply(&idx, &[delta(dir.path(), 0)], &keep_layers(), &NoProgress).unwrap();
+    index::apply(&idx, &[delta(dir.path(), 1)], &keep_layers(), &NoProgress).unwrap();
     index::compact(&idx, &Default::default(), &NoProgress).unwrap();
     for f in &old_files {
         assert!(
@@ -169,7 +172,7 @@ fn old_generations_stay_while_a_reader_holds_them() {
     );
     drop(reader);
     // The next publish finds generation 1 unused and removes it.
-    index::apply(&idx, &[delta(dir.path(), 2)], &KEEP_LAYERS, &NoProgress).unwrap();
+    index::apply(&idx, &[delta(dir.path(), 2)], &keep_layers(), &NoProgress).unwrap();
     for f in &old_files {
         assert!(!idx.join(f).exists(), "{f} kept after its last reader left");
     }

@@ -7,6 +7,7 @@ pub mod compact;
 pub mod demo;
 pub mod generate;
 pub mod info;
+pub mod lists;
 pub mod parse;
 pub mod progress;
 pub mod sell;
@@ -64,6 +65,14 @@ pub fn for_each_input_batch(
         f(&lines)?;
     }
     Ok(())
+}
+
+/// The process's peak resident memory (Linux), for build summaries.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// Writes one JSON value per line.

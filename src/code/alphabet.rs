@@ -1,7 +1,7 @@
 //! Character sets of Честный ЗНАК codes and the GTIN check digit.
 
 /// The GS1 82-character set (ISO/IEC 646 subset) allowed in serials and crypto tails.
-pub fn is_gs1_char(b: u8) -> bool {
+pub const fn is_gs1_char(b: u8) -> bool {
     matches!(b,
         b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9'
         | b'!' | b'"' | b'%' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b','

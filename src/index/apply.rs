@@ -8,7 +8,7 @@ use super::compact;
 use super::digest::ContentDigest;
 use super::manifest::{self, ListSource, MAX_DELTA_HISTORY, SegmentMeta};
 use super::{Index, IndexError, Manifest, TOMBSTONE, Table, WriterLock, gc};
-use crate::list::{ListFile, ListKind, ListType, ParsedList};
+use crate::list::{EntryOptions, HeaderFields, ListFile, ListKind, ListType, ParsedList};
 use crate::progress::Progress;
 
 /// Options of [`apply`].
@@ -18,6 +18,10 @@ pub struct ApplyOptions {
     pub compact_after_layers: usize,
     /// Compact automatically once the layers' bytes exceed this fraction of the base's.
     pub compact_after_size_ratio: f64,
+    /// How entry lines are written.
+    pub entries: EntryOptions,
+    /// Header fields for deltas without a header.
+    pub header: Option<HeaderFields>,
 }
 
 impl Default for ApplyOptions {
@@ -25,6 +29,8 @@ impl Default for ApplyOptions {
         ApplyOptions {
             compact_after_layers: 8,
             compact_after_size_ratio: 0.25,
+            entries: EntryOptions::default(),
+            header: None,
         }
     }
 }
@@ -60,13 +66,27 @@ pub fn apply(
         return Err(IndexError::Refused("no delta files given".into()));
     }
     let lock = WriterLock::acquire(dir)?;
+    // A writer that died (killed during its compaction, say) may have left layers over the
+    // limit and temporary files: clean up and compact first.
+    let current = manifest::read_current(dir)?;
+    gc::remove_unreferenced(dir, &current)?;
+    let mut compacted = false;
+    if needs_compaction(&current, options) {
+        compact::compact_locked(dir, &lock, &compact::CompactOptions::default(), progress)?;
+        compacted = true;
+    }
     let index = Index::open(dir)?;
     progress.stage("reading deltas", deltas.len() as u64);
-    let files: Vec<ListFile> = deltas
+    let parsed: Vec<ParsedList> = deltas
         .iter()
-        .map(|p| ListFile::open(p))
+        .map(|p| {
+            let mut file = ListFile::open(p)?.with_entry_options(options.entries.clone());
+            if let Some(fields) = &options.header {
+                file = file.with_header_fields(fields.clone());
+            }
+            file.parse()
+        })
         .collect::<Result<_, _>>()?;
-    let parsed: Vec<ParsedList<'_>> = files.iter().map(|f| f.parse()).collect::<Result<_, _>>()?;
 
     let old = index.manifest();
     let mut version = old.version.clone();
@@ -132,7 +152,7 @@ pub fn apply(
         for (i, key) in delta.added.keys.iter().enumerate() {
             let value = delta.added.values.get(i).copied().unwrap_or(0);
             added
-                .entry(key)
+                .entry(&**key)
                 .and_modify(|v| *v = kind.combine(*v, value))
                 .or_insert(value);
         }
@@ -221,7 +241,6 @@ pub fn apply(
     drop(index);
     gc::remove_unreferenced(dir, &manifest)?;
 
-    let mut compacted = false;
     if needs_compaction(&manifest, options) {
         manifest =
             compact::compact_locked(dir, &lock, &compact::CompactOptions::default(), progress)?

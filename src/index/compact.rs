@@ -1,16 +1,20 @@
 //! Compaction: fold the delta layers and the sold journal into a new base.
 //!
-//! Each table is one streaming merge (an `fst` union over base and layers, newest source
-//! wins) written straight into a new FST; the source lists are never re-read. The content
-//! digest is recomputed on the way and must equal the manifest's, so a compaction can never
-//! silently change what the index answers.
+//! `blocked_cis` becomes a new КИ block segment: the old base's blocks are taken over whole
+//! (decoded, never re-read КИ by КИ), minus every key a layer changed, plus the keys the
+//! layers add. The other tables are one streaming merge each (a union over base and layers,
+//! newest source wins) written straight into a new FST. The source lists are never
+//! re-read. The content digest is recomputed on the way and must equal the manifest's, so
+//! a compaction can never silently change what the index answers.
 
 use std::path::Path;
 
-use super::build::write_fst_with;
+use super::build::{write_blocks, write_fst_with};
 use super::digest::ContentDigest;
 use super::manifest::{self, SegmentMeta};
-use super::{Index, IndexError, Manifest, Table, WriterLock, gc};
+use super::segment::blocks::{BlocksBuilder, KiBlocks};
+use super::segment::{EntryCursor, merge::Union};
+use super::{Index, IndexError, Manifest, TOMBSTONE, Table, WriterLock, gc};
 use crate::journal::{Journal, SoldState};
 use crate::progress::Progress;
 
@@ -76,6 +80,14 @@ pub(super) fn compact_locked(
             &format!("compacting {kind}"),
             counts.get(&table).copied().unwrap_or(0),
         );
+        if table == Table::BlockedCis {
+            let builder = cis_union(&index);
+            let (written, meta) = write_blocks(dir, segment_id, builder)?;
+            digest = digest.merge(written.digest);
+            counts.insert(table, written.entries);
+            files.extend(meta);
+            continue;
+        }
         let written = write_fst_with(dir, segment_id, table, progress, |sink| {
             let mut result = Ok(());
             index.for_each_entry(table, |k, v| {
@@ -144,6 +156,44 @@ pub(super) fn compact_locked(
         layers_folded,
         journal_entries,
     })
+}
+
+/// `blocked_cis` as lookups see it, collected for a new block segment: the base's blocks
+/// whole, minus the keys the layers change, plus the keys they add.
+fn cis_union(index: &Index) -> BlocksBuilder {
+    let stack = &index.stacks[Table::BlockedCis.slot()];
+    let mut builder = BlocksBuilder::default();
+    // What the layers say, newest first: each key's final word, removals included.
+    let mut changed = Vec::new();
+    let mut added = Vec::new();
+    let mut layers = Union::with_tombstones(stack.layers.iter().map(|l| l.data.cursor()).collect());
+    while layers.advance() {
+        changed.push(layers.key().to_vec());
+        if layers.value() != TOMBSTONE {
+            added.push(layers.key().to_vec());
+        }
+    }
+    if let Some(base) = stack.base.as_ref().map(|b| b.data.as_ref()) {
+        match KiBlocks::downcast(base) {
+            Some(blocks) => blocks.decode_into(&mut builder, &changed),
+            None => {
+                // Another layout: its keys one by one.
+                let mut cursor = base.cursor();
+                while cursor.advance() {
+                    if changed
+                        .binary_search_by(|c| c.as_slice().cmp(cursor.key()))
+                        .is_err()
+                    {
+                        builder.add(cursor.key());
+                    }
+                }
+            }
+        }
+    }
+    for key in &added {
+        builder.add(key);
+    }
+    builder
 }
 
 /// Sold state after folding: the journal's word wins over the base; returned and expired

@@ -9,6 +9,8 @@
 //! payload  u64 LE number of blocks | blocks (32 bytes each, words u32 LE)
 //! ```
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use super::format::MappedBytes;
 
 /// Bits of filter per key.
@@ -34,10 +36,58 @@ fn masks(hash: u64) -> [u32; 8] {
     std::array::from_fn(|i| 1u32 << (low.wrapping_mul(SALT[i]) >> 27))
 }
 
+/// Blocks of a filter for `keys` keys: at most 2^32, so that the block index fits the
+/// multiply-shift above.
+fn block_count(keys: usize) -> u64 {
+    ((keys * BITS_PER_KEY).div_ceil(256)).clamp(1, u32::MAX as usize) as u64
+}
+
+/// A filter filled from many threads at once (keys are hashed where they are decoded).
+pub(crate) struct SharedFilter {
+    blocks: u64,
+    words: Vec<AtomicU32>,
+}
+
+impl SharedFilter {
+    /// An empty filter sized for `keys` keys.
+    pub(crate) fn new(keys: usize) -> SharedFilter {
+        let blocks = block_count(keys);
+        SharedFilter {
+            blocks,
+            words: (0..blocks * 8).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    /// Adds a key's hash.
+    pub(crate) fn insert(&self, hash: u64) {
+        let b = block_index(hash, self.blocks) * 8;
+        for (w, m) in self.words[b..b + 8].iter().zip(masks(hash)) {
+            w.fetch_or(m, Ordering::Relaxed);
+        }
+    }
+
+    /// The payload, as [`build`] writes it.
+    pub(crate) fn into_payload(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + self.words.len() * 4);
+        out.extend_from_slice(&self.blocks.to_le_bytes());
+        for w in self.words {
+            out.extend_from_slice(&w.into_inner().to_le_bytes());
+        }
+        out
+    }
+}
+
+/// Whether a payload passes a hash (for writers' coverage checks).
+pub(crate) fn payload_passes(payload: &[u8], hash: u64) -> bool {
+    payload
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+        .is_some_and(|blocks| passes(payload, blocks, hash))
+}
+
 /// Builds the payload of a filter over key hashes.
 pub fn build(hashes: &[u64]) -> Vec<u8> {
-    // At most 2^32 blocks, so that the block index fits the multiply-shift above.
-    let blocks = ((hashes.len() * BITS_PER_KEY).div_ceil(256)).clamp(1, u32::MAX as usize) as u64;
+    let blocks = block_count(hashes.len());
     let mut words = vec![0u32; blocks as usize * 8];
     for &h in hashes {
         let b = block_index(h, blocks) * 8;
@@ -123,19 +173,8 @@ impl Filter {
     /// Hints the CPU to fetch the key's block, for batch lookups.
     #[inline]
     pub fn prefetch(&self, hash: u64) {
-        let b = self.bytes.as_ref();
         let start = 8 + block_index(hash, self.blocks) * 32;
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `start` is within the payload (block_index < blocks, checked in `new`);
-        // prefetching has no effect on memory contents.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch(
-                b.as_ptr().add(start) as *const i8,
-                std::arch::x86_64::_MM_HINT_T0,
-            );
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (b, start);
+        super::segment::prefetch(self.bytes.as_ref(), start);
     }
 }
 

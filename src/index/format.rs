@@ -1,10 +1,13 @@
 //! The container every index data file is wrapped in, and its validating loader.
 //!
 //! ```text
-//! header  16 bytes: magic "CISGFST\0" | format version u32 LE | role u32 LE
-//! payload          the `fst` crate's bytes (a set or a map)
+//! header  24 bytes: magic "CISGFST\0" | format version u32 LE (2) | role u32 LE
+//!                   | layout u32 LE | 0 u32
+//! payload          the layout's bytes (an FST, КИ blocks, a filter)
 //! footer  24 bytes: payload length u64 LE | xxh3-64 of header+payload+length u64 LE | "CISGEND\0"
 //! ```
+//! Role and layout are explicit numbers ([`Table::code`], [`Layout::code`]), never the
+//! order of a Rust enum, so adding a table or a layout changes no existing file.
 //! The length and checksum sit in the footer so the file can be written in one stream.
 //! Opening checks magic, version, role and length always, and the checksum when asked;
 //! the manifest repeats length and checksum, so a file swapped in from elsewhere is caught
@@ -21,12 +24,14 @@ use xxhash_rust::xxh3::Xxh3;
 
 use super::IndexError;
 use super::Table;
+use super::segment::Layout;
 
 const MAGIC: &[u8; 8] = b"CISGFST\0";
 const END_MAGIC: &[u8; 8] = b"CISGEND\0";
 /// Version of the data-file container.
-pub const FILE_FORMAT_VERSION: u32 = 1;
-const HEADER_LEN: usize = 16;
+pub const FILE_FORMAT_VERSION: u32 = 2;
+/// Bytes before the payload.
+pub const HEADER_LEN: usize = 24;
 const FOOTER_LEN: usize = 24;
 
 /// What a data file holds: the entries one segment gives a table. In a delta layer, a
@@ -58,8 +63,9 @@ impl Role {
         }
     }
 
-    fn code(self) -> u32 {
-        (self.table.slot() as u32 + 1) | if self.filter { 0x100 } else { 0 }
+    /// The code written in file headers: the table's code, | 0x100 for its filter.
+    pub fn code(self) -> u32 {
+        self.table.code() | if self.filter { 0x100 } else { 0 }
     }
 }
 
@@ -70,6 +76,8 @@ pub struct FileMeta {
     pub name: String,
     /// What it holds.
     pub role: Role,
+    /// How its payload is laid out.
+    pub layout: Layout,
     /// File length in bytes.
     pub len: u64,
     /// xxh3-64 of everything before the checksum, lower-case hex.
@@ -129,6 +137,7 @@ pub fn write_data_file<F>(
     dir: &Path,
     name: &str,
     role: Role,
+    layout: Layout,
     fill: F,
 ) -> Result<FileMeta, IndexError>
 where
@@ -150,7 +159,10 @@ where
     header[..8].copy_from_slice(MAGIC);
     header[8..12].copy_from_slice(&FILE_FORMAT_VERSION.to_le_bytes());
     header[12..16].copy_from_slice(&role.code().to_le_bytes());
+    header[16..20].copy_from_slice(&layout.code().to_le_bytes());
     w.write_all(&header).map_err(io(&tmp))?;
+    // On any failure the temporary file goes: a failed write leaves nothing behind.
+    let guard = RemoveOnDrop(Some(tmp.clone()));
     let entries = fill(&mut w)?;
     let payload_len = w.written - HEADER_LEN as u64;
     w.write_all(&payload_len.to_le_bytes()).map_err(io(&tmp))?;
@@ -166,13 +178,33 @@ where
     let len = file.metadata().map_err(io(&tmp))?.len();
     drop(file);
     std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    guard.disarm();
     Ok(FileMeta {
         name: name.to_string(),
         role,
+        layout,
         len,
         xxh3: format!("{checksum:016x}"),
         entries,
     })
+}
+
+/// Deletes a temporary file unless disarmed.
+pub(crate) struct RemoveOnDrop(pub(crate) Option<PathBuf>);
+
+impl RemoveOnDrop {
+    /// Keeps the file.
+    pub(crate) fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// Memory-maps a data file and validates it against its manifest entry. With `verify`,
@@ -218,7 +250,7 @@ pub fn open_data_file(
         source,
     })?;
     let bytes: &[u8] = &map;
-    check_container(bytes, meta.role, &meta.xxh3, verify).map_err(damaged)?;
+    check_container(bytes, meta.role, meta.layout, &meta.xxh3, verify).map_err(damaged)?;
     let end = bytes.len() - FOOTER_LEN;
     Ok(MappedBytes {
         map: Arc::new(map),
@@ -231,6 +263,7 @@ pub fn open_data_file(
 pub fn check_container(
     bytes: &[u8],
     role: Role,
+    layout: Layout,
     expected_xxh3: &str,
     verify: bool,
 ) -> Result<(), String> {
@@ -246,7 +279,12 @@ pub fn check_container(
     let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or_default());
     if version != FILE_FORMAT_VERSION {
         return Err(format!(
-            "data-file format version {version}, this build reads {FILE_FORMAT_VERSION}"
+            "data-file format version {version}, this build reads {FILE_FORMAT_VERSION}{}",
+            if version < FILE_FORMAT_VERSION {
+                "; rebuild the index with `cisgate build`"
+            } else {
+                ""
+            }
         ));
     }
     let code = u32::from_le_bytes(bytes[12..16].try_into().unwrap_or_default());
@@ -254,6 +292,13 @@ pub fn check_container(
         return Err(format!(
             "holds role {code:#x}, the manifest expects {:#x}",
             role.code()
+        ));
+    }
+    let layout_code = u32::from_le_bytes(bytes[16..20].try_into().unwrap_or_default());
+    if layout_code != layout.code() {
+        return Err(format!(
+            "holds layout {layout_code}, the manifest expects {} ({layout:?})",
+            layout.code()
         ));
     }
     let footer = &bytes[bytes.len() - FOOTER_LEN..];

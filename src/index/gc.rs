@@ -70,11 +70,19 @@ pub fn remove_unreferenced(dir: &Path, current: &Manifest) -> Result<u64, IndexE
     }
     drop(held);
     for name in &names {
-        let data = [".fst", ".filter", ".fst.tmp", ".filter.tmp"];
+        let data = [
+            ".fst",
+            ".filter",
+            ".blocks",
+            ".fst.tmp",
+            ".filter.tmp",
+            ".blocks.tmp",
+        ];
         let ours = (name.starts_with("seg-") && data.iter().any(|ext| name.ends_with(ext)))
             || (name.starts_with("sold-") && name.ends_with(".journal"))
             || name.ends_with(".json.tmp")
-            || name == "CURRENT.tmp";
+            || name == "CURRENT.tmp"
+            || name == "rejects.tsv.tmp";
         if ours && !keep.contains(name) {
             let path = dir.join(name);
             std::fs::remove_file(&path).map_err(io(&path))?;

@@ -22,8 +22,9 @@ use crate::list::ListHeader;
 pub const CURRENT: &str = "CURRENT";
 /// Identifies a manifest.
 pub const MANIFEST_FORMAT: &str = "cisgate-index";
-/// Version of the manifest schema and the directory layout.
-pub const MANIFEST_VERSION: u32 = 1;
+/// Version of the manifest schema and the directory layout. Version 1 (before the КИ
+/// block layout and explicit file codes) is refused with a message to rebuild.
+pub const MANIFEST_VERSION: u32 = 2;
 
 /// One generation of an index.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,18 +229,41 @@ pub fn parse_manifest(
             });
         }
     }
-    let manifest: Manifest = serde_json::from_slice(json).map_err(|e| IndexError::Manifest {
+    // The version first: an older manifest may not parse as today's.
+    #[derive(Deserialize)]
+    struct Version {
+        format: String,
+        format_version: u32,
+    }
+    let version: Version = serde_json::from_slice(json).map_err(|e| IndexError::Manifest {
         path: path.clone(),
         reason: e.to_string(),
     })?;
-    if manifest.format != MANIFEST_FORMAT || manifest.format_version != MANIFEST_VERSION {
+    if version.format != MANIFEST_FORMAT {
         return Err(IndexError::Manifest {
             path,
             reason: format!(
-                "format {:?} version {}, this build reads {MANIFEST_FORMAT:?} version {MANIFEST_VERSION}",
-                manifest.format, manifest.format_version
+                "format {:?}, this build reads {MANIFEST_FORMAT:?}",
+                version.format
             ),
         });
     }
-    Ok(manifest)
+    if version.format_version != MANIFEST_VERSION {
+        let advice = if version.format_version < MANIFEST_VERSION {
+            "an earlier cisgate wrote it; rebuild the index from its lists with `cisgate build` (the manifest names them)"
+        } else {
+            "a newer cisgate wrote it; use that version"
+        };
+        return Err(IndexError::Manifest {
+            path,
+            reason: format!(
+                "index format version {}, this build reads version {MANIFEST_VERSION}: {advice}",
+                version.format_version
+            ),
+        });
+    }
+    serde_json::from_slice(json).map_err(|e| IndexError::Manifest {
+        path: path.clone(),
+        reason: e.to_string(),
+    })
 }

@@ -5,7 +5,8 @@
 //! ```text
 //! CURRENT                        names the published manifest and its xxh3
 //! MANIFEST-0000000003.json       one generation: lists, counts, segments, digest
-//! seg-000001-blocked_cis.fst     data files (FST sets/maps in a checksummed container)
+//! seg-000001-blocked_cis.blocks  data files in a checksummed container: КИ blocks, FSTs,
+//! seg-000001-blocked_cis.filter  and the filter in front of each
 //! LOCK                           held by the one writer
 //! ```
 //! See `docs/FORMATS.md` for the byte layouts.
@@ -18,6 +19,7 @@ pub mod filter;
 pub mod format;
 mod gc;
 pub mod manifest;
+pub mod segment;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -26,8 +28,9 @@ pub use apply::{ApplyOptions, ApplyReport, apply};
 pub use build::{BuildOptions, BuildReport, build};
 pub use compact::{CompactOptions, CompactReport, compact};
 use digest::ContentDigest;
-use format::{FileMeta, MappedBytes};
+use format::FileMeta;
 pub use manifest::Manifest;
+use segment::{EntryCursor, Layout, Query, TableSegment};
 
 use serde::{Deserialize, Serialize};
 
@@ -151,9 +154,26 @@ impl Table {
         Table::Sold,
     ];
 
-    /// Position in per-table arrays.
+    /// Position in per-table arrays (not written anywhere; see [`Table::code`]).
     pub fn slot(self) -> usize {
         self as usize
+    }
+
+    /// The code written in data-file headers. Explicit, so that adding a table never
+    /// changes the code of an existing file.
+    pub fn code(self) -> u32 {
+        match self {
+            Table::BlockedCis => 1,
+            Table::BlockedGtin => 2,
+            Table::BlockedSeries => 3,
+            Table::MinPrice => 4,
+            Table::Sold => 5,
+        }
+    }
+
+    /// The table with this code.
+    pub fn from_code(code: u32) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.code() == code)
     }
 
     /// The list kind whose entries the table holds, `None` for `Sold`.
@@ -184,15 +204,13 @@ impl From<ListKind> for Table {
     }
 }
 
-type Fst = fst::raw::Fst<MappedBytes>;
-
 /// The value that marks a key as removed in a delta layer. No list value comes near it:
 /// prices have at most 12 digits, flags two bits, sale times fit in 63 bits.
 pub const TOMBSTONE: u64 = u64::MAX;
 
-/// One segment's data for one table: its FST and the Bloom filter in front of it.
+/// One segment's data for one table and the Bloom filter in front of it.
 struct Source {
-    fst: Fst,
+    data: Box<dyn TableSegment>,
     filter: Option<filter::Filter>,
 }
 
@@ -202,7 +220,7 @@ impl Source {
         if self.filter.as_ref().is_some_and(|f| !f.may_contain(hash)) {
             return None;
         }
-        self.fst.get(key).map(|o| o.value())
+        self.data.get(key)
     }
 }
 
@@ -210,8 +228,8 @@ impl Source {
 const PREFETCH_DISTANCE: usize = 16;
 
 /// All segments' data for one table; layers newest first. One filter probe, and for keys
-/// the filter does not rule out one FST lookup, per segment: a layer maps each key it
-/// changes to its new value or to [`TOMBSTONE`].
+/// the filter does not rule out one lookup in the segment's data, per segment: a layer maps
+/// each key it changes to its new value or to [`TOMBSTONE`].
 #[derive(Default)]
 struct TableStack {
     base: Option<Source>,
@@ -223,35 +241,62 @@ impl TableStack {
         self.get_hashed(key, filter::key_hash(key))
     }
 
-    /// Looks up many keys: hashes a chunk, then probes key by key while the filter blocks of
-    /// the keys `PREFETCH_AHEAD` places further on are being fetched, so that the memory
-    /// latency of each probe hides behind the work on the keys before it.
+    fn sources(&self) -> impl Iterator<Item = &Source> {
+        self.layers.iter().chain(self.base.as_ref())
+    }
+
+    /// Looks up many keys. Per chunk: hash every key; then, source by source (newest
+    /// first), probe the filters of the keys still undecided while the filter blocks of the
+    /// keys `PREFETCH_DISTANCE` places on are fetched, and hand the keys that pass to the
+    /// segment's own batch lookup, which overlaps their memory latency in turn.
     fn get_batch<K: AsRef<[u8]>>(&self, keys: &[K], out: &mut Vec<Option<u64>>) {
         const CHUNK: usize = 256;
-        const PREFETCH_AHEAD: usize = PREFETCH_DISTANCE;
         out.clear();
         out.reserve(keys.len());
-        let prefetch = |hash: u64| {
-            for source in self.layers.iter().chain(self.base.as_ref()) {
-                if let Some(f) = &source.filter {
-                    f.prefetch(hash);
-                }
-            }
-        };
         let mut hashes = [0u64; CHUNK];
+        // Per key of the chunk: None undecided, Some(value or TOMBSTONE) decided.
+        let mut decided: [Option<u64>; CHUNK] = [None; CHUNK];
+        let mut passing: Vec<usize> = Vec::with_capacity(CHUNK);
+        let mut queries: Vec<Query<'_>> = Vec::with_capacity(CHUNK);
         for chunk in keys.chunks(CHUNK) {
+            let n = chunk.len();
             for (h, k) in hashes.iter_mut().zip(chunk) {
                 *h = filter::key_hash(k.as_ref());
             }
-            for &h in &hashes[..chunk.len().min(PREFETCH_AHEAD)] {
-                prefetch(h);
-            }
-            for (i, k) in chunk.iter().enumerate() {
-                if let Some(&ahead) = hashes[..chunk.len()].get(i + PREFETCH_AHEAD) {
-                    prefetch(ahead);
+            decided[..n].fill(None);
+            for source in self.sources() {
+                passing.clear();
+                match &source.filter {
+                    Some(f) => {
+                        let undecided: Vec<usize> =
+                            (0..n).filter(|&i| decided[i].is_none()).collect();
+                        for &i in undecided.iter().take(PREFETCH_DISTANCE) {
+                            f.prefetch(hashes[i]);
+                        }
+                        for (at, &i) in undecided.iter().enumerate() {
+                            if let Some(&ahead) = undecided.get(at + PREFETCH_DISTANCE) {
+                                f.prefetch(hashes[ahead]);
+                            }
+                            if f.may_contain(hashes[i]) {
+                                passing.push(i);
+                            }
+                        }
+                    }
+                    None => passing.extend((0..n).filter(|&i| decided[i].is_none())),
                 }
-                out.push(self.get_hashed(k.as_ref(), hashes[i]));
+                if passing.is_empty() {
+                    continue;
+                }
+                queries.clear();
+                queries.extend(passing.iter().map(|&i| Query::new(chunk[i].as_ref())));
+                source.data.get_batch(&mut queries);
+                for (q, &i) in queries.iter().zip(&passing) {
+                    if q.found.is_some() {
+                        decided[i] = q.found;
+                    }
+                }
             }
+            out.extend(decided[..n].iter().map(|d| d.filter(|&v| v != TOMBSTONE)));
         }
     }
 
@@ -264,41 +309,33 @@ impl TableStack {
         self.base.as_ref().and_then(|b| b.get(key, hash))
     }
 
-    /// Streams the table as lookups see it, in key order: one union over base and layers
-    /// in which the newest source that mentions a key decides.
+    /// The table as lookups see it, in key order: one union over layers and base in which
+    /// the newest source that mentions a key decides.
+    fn cursor(&self) -> segment::merge::Union<'_> {
+        segment::merge::Union::new(self.sources().map(|s| s.data.cursor()).collect())
+    }
+
     fn for_each(&self, mut f: impl FnMut(&[u8], u64)) {
-        use fst::Streamer;
-        let mut op = fst::raw::OpBuilder::new();
-        // Stream i is layer i (0 = newest); the base comes last, so the smallest index wins.
-        for layer in &self.layers {
-            op.push(layer.fst.stream());
-        }
-        if let Some(base) = &self.base {
-            op.push(base.fst.stream());
-        }
-        let mut union = op.union();
-        while let Some((key, values)) = union.next() {
-            let newest = values.iter().min_by_key(|iv| iv.index);
-            if let Some(iv) = newest.filter(|iv| iv.value != TOMBSTONE) {
-                f(key, iv.value);
-            }
+        let mut cursor = self.cursor();
+        while cursor.advance() {
+            f(cursor.key(), cursor.value());
         }
     }
 
-    /// Checks that every filter passes every key of its FST (a filter that missed one
-    /// would turn a banned code into an allowed one).
-    fn check_filters(&self) -> Result<(), String> {
-        use fst::Streamer;
-        for source in self.layers.iter().chain(self.base.as_ref()) {
+    /// Checks every segment's structure, and that every filter passes every key of its
+    /// data (a filter that missed one would turn a banned code into an allowed one).
+    fn verify(&self) -> Result<(), String> {
+        for source in self.sources() {
+            source.data.verify()?;
             let Some(filter) = &source.filter else {
                 continue;
             };
-            let mut keys = source.fst.stream();
-            while let Some((k, _)) = keys.next() {
-                if !filter.may_contain(filter::key_hash(k)) {
+            let mut keys = source.data.cursor();
+            while keys.advance() {
+                if !filter.may_contain(filter::key_hash(keys.key())) {
                     return Err(format!(
                         "filter misses key {:?}",
-                        String::from_utf8_lossy(k)
+                        String::from_utf8_lossy(keys.key())
                     ));
                 }
             }
@@ -407,17 +444,26 @@ impl Index {
         };
         let mut stacks: [TableStack; 5] = Default::default();
         for (n, segment) in manifest.segments.iter().enumerate() {
-            let mut fsts: [Option<Fst>; 5] = Default::default();
+            let mut data: [Option<Box<dyn TableSegment>>; 5] = Default::default();
             let mut filters: [Option<filter::Filter>; 5] = Default::default();
             for meta in &segment.files {
                 let table = meta.role.table;
+                let consistent = meta.role.filter == (meta.layout == Layout::Filter);
+                if !consistent {
+                    return Err(bad(format!(
+                        "{} is a {:?} file in a {} role",
+                        meta.name,
+                        meta.layout,
+                        if meta.role.filter { "filter" } else { "data" }
+                    )));
+                }
                 let twice = if meta.role.filter {
                     filters[table.slot()]
                         .replace(open_filter(dir, meta, verify)?)
                         .is_some()
                 } else {
-                    fsts[table.slot()]
-                        .replace(open_fst(dir, meta, verify)?)
+                    data[table.slot()]
+                        .replace(open_segment(dir, meta, verify)?)
                         .is_some()
                 };
                 if twice {
@@ -427,17 +473,17 @@ impl Index {
                     )));
                 }
             }
-            for (slot, (fst, filter)) in fsts.into_iter().zip(filters).enumerate() {
-                let Some(fst) = fst else {
+            for (slot, (data, filter)) in data.into_iter().zip(filters).enumerate() {
+                let Some(data) = data else {
                     if filter.is_some() {
                         return Err(bad(format!(
-                            "segment {} has a filter without its FST",
+                            "segment {} has a filter without its data",
                             segment.id
                         )));
                     }
                     continue;
                 };
-                let source = Source { fst, filter };
+                let source = Source { data, filter };
                 let stack = &mut stacks[slot];
                 if n == 0 {
                     stack.base = Some(source);
@@ -496,6 +542,14 @@ impl Index {
         out.extend(values.iter().map(Option::is_some));
     }
 
+    /// Bytes of one table's data over all segments (filters not included).
+    pub fn table_bytes(&self, table: Table) -> u64 {
+        self.stacks[table.slot()]
+            .sources()
+            .map(|s| s.data.bytes())
+            .sum()
+    }
+
     /// Streams every entry of one table as the lookups see it, in key order.
     pub fn for_each_entry(&self, table: Table, f: impl FnMut(&[u8], u64)) {
         self.stacks[table.slot()].for_each(f)
@@ -511,28 +565,25 @@ impl Index {
     }
 }
 
-fn open_fst(dir: &Path, meta: &FileMeta, verify: bool) -> Result<Fst, IndexError> {
+fn open_segment(
+    dir: &Path,
+    meta: &FileMeta,
+    verify: bool,
+) -> Result<Box<dyn TableSegment>, IndexError> {
     let damaged = |reason: String| IndexError::Damaged {
         path: format::data_path(dir, meta),
         reason,
     };
     let bytes = format::open_data_file(dir, meta, verify)?;
-    let fst = Fst::new(bytes).map_err(|e| damaged(format!("not a valid FST: {e}")))?;
-    if verify {
-        // The FST's own checksum as well: a payload that passed ours only because it was
-        // written with a matching checksum can still make the fst crate panic on lookup
-        // (found by fuzzing; see tests/regressions.rs).
-        fst.verify()
-            .map_err(|e| damaged(format!("FST checksum: {e}")))?;
-    }
-    if fst.len() as u64 != meta.entries {
+    let data = segment::open(meta.layout, bytes, verify).map_err(damaged)?;
+    if data.len() != meta.entries {
         return Err(damaged(format!(
             "holds {} keys, the manifest says {}",
-            fst.len(),
+            data.len(),
             meta.entries
         )));
     }
-    Ok(fst)
+    Ok(data)
 }
 
 fn open_filter(dir: &Path, meta: &FileMeta, verify: bool) -> Result<filter::Filter, IndexError> {
@@ -560,11 +611,9 @@ pub struct VerifyReport {
 pub fn verify(dir: &Path) -> Result<VerifyReport, IndexError> {
     let index = Index::open(dir)?;
     let bytes = index.manifest.files().map(|f| f.len).sum();
-    // Streaming walks every node; a structurally broken FST that passed both checksums
-    // would panic inside the fst crate, so the walk reports a panic as damage.
-    let walk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let walk = (|| {
         for table in Table::ALL {
-            if let Err(reason) = index.stacks[table.slot()].check_filters() {
+            if let Err(reason) = index.stacks[table.slot()].verify() {
                 return Err(format!("{}: {reason}", table.name()));
             }
         }
@@ -573,15 +622,12 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, IndexError> {
             index.for_each_entry(table, |_, _| counts[table.slot()] += 1);
         }
         Ok((counts, index.compute_digest().to_string()))
-    }));
+    })();
     let manifest_path = dir.join(index.manifest.file_name());
-    let (counts, digest) = walk
-        .map_err(|_| "a data file's FST structure is broken (walking it failed)".to_string())
-        .and_then(|r| r)
-        .map_err(|reason| IndexError::Damaged {
-            path: manifest_path.clone(),
-            reason,
-        })?;
+    let (counts, digest) = walk.map_err(|reason| IndexError::Damaged {
+        path: manifest_path.clone(),
+        reason,
+    })?;
     for table in Table::ALL {
         let expected = index.manifest.counts.get(&table).copied().unwrap_or(0);
         let n = counts[table.slot()];

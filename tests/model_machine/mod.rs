@@ -203,6 +203,7 @@ pub fn run(steps: Vec<Step>) {
     let no_auto_compact = ApplyOptions {
         compact_after_layers: 0,
         compact_after_size_ratio: 0.0,
+        ..Default::default()
     };
     let mut live = LiveIndex::open(&idx, LiveOptions::default()).unwrap();
     let mut files = 0;

@@ -1,0 +1,1337 @@
+//! The КИ block segment: banned КИ grouped by `prefix + serial length`, serials packed.
+//!
+//! A КИ is `01` + GTIN + `21` + serial (or, for a tobacco pack, GTIN + 7-character serial).
+//! Everything before the serial is shared by every code of one product, so a block holds
+//! one product's serials of one length, each turned into a number in base 82 (the GS1
+//! character set in byte order, so numeric order is byte order) and stored sorted:
+//!
+//! - a **directory** splits the block's number range into 2^k buckets of about eight codes
+//!   (k from the block's size) and gives each bucket's first record;
+//! - **records** hold only the low bits a bucket leaves open, bit-packed.
+//!
+//! A lookup goes: hash table slot → block entry (whose stored key is compared in full) →
+//! one directory entry → a few records on one or two cache lines. Every "present" compares
+//! the whole stored key: the block key byte for byte, the serial number in full.
+//!
+//! An FST over the block keys is the canonical dictionary (it maps each key to its block
+//! number, and `verify` walks it against the block table); the hash table in front of it is
+//! for the hot path. КИ that do not fit the packed form go to an overflow FST.
+//!
+//! ```text
+//! header   128 bytes: magic "KIBLOCKS" | version u32 | 0 u32 | entries u64 | blocks u64
+//!                     | slots u64 | overflow entries u64 | then (offset u64, length u64)
+//!                     for: dictionary FST, hash table, block table, block data,
+//!                     overflow FST (offsets from the payload start, 8-aligned)
+//! hash     slots × u64: 0 empty, else (block number + 1) | fingerprint << 32
+//! blocks   32 bytes each, in key order: key length u8 (15 or 19) | key (19 bytes, zero
+//!          padded; its last byte is the serial length) | k u8 | flags u8 (bit 0: u32
+//!          directory) | records u32 | data offset u48
+//! data     per block: 2^k directory entries (u16 or u32 LE), then the records, LSB-first
+//!          bit stream of (bits(82^len) - k) bits each; 32 zero bytes end the section
+//! ```
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::io::Write;
+
+use rayon::prelude::*;
+
+use super::super::digest::ContentDigest;
+use super::super::filter::SharedFilter;
+use super::super::format::MappedBytes;
+use super::{EntryCursor, Query, TableSegment};
+use crate::code::alphabet::is_gs1_char;
+use crate::list::ListKind;
+
+const MAGIC: &[u8; 8] = b"KIBLOCKS";
+/// Version of the block layout inside its container.
+const VERSION: u32 = 1;
+const HEADER_LEN: usize = 128;
+const META_LEN: usize = 32;
+const DATA_PAD: usize = 32;
+/// Longest serial the packed form holds: 82^20 < 2^128.
+pub(crate) const MAX_SERIAL: usize = 20;
+/// Records per bucket the directory aims at.
+const BUCKET_TARGET_SHIFT: u32 = 3;
+/// Most directory bits a block may have (16 M buckets).
+const MAX_DIRECTORY_BITS: u32 = 24;
+/// Key length of a GS1-form block key: `01` + GTIN + `21` + serial length.
+const GS1_KEY: usize = 19;
+/// Key length of a tobacco-pack block key: GTIN + serial length.
+const PACK_KEY: usize = 15;
+
+/// GS1 character → base-82 digit (0xFF: not a GS1 character).
+static DIGITS: [u8; 256] = {
+    let mut table = [0xFFu8; 256];
+    let mut next = 0u8;
+    let mut b = 0usize;
+    while b < 256 {
+        if is_gs1_char(b as u8) {
+            table[b] = next;
+            next += 1;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// Base-82 digit → GS1 character.
+static CHARS: [u8; 82] = {
+    let mut chars = [0u8; 82];
+    let mut b = 0usize;
+    while b < 256 {
+        let d = DIGITS[b];
+        if d != 0xFF {
+            chars[d as usize] = b as u8;
+        }
+        b += 1;
+    }
+    chars
+};
+
+/// 82^n for n in 0..=20.
+static POW82: [u128; MAX_SERIAL + 1] = {
+    let mut p = [1u128; MAX_SERIAL + 1];
+    let mut i = 1;
+    while i <= MAX_SERIAL {
+        p[i] = p[i - 1] * 82;
+        i += 1;
+    }
+    p
+};
+
+/// Bits needed for a serial of `len` characters.
+fn universe_bits(len: usize) -> u32 {
+    128 - (POW82[len] - 1).leading_zeros()
+}
+
+/// A block key: the bytes before the serial, then the serial length; padded to 20 bytes
+/// with its length in the last byte, so that it can be a map key without allocation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct BlockKey([u8; 20]);
+
+impl BlockKey {
+    fn new(prefix: &[u8], serial_len: usize) -> BlockKey {
+        let mut k = [0u8; 20];
+        k[..prefix.len()].copy_from_slice(prefix);
+        k[prefix.len()] = serial_len as u8;
+        k[19] = (prefix.len() + 1) as u8;
+        BlockKey(k)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.0[..usize::from(self.0[19])]
+    }
+
+    fn prefix(&self) -> &[u8] {
+        let b = self.bytes();
+        &b[..b.len() - 1]
+    }
+
+    fn serial_len(&self) -> usize {
+        let b = self.bytes();
+        usize::from(b[b.len() - 1])
+    }
+}
+
+/// A КИ as block key and packed serial.
+#[derive(Clone, Copy)]
+pub(crate) struct Split {
+    pub(crate) key: BlockKey,
+    pub(crate) value: u128,
+}
+
+/// Splits a КИ into its block key and serial number; `None` when it does not fit the
+/// packed form (then it belongs in the overflow part). A 21-byte КИ is a tobacco pack
+/// (GTIN + 7), as the code parser reads it; otherwise `01` + 14 + `21` + 1–20 characters.
+pub(crate) fn split(ki: &[u8]) -> Option<Split> {
+    let prefix_len = if ki.len() == 21 {
+        14
+    } else if ki.len() > 18
+        && ki.len() <= 18 + MAX_SERIAL
+        && ki.starts_with(b"01")
+        && &ki[16..18] == b"21"
+    {
+        18
+    } else {
+        return None;
+    };
+    let (prefix, serial) = ki.split_at(prefix_len);
+    let mut value = 0u128;
+    for &c in serial {
+        let d = DIGITS[usize::from(c)];
+        if d == 0xFF {
+            return None;
+        }
+        value = value * 82 + u128::from(d);
+    }
+    Some(Split {
+        key: BlockKey::new(prefix, serial.len()),
+        value,
+    })
+}
+
+/// Writes the КИ of `key` and `value` into `out` (cleared first).
+fn join(key: &BlockKey, mut value: u128, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(key.prefix());
+    let len = key.serial_len();
+    let start = out.len();
+    out.resize(start + len, 0);
+    for i in (0..len).rev() {
+        out[start + i] = CHARS[(value % 82) as usize];
+        value /= 82;
+    }
+}
+
+#[inline]
+fn key_hash(key: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key)
+}
+
+/// Reads `width` bits (≤ 128) at bit `at` of an LSB-first stream. `bytes` must extend at
+/// least 17 bytes past the byte holding bit `at` (the data section's padding ensures it).
+#[inline]
+fn read_bits(bytes: &[u8], at: u64, width: u32) -> Option<u128> {
+    let byte = (at / 8) as usize;
+    let shift = (at % 8) as u32;
+    let word = bytes.get(byte..byte + 16)?;
+    let mut v = u128::from_le_bytes(word.try_into().ok()?) >> shift;
+    if shift > 0 && shift + width > 128 {
+        v |= u128::from(*bytes.get(byte + 16)?) << (128 - shift);
+    }
+    Some(if width >= 128 {
+        v
+    } else {
+        v & ((1u128 << width) - 1)
+    })
+}
+
+/// The shape of one block, from its table entry.
+#[derive(Clone, Copy, Debug)]
+struct BlockMeta {
+    serial_len: usize,
+    /// Directory bits.
+    k: u32,
+    wide: bool,
+    count: u64,
+    offset: u64,
+}
+
+impl BlockMeta {
+    fn low_bits(&self) -> u32 {
+        universe_bits(self.serial_len) - self.k
+    }
+
+    fn dir_bytes(&self) -> u64 {
+        (1u64 << self.k) * if self.wide { 4 } else { 2 }
+    }
+
+    fn record_bytes(&self) -> u64 {
+        (self.count * u64::from(self.low_bits())).div_ceil(8)
+    }
+
+    fn body_len(&self) -> u64 {
+        self.dir_bytes() + self.record_bytes()
+    }
+}
+
+/// Picks directory bits for `count` records of `bits` bits: about eight records a bucket.
+fn directory_bits(count: usize, bits: u32) -> u32 {
+    let log = usize::BITS - 1 - count.max(1).leading_zeros();
+    log.saturating_sub(BUCKET_TARGET_SHIFT)
+        .min(bits)
+        .min(MAX_DIRECTORY_BITS)
+}
+
+/// Collects banned КИ for a block segment: by block, in any order, from any number of
+/// threads (one builder each, merged).
+#[derive(Default)]
+pub(crate) struct BlocksBuilder {
+    blocks: HashMap<BlockKey, Vec<u128>>,
+    overflow: Vec<Box<[u8]>>,
+    added: u64,
+}
+
+impl BlocksBuilder {
+    /// Adds one КИ.
+    pub(crate) fn add(&mut self, ki: &[u8]) {
+        self.added += 1;
+        match split(ki) {
+            Some(s) => self.blocks.entry(s.key).or_default().push(s.value),
+            None => self.overflow.push(ki.into()),
+        }
+    }
+
+    /// Takes in another builder's entries.
+    pub(crate) fn merge(&mut self, other: BlocksBuilder) {
+        self.added += other.added;
+        if self.blocks.is_empty() {
+            self.blocks = other.blocks;
+        } else {
+            for (key, mut values) in other.blocks {
+                match self.blocks.get_mut(&key) {
+                    Some(mine) => mine.append(&mut values),
+                    None => {
+                        self.blocks.insert(key, values);
+                    }
+                }
+            }
+        }
+        self.overflow.extend(other.overflow);
+    }
+
+    /// Bytes held (for reporting peak memory).
+    pub(crate) fn heap_bytes(&self) -> u64 {
+        let values: usize = self.blocks.values().map(|v| v.capacity() * 16).sum();
+        let overflow: usize = self.overflow.iter().map(|k| k.len() + 16).sum();
+        (values + overflow + self.blocks.capacity() * 48) as u64
+    }
+
+    /// Sorts and deduplicates, then writes the payload to `w`, on all cores. Every КИ
+    /// written is hashed into `filter` (made by `make_filter` once the distinct count is
+    /// known) and added to the returned content digest.
+    pub(crate) fn finish(
+        self,
+        w: &mut dyn Write,
+        make_filter: &dyn Fn(u64) -> SharedFilter,
+    ) -> std::io::Result<BlocksWritten> {
+        let added = self.added;
+        let mut blocks: Vec<(BlockKey, Vec<u128>)> = self
+            .blocks
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        blocks.par_sort_unstable_by(|a, b| a.0.bytes().cmp(b.0.bytes()));
+        blocks.par_iter_mut().for_each(|(_, values)| {
+            values.sort_unstable();
+            values.dedup();
+        });
+        let mut overflow = self.overflow;
+        overflow.par_sort_unstable();
+        overflow.dedup();
+        let entries = blocks.iter().map(|b| b.1.len() as u64).sum::<u64>() + overflow.len() as u64;
+        let filter = make_filter(entries);
+        // Encode each block, hashing its КИ for the filter and the digest, on all cores.
+        let encoded: Vec<(EncodedBlock, ContentDigest)> = blocks
+            .par_iter()
+            .map(|(key, values)| {
+                let mut ki = Vec::with_capacity(40);
+                let mut digest = ContentDigest::default();
+                for &v in values {
+                    join(key, v, &mut ki);
+                    filter.insert(crate::index::filter::key_hash(&ki));
+                    digest.add(ListKind::BlockedCis, &ki, 0);
+                }
+                (encode_block(key.serial_len(), values), digest)
+            })
+            .collect();
+        let (bodies, digests): (Vec<_>, Vec<_>) = encoded.into_iter().unzip();
+        let digest = digests
+            .into_iter()
+            .fold(ContentDigest::default(), ContentDigest::merge);
+        let mut digest = digest;
+        for k in &overflow {
+            filter.insert(crate::index::filter::key_hash(k));
+            digest.add(ListKind::BlockedCis, k, 0);
+        }
+
+        // Dictionary: an FST from block key to block number.
+        let mut dict = fst::MapBuilder::memory();
+        for (i, (key, _)) in blocks.iter().enumerate() {
+            dict.insert(key.bytes(), i as u64)
+                .map_err(std::io::Error::other)?;
+        }
+        let dict = dict.into_inner().map_err(std::io::Error::other)?;
+        // Hash table: at most half full.
+        let slots = (blocks.len() * 2).next_power_of_two().max(2);
+        let mut hash = vec![0u64; slots];
+        for (i, (key, _)) in blocks.iter().enumerate() {
+            let h = key_hash(key.bytes());
+            let mut at = (h as usize) & (slots - 1);
+            while hash[at] != 0 {
+                at = (at + 1) & (slots - 1);
+            }
+            hash[at] = (i as u64 + 1) | (h & 0xFFFF_FFFF_0000_0000);
+        }
+        let mut meta = Vec::with_capacity(blocks.len() * META_LEN);
+        let mut data_len = 0u64;
+        for ((key, _), block) in blocks.iter().zip(&bodies) {
+            let bytes = key.bytes();
+            let mut m = [0u8; META_LEN];
+            m[0] = bytes.len() as u8;
+            m[1..1 + bytes.len()].copy_from_slice(bytes);
+            m[20] = block.k as u8;
+            m[21] = u8::from(block.wide);
+            m[22..26].copy_from_slice(&(block.count as u32).to_le_bytes());
+            m[26..32].copy_from_slice(&data_len.to_le_bytes()[..6]);
+            meta.extend_from_slice(&m);
+            data_len += block.body.len() as u64;
+        }
+        data_len += DATA_PAD as u64;
+        let mut overflow_fst = fst::SetBuilder::memory();
+        for k in &overflow {
+            overflow_fst.insert(k).map_err(std::io::Error::other)?;
+        }
+        let overflow_fst = overflow_fst.into_inner().map_err(std::io::Error::other)?;
+
+        // Sections, 8-aligned, in this order.
+        let lens = [
+            dict.len() as u64,
+            (slots * 8) as u64,
+            meta.len() as u64,
+            data_len,
+            overflow_fst.len() as u64,
+        ];
+        let mut offsets = [0u64; 5];
+        let mut at = HEADER_LEN as u64;
+        for (o, len) in offsets.iter_mut().zip(lens) {
+            *o = at;
+            at = (at + len).next_multiple_of(8);
+        }
+        let mut header = Vec::with_capacity(HEADER_LEN);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&VERSION.to_le_bytes());
+        header.extend_from_slice(&0u32.to_le_bytes());
+        header.extend_from_slice(&entries.to_le_bytes());
+        header.extend_from_slice(&(blocks.len() as u64).to_le_bytes());
+        header.extend_from_slice(&(slots as u64).to_le_bytes());
+        header.extend_from_slice(&(overflow.len() as u64).to_le_bytes());
+        for (o, len) in offsets.iter().zip(lens) {
+            header.extend_from_slice(&o.to_le_bytes());
+            header.extend_from_slice(&len.to_le_bytes());
+        }
+        header.resize(HEADER_LEN, 0);
+        let mut written = 0u64;
+        let mut put = |w: &mut dyn Write, bytes: &[u8], at: u64| -> std::io::Result<()> {
+            let pad = at - written;
+            w.write_all(&vec![0u8; pad as usize])?;
+            w.write_all(bytes)?;
+            written = at + bytes.len() as u64;
+            Ok(())
+        };
+        put(w, &header, 0)?;
+        put(w, &dict, offsets[0])?;
+        let hash_bytes: Vec<u8> = hash.iter().flat_map(|s| s.to_le_bytes()).collect();
+        put(w, &hash_bytes, offsets[1])?;
+        put(w, &meta, offsets[2])?;
+        let mut data_at = offsets[3];
+        for block in &bodies {
+            put(w, &block.body, data_at)?;
+            data_at += block.body.len() as u64;
+        }
+        put(w, &[0u8; DATA_PAD], data_at)?;
+        put(w, &overflow_fst, offsets[4])?;
+        Ok(BlocksWritten {
+            entries,
+            duplicates: added - entries,
+            digest,
+            filter,
+        })
+    }
+}
+
+/// What writing a block segment did.
+pub(crate) struct BlocksWritten {
+    /// Distinct КИ written.
+    pub(crate) entries: u64,
+    /// КИ added more than once.
+    pub(crate) duplicates: u64,
+    /// Their content digest.
+    pub(crate) digest: ContentDigest,
+    /// The filter over them.
+    pub(crate) filter: SharedFilter,
+}
+
+/// One block, encoded.
+struct EncodedBlock {
+    count: u64,
+    /// Directory bits.
+    k: u32,
+    /// u32 directory entries.
+    wide: bool,
+    /// Directory and records.
+    body: Vec<u8>,
+}
+
+/// Encodes one block's sorted, distinct serial numbers.
+fn encode_block(serial_len: usize, values: &[u128]) -> EncodedBlock {
+    let bits = universe_bits(serial_len);
+    let k = directory_bits(values.len(), bits);
+    let low = bits - k;
+    let wide = values.len() > usize::from(u16::MAX);
+    let buckets = 1usize << k;
+    let mut body = Vec::with_capacity(buckets * 4 + (values.len() * low as usize).div_ceil(8) + 1);
+    // Directory: the first record of each bucket.
+    let mut next = 0usize;
+    for bucket in 0..buckets {
+        while next < values.len() && high(values[next], low) < bucket as u128 {
+            next += 1;
+        }
+        if wide {
+            body.extend_from_slice(&(next as u32).to_le_bytes());
+        } else {
+            body.extend_from_slice(&(next as u16).to_le_bytes());
+        }
+    }
+    // Records: the low bits, LSB first.
+    let mask = if low >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << low) - 1
+    };
+    let start = body.len();
+    body.resize(start + (values.len() * low as usize).div_ceil(8), 0);
+    let records = &mut body[start..];
+    let mut at = 0u64;
+    for &v in values {
+        let mut bits_left = low;
+        let mut x = v & mask;
+        let mut pos = at;
+        while bits_left > 0 {
+            let byte = (pos / 8) as usize;
+            let shift = (pos % 8) as u32;
+            let take = (8 - shift).min(bits_left);
+            records[byte] |= ((x & ((1u128 << take) - 1)) as u8) << shift;
+            x >>= take;
+            pos += u64::from(take);
+            bits_left -= take;
+        }
+        at += u64::from(low);
+    }
+    EncodedBlock {
+        count: values.len() as u64,
+        k,
+        wide,
+        body,
+    }
+}
+
+#[inline]
+fn high(v: u128, low: u32) -> u128 {
+    if low >= 128 { 0 } else { v >> low }
+}
+
+/// The section layout read from the header.
+#[derive(Clone, Copy, Debug)]
+struct Sections {
+    entries: u64,
+    blocks: u64,
+    slots: u64,
+    overflow_entries: u64,
+    dict: (usize, usize),
+    hash: (usize, usize),
+    meta: (usize, usize),
+    data: (usize, usize),
+    overflow: (usize, usize),
+}
+
+/// A block segment read from a memory-mapped file.
+pub(crate) struct KiBlocks {
+    bytes: MappedBytes,
+    s: Sections,
+    dict: fst::raw::Fst<Vec<u8>>,
+    overflow: fst::raw::Fst<Vec<u8>>,
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 8)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+impl KiBlocks {
+    /// Validates the header, every section's place and every block entry's shape and
+    /// bounds (not the records themselves: that is `verify`). Never panics.
+    pub(crate) fn open(bytes: MappedBytes) -> Result<KiBlocks, String> {
+        let b = bytes.as_ref();
+        if b.len() < HEADER_LEN || &b[..8] != MAGIC {
+            return Err("not a КИ block segment (bad magic or too short)".into());
+        }
+        let version = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
+        if version != VERSION {
+            return Err(format!(
+                "КИ block layout version {version}; this build reads {VERSION}"
+            ));
+        }
+        let section = |i: usize| -> Result<(usize, usize), String> {
+            let off = u64_at(b, 48 + i * 16);
+            let len = u64_at(b, 56 + i * 16);
+            let end = off.checked_add(len).ok_or("section offset overflows")?;
+            if off < HEADER_LEN as u64 || end > b.len() as u64 || !off.is_multiple_of(8) {
+                return Err(format!(
+                    "section {i} at {off}..{end} lies outside the payload of {} bytes",
+                    b.len()
+                ));
+            }
+            Ok((off as usize, len as usize))
+        };
+        let s = Sections {
+            entries: u64_at(b, 16),
+            blocks: u64_at(b, 24),
+            slots: u64_at(b, 32),
+            overflow_entries: u64_at(b, 40),
+            dict: section(0)?,
+            hash: section(1)?,
+            meta: section(2)?,
+            data: section(3)?,
+            overflow: section(4)?,
+        };
+        let ranges = [s.dict, s.hash, s.meta, s.data, s.overflow];
+        for pair in ranges.windows(2) {
+            if pair[0].0 + pair[0].1 > pair[1].0 {
+                return Err("sections overlap".into());
+            }
+        }
+        if !s.slots.is_power_of_two()
+            || s.slots < s.blocks.saturating_mul(2)
+            || s.hash.1 as u64 != s.slots.saturating_mul(8)
+        {
+            return Err(format!(
+                "hash table of {} bytes for {} slots and {} blocks",
+                s.hash.1, s.slots, s.blocks
+            ));
+        }
+        if s.meta.1 as u64 != s.blocks.saturating_mul(META_LEN as u64) {
+            return Err(format!(
+                "block table of {} bytes for {} blocks",
+                s.meta.1, s.blocks
+            ));
+        }
+        if s.data.1 < DATA_PAD {
+            return Err("block data section shorter than its padding".into());
+        }
+        let dict = fst::raw::Fst::new(b[s.dict.0..s.dict.0 + s.dict.1].to_vec())
+            .map_err(|e| format!("block dictionary: {e}"))?;
+        let overflow = fst::raw::Fst::new(b[s.overflow.0..s.overflow.0 + s.overflow.1].to_vec())
+            .map_err(|e| format!("overflow FST: {e}"))?;
+        if dict.len() as u64 != s.blocks {
+            return Err(format!(
+                "dictionary holds {} keys for {} blocks",
+                dict.len(),
+                s.blocks
+            ));
+        }
+        if overflow.len() as u64 != s.overflow_entries {
+            return Err(format!(
+                "overflow holds {} keys, the header says {}",
+                overflow.len(),
+                s.overflow_entries
+            ));
+        }
+        let segment = KiBlocks {
+            bytes,
+            s,
+            dict,
+            overflow,
+        };
+        // Every block's body inside the data section, in order, without gaps; counts add up.
+        let mut expected_offset = 0u64;
+        let mut total = s.overflow_entries;
+        for i in 0..s.blocks as usize {
+            let (_, meta) = segment
+                .block(i)
+                .ok_or_else(|| format!("block {i}: malformed entry"))?;
+            if meta.offset != expected_offset {
+                return Err(format!(
+                    "block {i} starts at {}, expected {expected_offset}",
+                    meta.offset
+                ));
+            }
+            expected_offset += meta.body_len();
+            total = total.saturating_add(meta.count);
+        }
+        if expected_offset + DATA_PAD as u64 > s.data.1 as u64 {
+            return Err(format!(
+                "blocks need {} bytes of data, the section holds {}",
+                expected_offset + DATA_PAD as u64,
+                s.data.1
+            ));
+        }
+        if total != s.entries {
+            return Err(format!(
+                "blocks and overflow hold {total} entries, the header says {}",
+                s.entries
+            ));
+        }
+        Ok(segment)
+    }
+
+    fn payload(&self) -> &[u8] {
+        self.bytes.as_ref()
+    }
+
+    fn data(&self) -> &[u8] {
+        let (off, len) = self.s.data;
+        &self.payload()[off..off + len]
+    }
+
+    /// Block `i`'s key and shape, checked for sanity.
+    fn block(&self, i: usize) -> Option<(BlockKey, BlockMeta)> {
+        let (off, _) = self.s.meta;
+        let m = self
+            .payload()
+            .get(off + i * META_LEN..off + (i + 1) * META_LEN)?;
+        let key_len = usize::from(m[0]);
+        if key_len != GS1_KEY && key_len != PACK_KEY {
+            return None;
+        }
+        let serial_len = usize::from(m[key_len]);
+        if serial_len == 0 || serial_len > MAX_SERIAL {
+            return None;
+        }
+        let key = BlockKey::new(&m[1..key_len], serial_len);
+        let k = u32::from(m[20]);
+        let wide = m[21] & 1 == 1;
+        let count = u64::from(u32::from_le_bytes([m[22], m[23], m[24], m[25]]));
+        let mut off = [0u8; 8];
+        off[..6].copy_from_slice(&m[26..32]);
+        let meta = BlockMeta {
+            serial_len,
+            k,
+            wide,
+            count,
+            offset: u64::from_le_bytes(off),
+        };
+        if k > universe_bits(serial_len)
+            || k > MAX_DIRECTORY_BITS
+            || count == 0
+            || (!wide && count > 65_535)
+        {
+            return None;
+        }
+        Some((key, meta))
+    }
+
+    /// Finds a block by key through the hash table.
+    #[inline]
+    fn find_block(&self, key: &BlockKey) -> Option<(usize, BlockMeta)> {
+        let bytes = key.bytes();
+        let h = key_hash(bytes);
+        let (off, _) = self.s.hash;
+        let mask = self.s.slots as usize - 1;
+        let mut at = (h as usize) & mask;
+        for _ in 0..self.s.slots {
+            let slot = u64_at(self.payload(), off + at * 8);
+            if slot == 0 {
+                return None;
+            }
+            if slot & 0xFFFF_FFFF_0000_0000 == h & 0xFFFF_FFFF_0000_0000 {
+                let i = (slot & 0xFFFF_FFFF) as usize - 1;
+                if let Some((k, meta)) = self.block(i)
+                    && k.bytes() == bytes
+                {
+                    return Some((i, meta));
+                }
+            }
+            at = (at + 1) & mask;
+        }
+        None
+    }
+
+    #[inline]
+    fn prefetch_slot(&self, key: &BlockKey) {
+        let h = key_hash(key.bytes());
+        let at = (h as usize) & (self.s.slots as usize - 1);
+        super::prefetch(self.payload(), self.s.hash.0 + at * 8);
+    }
+
+    /// The first and end record of the bucket holding `value`.
+    #[inline]
+    fn bucket(&self, meta: &BlockMeta, value: u128) -> Option<(u64, u64)> {
+        let low = meta.low_bits();
+        let j = high(value, low) as u64;
+        if j >= 1u64 << meta.k {
+            return None;
+        }
+        let data = self.data();
+        let dir = meta.offset as usize;
+        let entry = |i: u64| -> Option<u64> {
+            if meta.wide {
+                let at = dir + i as usize * 4;
+                let b = data.get(at..at + 4)?;
+                Some(u64::from(u32::from_le_bytes(b.try_into().ok()?)))
+            } else {
+                let at = dir + i as usize * 2;
+                let b = data.get(at..at + 2)?;
+                Some(u64::from(u16::from_le_bytes(b.try_into().ok()?)))
+            }
+        };
+        let start = entry(j)?;
+        let end = if j + 1 < 1u64 << meta.k {
+            entry(j + 1)?
+        } else {
+            meta.count
+        };
+        Some((start, end.min(meta.count)))
+    }
+
+    #[inline]
+    fn prefetch_bucket(&self, meta: &BlockMeta, value: u128) {
+        let j = high(value, meta.low_bits()) as usize;
+        let width = if meta.wide { 4 } else { 2 };
+        super::prefetch(self.data(), meta.offset as usize + j * width);
+    }
+
+    #[inline]
+    fn prefetch_records(&self, meta: &BlockMeta, first: u64) {
+        let at = meta.offset + meta.dir_bytes() + first * u64::from(meta.low_bits()) / 8;
+        super::prefetch(self.data(), at as usize);
+    }
+
+    /// Whether the block holds `value`, scanning its bucket.
+    #[inline]
+    fn bucket_holds(&self, meta: &BlockMeta, value: u128, (start, end): (u64, u64)) -> bool {
+        let low = meta.low_bits();
+        let want = if low >= 128 {
+            value
+        } else {
+            value & ((1u128 << low) - 1)
+        };
+        let data = self.data();
+        let records = meta.offset + meta.dir_bytes();
+        let Some(records) = data.get(records as usize..) else {
+            return false;
+        };
+        for i in start..end {
+            match read_bits(records, i * u64::from(low), low) {
+                Some(r) if r == want => return true,
+                Some(r) if r > want => return false,
+                Some(_) => {}
+                None => return false,
+            }
+        }
+        false
+    }
+
+    fn contains(&self, ki: &[u8]) -> bool {
+        match split(ki) {
+            None => self.overflow.contains_key(ki),
+            Some(s) => self.find_block(&s.key).is_some_and(|(_, meta)| {
+                self.bucket(&meta, s.value)
+                    .is_some_and(|range| self.bucket_holds(&meta, s.value, range))
+            }),
+        }
+    }
+
+    /// Every serial number of block `i`, in order.
+    fn values(&self, meta: &BlockMeta) -> Vec<u128> {
+        let low = meta.low_bits();
+        let data = self.data();
+        let records = (meta.offset + meta.dir_bytes()) as usize;
+        let mut out = Vec::with_capacity(meta.count as usize);
+        let Some(records) = data.get(records..) else {
+            return out;
+        };
+        let mut bucket = 0u64;
+        let mut next_bucket_start = self.bucket_start(meta, 1);
+        for i in 0..meta.count {
+            while next_bucket_start.is_some_and(|s| s <= i) {
+                bucket += 1;
+                next_bucket_start = self.bucket_start(meta, bucket + 1);
+            }
+            let Some(r) = read_bits(records, i * u64::from(low), low) else {
+                break;
+            };
+            let high = if low >= 128 {
+                0
+            } else {
+                u128::from(bucket) << low
+            };
+            out.push(high | r);
+        }
+        out
+    }
+
+    /// The first record of bucket `j`; `None` past the last bucket.
+    fn bucket_start(&self, meta: &BlockMeta, j: u64) -> Option<u64> {
+        if j >= 1u64 << meta.k {
+            return None;
+        }
+        let data = self.data();
+        let dir = meta.offset as usize;
+        if meta.wide {
+            let at = dir + j as usize * 4;
+            data.get(at..at + 4)
+                .map(|b| u64::from(u32::from_le_bytes(b.try_into().unwrap_or_default())))
+        } else {
+            let at = dir + j as usize * 2;
+            data.get(at..at + 2)
+                .map(|b| u64::from(u16::from_le_bytes(b.try_into().unwrap_or_default())))
+        }
+    }
+
+    /// Feeds every КИ to a builder except those in `except` (compaction starts from the
+    /// base this way, without re-reading each КИ: blocks go over whole).
+    pub(crate) fn decode_into(&self, builder: &mut BlocksBuilder, except: &[Vec<u8>]) {
+        let mut skip: HashMap<BlockKey, Vec<u128>> = HashMap::new();
+        let mut skip_overflow: Vec<&[u8]> = Vec::new();
+        for ki in except {
+            match split(ki) {
+                Some(s) => skip.entry(s.key).or_default().push(s.value),
+                None => skip_overflow.push(ki),
+            }
+        }
+        for values in skip.values_mut() {
+            values.sort_unstable();
+        }
+        for i in 0..self.s.blocks as usize {
+            let Some((key, meta)) = self.block(i) else {
+                continue;
+            };
+            let mut values = self.values(&meta);
+            if let Some(gone) = skip.get(&key) {
+                values.retain(|v| gone.binary_search(v).is_err());
+            }
+            builder.added += values.len() as u64;
+            builder.blocks.entry(key).or_default().extend(values);
+        }
+        skip_overflow.sort_unstable();
+        let mut stream = self.overflow.stream();
+        while let Some((k, _)) = fst::Streamer::next(&mut stream) {
+            if skip_overflow.binary_search(&k).is_err() {
+                builder.overflow.push(k.into());
+                builder.added += 1;
+            }
+        }
+    }
+
+    /// The segment as КИ blocks, if it is one.
+    pub(crate) fn downcast(segment: &dyn TableSegment) -> Option<&KiBlocks> {
+        segment.as_any().downcast_ref::<KiBlocks>()
+    }
+}
+
+/// Stage of one key in a batch lookup.
+#[derive(Clone, Copy)]
+enum Stage {
+    Done,
+    Overflow,
+    Split(Split),
+    Block(Split, BlockMeta),
+    Bucket(Split, BlockMeta, (u64, u64)),
+}
+
+/// Keys looked up together: each stage's memory is fetched for all of them before any is
+/// used, so their cache misses overlap instead of following one another.
+const GROUP: usize = 16;
+
+impl TableSegment for KiBlocks {
+    fn bytes(&self) -> u64 {
+        self.payload().len() as u64
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn len(&self) -> u64 {
+        self.s.entries
+    }
+
+    fn get(&self, key: &[u8]) -> Option<u64> {
+        self.contains(key).then_some(0)
+    }
+
+    fn get_batch(&self, queries: &mut [Query<'_>]) {
+        for group in queries.chunks_mut(GROUP) {
+            let mut stages = [Stage::Done; GROUP];
+            for (q, stage) in group.iter().zip(stages.iter_mut()) {
+                *stage = match split(q.key) {
+                    Some(s) => {
+                        self.prefetch_slot(&s.key);
+                        Stage::Split(s)
+                    }
+                    None => Stage::Overflow,
+                };
+            }
+            for stage in stages.iter_mut() {
+                if let Stage::Split(s) = *stage {
+                    *stage = match self.find_block(&s.key) {
+                        Some((_, meta)) => {
+                            self.prefetch_bucket(&meta, s.value);
+                            Stage::Block(s, meta)
+                        }
+                        None => Stage::Done,
+                    };
+                }
+            }
+            for stage in stages.iter_mut() {
+                if let Stage::Block(s, meta) = *stage {
+                    *stage = match self.bucket(&meta, s.value) {
+                        Some(range) => {
+                            self.prefetch_records(&meta, range.0);
+                            Stage::Bucket(s, meta, range)
+                        }
+                        None => Stage::Done,
+                    };
+                }
+            }
+            for (q, stage) in group.iter_mut().zip(stages) {
+                q.found = match stage {
+                    Stage::Bucket(s, meta, range) => {
+                        self.bucket_holds(&meta, s.value, range).then_some(0)
+                    }
+                    Stage::Overflow => self.overflow.contains_key(q.key).then_some(0),
+                    _ => None,
+                };
+            }
+        }
+    }
+
+    fn cursor(&self) -> Box<dyn EntryCursor + '_> {
+        Box::new(BlocksCursor::new(self))
+    }
+
+    fn verify(&self) -> Result<(), String> {
+        // The dictionary names every block, in order, with its number.
+        let mut stream = self.dict.stream();
+        let mut i = 0usize;
+        while let Some((key, number)) = fst::Streamer::next(&mut stream) {
+            let (block, _) = self
+                .block(i)
+                .ok_or_else(|| format!("block {i}: malformed entry"))?;
+            if block.bytes() != key || number.value() != i as u64 {
+                return Err(format!(
+                    "dictionary entry {i} ({:?} → {}) does not match block table entry {:?}",
+                    String::from_utf8_lossy(key),
+                    number.value(),
+                    String::from_utf8_lossy(block.bytes())
+                ));
+            }
+            i += 1;
+        }
+        // Every block reachable through the hash table; every slot names a real block.
+        let (off, _) = self.s.hash;
+        let mut named = 0u64;
+        for at in 0..self.s.slots as usize {
+            let slot = u64_at(self.payload(), off + at * 8);
+            if slot != 0 {
+                named += 1;
+                let i = (slot & 0xFFFF_FFFF) as usize;
+                if i == 0 || i as u64 > self.s.blocks {
+                    return Err(format!("hash slot {at} names block {i}"));
+                }
+            }
+        }
+        if named != self.s.blocks {
+            return Err(format!(
+                "hash table names {named} blocks, the segment has {}",
+                self.s.blocks
+            ));
+        }
+        let checked: Result<(), String> =
+            (0..self.s.blocks as usize)
+                .into_par_iter()
+                .try_for_each(|i| {
+                    let (key, meta) = self
+                        .block(i)
+                        .ok_or_else(|| format!("block {i}: malformed"))?;
+                    match self.find_block(&key) {
+                        Some((found, _)) if found == i => {}
+                        _ => {
+                            return Err(format!(
+                                "block {i} cannot be found through the hash table"
+                            ));
+                        }
+                    }
+                    // Directory: starts at 0, never decreases, stays within the records.
+                    let mut previous = 0;
+                    for j in 0..1u64 << meta.k {
+                        let start = self
+                            .bucket_start(&meta, j)
+                            .ok_or_else(|| format!("block {i}: directory outside the data"))?;
+                        if (j == 0 && start != 0) || start < previous || start > meta.count {
+                            return Err(format!("block {i}: directory entry {j} is {start}"));
+                        }
+                        previous = start;
+                    }
+                    // Records: strictly increasing serials, each a real serial that splits back
+                    // into this block.
+                    let values = self.values(&meta);
+                    if values.len() as u64 != meta.count {
+                        return Err(format!("block {i}: records outside the data"));
+                    }
+                    let mut ki = Vec::with_capacity(40);
+                    for (n, pair) in values.windows(2).enumerate() {
+                        if pair[0] >= pair[1] {
+                            return Err(format!("block {i}: record {} out of order", n + 1));
+                        }
+                    }
+                    for &v in &values {
+                        if v >= POW82[meta.serial_len] {
+                            return Err(format!("block {i}: record beyond its serial length"));
+                        }
+                        join(&key, v, &mut ki);
+                        match split(&ki) {
+                            Some(s) if s.key == key && s.value == v => {}
+                            _ => {
+                                return Err(format!(
+                                    "block {i}: {:?} does not belong in it",
+                                    String::from_utf8_lossy(&ki)
+                                ));
+                            }
+                        }
+                        if !self.contains(&ki) {
+                            return Err(format!(
+                                "block {i}: lookup misses {:?}",
+                                String::from_utf8_lossy(&ki)
+                            ));
+                        }
+                    }
+                    Ok(())
+                });
+        checked?;
+        self.overflow
+            .verify()
+            .map_err(|e| format!("overflow FST checksum: {e}"))?;
+        let mut stream = self.overflow.stream();
+        while let Some((k, _)) = fst::Streamer::next(&mut stream) {
+            if split(k).is_some() {
+                return Err(format!(
+                    "overflow holds {:?}, which belongs in a block",
+                    String::from_utf8_lossy(k)
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every КИ of a block segment in byte order: blocks of one prefix with different serial
+/// lengths (and tobacco packs between GS1 codes) interleave, so the blocks are merged,
+/// starting each when the merge reaches its first КИ; overflow keys are merged in last.
+struct BlocksCursor<'a> {
+    seg: &'a KiBlocks,
+    /// Blocks by first КИ.
+    order: Vec<(Vec<u8>, usize)>,
+    next_block: usize,
+    /// Blocks being merged: their current КИ, key, values and position.
+    active: Vec<ActiveBlock>,
+    overflow: fst::raw::Stream<'a>,
+    overflow_key: Option<Vec<u8>>,
+    current: Vec<u8>,
+}
+
+struct ActiveBlock {
+    ki: Vec<u8>,
+    key: BlockKey,
+    values: Vec<u128>,
+    at: usize,
+}
+
+impl<'a> BlocksCursor<'a> {
+    fn new(seg: &'a KiBlocks) -> BlocksCursor<'a> {
+        let mut order: Vec<(Vec<u8>, usize)> = (0..seg.s.blocks as usize)
+            .filter_map(|i| {
+                let (key, meta) = seg.block(i)?;
+                let first = seg.first_value(&meta)?;
+                let mut ki = Vec::new();
+                join(&key, first, &mut ki);
+                Some((ki, i))
+            })
+            .collect();
+        order.sort_unstable();
+        let mut overflow = seg.overflow.stream();
+        let overflow_key = fst::Streamer::next(&mut overflow).map(|(k, _)| k.to_vec());
+        BlocksCursor {
+            seg,
+            order,
+            next_block: 0,
+            active: Vec::new(),
+            overflow,
+            overflow_key,
+            current: Vec::new(),
+        }
+    }
+}
+
+impl KiBlocks {
+    fn first_value(&self, meta: &BlockMeta) -> Option<u128> {
+        let low = meta.low_bits();
+        let records = self
+            .data()
+            .get((meta.offset + meta.dir_bytes()) as usize..)?;
+        let r = read_bits(records, 0, low)?;
+        // Record 0 is in the first bucket that is not empty.
+        let mut bucket = 0u64;
+        while self.bucket_start(meta, bucket + 1).is_some_and(|s| s == 0) {
+            bucket += 1;
+        }
+        Some(if low >= 128 {
+            r
+        } else {
+            (u128::from(bucket) << low) | r
+        })
+    }
+}
+
+impl EntryCursor for BlocksCursor<'_> {
+    fn advance(&mut self) -> bool {
+        // Start every block whose first КИ is not after the smallest active one.
+        loop {
+            let smallest = self.active.iter().map(|a| &a.ki).min();
+            match self.order.get(self.next_block) {
+                Some((first, i)) if smallest.is_none_or(|s| first <= s) => {
+                    let i = *i;
+                    self.next_block += 1;
+                    if let Some((key, meta)) = self.seg.block(i) {
+                        let values = self.seg.values(&meta);
+                        if let Some(&v) = values.first() {
+                            let mut ki = Vec::with_capacity(40);
+                            join(&key, v, &mut ki);
+                            self.active.push(ActiveBlock {
+                                ki,
+                                key,
+                                values,
+                                at: 0,
+                            });
+                        }
+                    }
+                }
+                _ => break,
+            }
+        }
+        let best = self
+            .active
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.ki.cmp(&b.1.ki))
+            .map(|(i, _)| i);
+        let take_overflow = match (&self.overflow_key, best) {
+            (Some(o), Some(b)) => o.as_slice().cmp(&self.active[b].ki) == Ordering::Less,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if take_overflow {
+            self.current = self.overflow_key.take().unwrap_or_default();
+            self.overflow_key = fst::Streamer::next(&mut self.overflow).map(|(k, _)| k.to_vec());
+            return true;
+        }
+        let Some(b) = best else {
+            return false;
+        };
+        let block = &mut self.active[b];
+        std::mem::swap(&mut self.current, &mut block.ki);
+        block.at += 1;
+        if let Some(&v) = block.values.get(block.at) {
+            join(&block.key, v, &mut block.ki);
+        } else {
+            self.active.swap_remove(b);
+        }
+        true
+    }
+
+    fn key(&self) -> &[u8] {
+        &self.current
+    }
+
+    fn value(&self) -> u64 {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segment(kis: &[&[u8]]) -> KiBlocks {
+        let mut b = BlocksBuilder::default();
+        for k in kis {
+            b.add(k);
+        }
+        let mut out = Vec::new();
+        b.finish(&mut out, &|n| SharedFilter::new(n as usize))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b");
+        std::fs::write(&path, &out).unwrap();
+        // SAFETY: test file, not modified while mapped.
+        let map = unsafe { memmap2::Mmap::map(&std::fs::File::open(&path).unwrap()).unwrap() };
+        KiBlocks::open(MappedBytes::whole(map)).unwrap()
+    }
+
+    #[test]
+    fn split_and_join_round_trip_in_order() {
+        let mut serials: Vec<Vec<u8>> = Vec::new();
+        let gs1: Vec<u8> = (0..=255u8).filter(|&b| is_gs1_char(b)).collect();
+        assert_eq!(gs1.len(), 82);
+        for len in [1usize, 6, 7, 13, 20] {
+            for n in 0..50usize {
+                serials.push((0..len).map(|i| gs1[(n * 31 + i * 7) % 82]).collect());
+            }
+        }
+        for s in &serials {
+            let ki = [b"010460043993125621".as_slice(), s].concat();
+            let sp = split(&ki).unwrap();
+            let mut back = Vec::new();
+            join(&sp.key, sp.value, &mut back);
+            assert_eq!(back, ki);
+        }
+        // Numeric order is byte order for one length.
+        let mut thirteen: Vec<&Vec<u8>> = serials.iter().filter(|s| s.len() == 13).collect();
+        thirteen.sort();
+        let values: Vec<u128> = thirteen
+            .iter()
+            .map(|s| {
+                split(&[b"010460043993125621".as_slice(), s].concat())
+                    .unwrap()
+                    .value
+            })
+            .collect();
+        assert!(values.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(
+            split(b"04647297654361!%C5UGb").unwrap().key.bytes().len(),
+            PACK_KEY
+        );
+        assert!(split(b"0104600439931256215\x1fbc").is_none());
+        assert!(split(b"0104600439931256215abcdEFGH1234abcdEFGH1").is_none());
+    }
+
+    #[test]
+    fn every_key_found_and_near_misses_not() {
+        let mut kis: Vec<Vec<u8>> = Vec::new();
+        for i in 0..5000u32 {
+            kis.push(format!("0104600439931256215ab{i:08}").into_bytes());
+            kis.push(format!("01046004399312562{:06}", i % 997).into_bytes());
+        }
+        kis.push(b"04647297654361!%C5UGb".to_vec());
+        kis.push(b"weird-key".to_vec());
+        kis.push(b"0104600439931256215abcdEFGH1234abcdEFGH12".to_vec());
+        let refs: Vec<&[u8]> = kis.iter().map(|k| k.as_slice()).collect();
+        let seg = segment(&refs);
+        let mut distinct = kis.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(seg.len(), distinct.len() as u64);
+        for k in &distinct {
+            assert_eq!(seg.get(k), Some(0), "{}", String::from_utf8_lossy(k));
+        }
+        for miss in [
+            b"0104600439931256215ab00005000".as_slice(),
+            b"0104600439931256215ab0000500",
+            b"01046004399312562000998",
+            b"04647297654361!%C5UGc",
+            b"weird-kez",
+            b"",
+        ] {
+            assert_eq!(seg.get(miss), None, "{}", String::from_utf8_lossy(miss));
+        }
+        // The batch path agrees with the single one.
+        let mut probe: Vec<Vec<u8>> = distinct.clone();
+        probe.push(b"0104600439931256215zz00000000".to_vec());
+        let mut queries: Vec<Query<'_>> = probe.iter().map(|k| Query::new(k)).collect();
+        seg.get_batch(&mut queries);
+        for (q, k) in queries.iter().zip(&probe) {
+            assert_eq!(q.found, seg.get(k));
+        }
+        // The cursor gives every key once, in byte order.
+        let mut cursor = seg.cursor();
+        let mut streamed = Vec::new();
+        while cursor.advance() {
+            streamed.push(cursor.key().to_vec());
+        }
+        assert_eq!(streamed, distinct);
+        seg.verify().unwrap();
+    }
+}
