@@ -631,7 +631,7 @@ fn read_gs1(text: &[u8], ctx: &RepairContext) -> Result<(Vec<Code>, bool), Parse
     let serial_pos = 18;
     if let Some(bad) = first_non_gs1(segment).filter(|&p| p < 20) {
         return Err(ParseError::BadChar {
-            ch: segment[bad] as char,
+            ch: char_at(segment, bad),
             pos: serial_pos + bad,
             field: "serial",
             context: ctx.clone(),
@@ -652,6 +652,11 @@ fn read_gs1(text: &[u8], ctx: &RepairContext) -> Result<(Vec<Code>, bool), Parse
 
 /// Reads and validates the GTIN-14 at `text[at..at + 14]`.
 fn read_gtin(text: &[u8], at: usize, ctx: &RepairContext) -> Result<String, ParseError> {
+    check_gtin(text, at, ctx).map(lossy)
+}
+
+/// Checks the GTIN at `at` (14 digits, valid check digit) without copying it.
+fn check_gtin<'a>(text: &'a [u8], at: usize, ctx: &RepairContext) -> Result<&'a [u8], ParseError> {
     let gtin = &text[at.min(text.len())..(at + 14).min(text.len())];
     if gtin.len() != 14 || !gtin.iter().all(u8::is_ascii_digit) {
         return Err(ParseError::GtinNotDigits {
@@ -668,14 +673,25 @@ fn read_gtin(text: &[u8], at: usize, ctx: &RepairContext) -> Result<String, Pars
             context: ctx.clone(),
         });
     }
-    Ok(lossy(gtin))
+    Ok(gtin)
+}
+
+/// The character starting at byte `pos` (a multi-byte UTF-8 one whole, so that a
+/// Cyrillic letter is named as itself), or U+FFFD for a byte that starts none.
+fn char_at(text: &[u8], pos: usize) -> char {
+    let rest = &text[pos.min(text.len())..];
+    let end = rest.len().min(4);
+    (1..=end)
+        .find_map(|n| std::str::from_utf8(&rest[..n]).ok())
+        .and_then(|s| s.chars().next())
+        .unwrap_or(char::REPLACEMENT_CHARACTER)
 }
 
 /// Reads the tobacco pack format: GTIN-14 + serial 7 [+ price 4 + check 4].
 fn read_tobacco_pack(text: &[u8], ctx: &RepairContext) -> Result<Code, ParseError> {
     let gtin = read_gtin(text, 0, ctx)?;
     let bad_char = |pos: usize, field| ParseError::BadChar {
-        ch: text[pos] as char,
+        ch: char_at(text, pos),
         pos,
         field,
         context: ctx.clone(),
@@ -688,7 +704,7 @@ fn read_tobacco_pack(text: &[u8], ctx: &RepairContext) -> Result<Code, ParseErro
         let mut value = 0u32;
         for (pos, &ch) in text.iter().enumerate().take(25).skip(21) {
             let digit = alphabet::base80_digit(ch).ok_or(ParseError::BadPrice {
-                ch: ch as char,
+                ch: char_at(text, pos),
                 pos,
                 context: ctx.clone(),
             })?;
@@ -731,7 +747,7 @@ fn unbracket(text: &[u8], ctx: &RepairContext) -> Result<Vec<u8>, ParseError> {
         }
         let Some((value_start, ai)) = tag_at(text, i) else {
             return Err(ParseError::BadChar {
-                ch: text[i] as char,
+                ch: char_at(text, i),
                 pos: i,
                 field: "bracketed AI tag",
                 context: ctx.clone(),
@@ -758,6 +774,10 @@ pub fn validate_ki(bytes: &[u8]) -> Result<Structure, ParseError> {
     let ctx = RepairContext::default();
     // `01` + GTIN + `21` leaves no room for a serial in 21 bytes: those are tobacco packs.
     if bytes.len() == 21 {
+        check_gtin(bytes, 0, &ctx)?;
+        if first_non_gs1(&bytes[14..21]).is_none() {
+            return Ok(Structure::TobaccoPack);
+        }
         return read_tobacco_pack(bytes, &ctx).map(|c| c.structure);
     }
     if !bytes.starts_with(b"01") {
@@ -767,7 +787,7 @@ pub fn validate_ki(bytes: &[u8]) -> Result<Structure, ParseError> {
             context: ctx,
         });
     }
-    read_gtin(bytes, 2, &ctx)?;
+    check_gtin(bytes, 2, &ctx)?;
     if bytes.get(16..18) != Some(b"21") {
         return Err(ParseError::MissingSerialAi {
             pos: 16,
@@ -778,7 +798,7 @@ pub fn validate_ki(bytes: &[u8]) -> Result<Structure, ParseError> {
     let serial = &bytes[18..];
     if let Some(p) = first_non_gs1(serial) {
         return Err(ParseError::BadChar {
-            ch: serial[p] as char,
+            ch: char_at(serial, p),
             pos: 18 + p,
             field: "serial",
             context: ctx,

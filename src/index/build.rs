@@ -16,11 +16,10 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::digest::ContentDigest;
-use super::filter::SharedFilter;
 use super::format::{self, FileMeta, Role, write_data_file};
 use super::manifest::{self, ListSource, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, SegmentMeta};
 use super::segment::Layout;
-use super::segment::blocks::BlocksBuilder;
+use super::segment::blocks::{BlocksBuilder, KiBlocks};
 use super::{IndexError, Table, WriterLock, gc};
 use crate::list::{
     EntryOptions, EntrySink, HeaderFields, LineStats, ListError, ListHeader, ListKind, ListReader,
@@ -495,32 +494,39 @@ fn read_list(
                     }
                 }
             }
+            // One collection per worker, not per piece: fewer maps to fill and merge.
             let parsed: Vec<(Collected, LineStats)> = batch
                 .par_iter()
-                .map(|piece| {
-                    let mut sink = Collected::new(kind, options.cis_layout);
-                    let stats = match piece {
-                        Piece::Lines {
-                            bytes,
-                            first_line,
-                            offset,
-                        } => crate::list::parse_lines(
-                            &path,
-                            bytes,
-                            *first_line,
-                            *offset,
-                            &header,
-                            &options.entries,
-                            &mut sink,
-                        ),
-                        Piece::TooLong(reject) => LineStats {
-                            entry_lines: 1,
-                            normalised: 0,
-                            rejects: vec![reject.clone()],
-                        },
-                    };
-                    (sink, stats)
-                })
+                .fold(
+                    || {
+                        (
+                            Collected::new(kind, options.cis_layout),
+                            LineStats::default(),
+                        )
+                    },
+                    |(mut sink, mut stats), piece| {
+                        match piece {
+                            Piece::Lines {
+                                bytes,
+                                first_line,
+                                offset,
+                            } => stats.merge(crate::list::parse_lines(
+                                &path,
+                                bytes,
+                                *first_line,
+                                *offset,
+                                &header,
+                                &options.entries,
+                                &mut sink,
+                            )),
+                            Piece::TooLong(reject) => {
+                                stats.entry_lines += 1;
+                                stats.rejects.push(reject.clone());
+                            }
+                        }
+                        (sink, stats)
+                    },
+                )
                 .collect();
             for (sink, piece_stats) in parsed {
                 rejects.write(&piece_stats.rejects)?;
@@ -646,19 +652,20 @@ pub(super) fn write_blocks(
     let path = dir.join(&name);
     let mut written = None;
     let data = write_data_file(dir, &name, role, Layout::KiBlocks, |w: &mut dyn Write| {
-        let result = builder
-            .finish(w, &|n| SharedFilter::new(n as usize))
-            .map_err(|source| IndexError::Io {
-                path: path.clone(),
-                source,
-            })?;
+        let result = builder.finish(w).map_err(|source| IndexError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let entries = result.entries;
         written = Some(result);
         Ok(entries)
     })?;
     let mut written = written.expect("set by the writer");
-    let filter = std::mem::replace(&mut written.filter, SharedFilter::new(0));
-    let payload = filter.into_payload();
+    // Hashes in filter-block order make filling and checking the filter a sequential pass
+    // instead of a cache miss per key.
+    let mut hashes = std::mem::take(&mut written.hashes);
+    hashes.par_sort_unstable();
+    let payload = super::filter::build(&hashes);
     let filter_meta = write_filter(
         dir,
         segment_id,
@@ -666,22 +673,18 @@ pub(super) fn write_blocks(
         &payload,
         written.entries,
     )?;
-    // Writers check the filter passes every key before publishing (a filter that missed
-    // one would turn a banned code into an allowed one).
+    // Writers check before publishing that the file reads back as written (the content
+    // digest of every key decoded from it) and that the filter passes every key (a filter
+    // that missed one would turn a banned code into an allowed one).
     let opened = format::open_data_file(dir, &data, false)?;
-    let segment = super::segment::open(Layout::KiBlocks, opened, false).map_err(|reason| {
-        IndexError::Damaged {
-            path: path.clone(),
-            reason,
-        }
+    let segment = KiBlocks::open(opened).map_err(|reason| IndexError::Damaged {
+        path: path.clone(),
+        reason,
     })?;
-    let mut cursor = segment.cursor();
-    while cursor.advance() {
-        if !super::filter::payload_passes(&payload, super::filter::key_hash(cursor.key())) {
-            return Err(IndexError::Refused(format!(
-                "internal error: the filter for {name} misses keys; nothing published"
-            )));
-        }
+    if segment.digest_par() != written.digest || !super::filter::covers(&payload, &hashes) {
+        return Err(IndexError::Refused(format!(
+            "internal error: {name} does not read back as written, or its filter misses keys; nothing published"
+        )));
     }
     Ok((written, vec![data, filter_meta]))
 }

@@ -9,8 +9,6 @@
 //! payload  u64 LE number of blocks | blocks (32 bytes each, words u32 LE)
 //! ```
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use super::format::MappedBytes;
 
 /// Bits of filter per key.
@@ -40,49 +38,6 @@ fn masks(hash: u64) -> [u32; 8] {
 /// multiply-shift above.
 fn block_count(keys: usize) -> u64 {
     ((keys * BITS_PER_KEY).div_ceil(256)).clamp(1, u32::MAX as usize) as u64
-}
-
-/// A filter filled from many threads at once (keys are hashed where they are decoded).
-pub(crate) struct SharedFilter {
-    blocks: u64,
-    words: Vec<AtomicU32>,
-}
-
-impl SharedFilter {
-    /// An empty filter sized for `keys` keys.
-    pub(crate) fn new(keys: usize) -> SharedFilter {
-        let blocks = block_count(keys);
-        SharedFilter {
-            blocks,
-            words: (0..blocks * 8).map(|_| AtomicU32::new(0)).collect(),
-        }
-    }
-
-    /// Adds a key's hash.
-    pub(crate) fn insert(&self, hash: u64) {
-        let b = block_index(hash, self.blocks) * 8;
-        for (w, m) in self.words[b..b + 8].iter().zip(masks(hash)) {
-            w.fetch_or(m, Ordering::Relaxed);
-        }
-    }
-
-    /// The payload, as [`build`] writes it.
-    pub(crate) fn into_payload(self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 + self.words.len() * 4);
-        out.extend_from_slice(&self.blocks.to_le_bytes());
-        for w in self.words {
-            out.extend_from_slice(&w.into_inner().to_le_bytes());
-        }
-        out
-    }
-}
-
-/// Whether a payload passes a hash (for writers' coverage checks).
-pub(crate) fn payload_passes(payload: &[u8], hash: u64) -> bool {
-    payload
-        .get(..8)
-        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
-        .is_some_and(|blocks| passes(payload, blocks, hash))
 }
 
 /// Builds the payload of a filter over key hashes.

@@ -256,6 +256,7 @@ impl TableStack {
         let mut hashes = [0u64; CHUNK];
         // Per key of the chunk: None undecided, Some(value or TOMBSTONE) decided.
         let mut decided: [Option<u64>; CHUNK] = [None; CHUNK];
+        let mut undecided: Vec<usize> = Vec::with_capacity(CHUNK);
         let mut passing: Vec<usize> = Vec::with_capacity(CHUNK);
         let mut queries: Vec<Query<'_>> = Vec::with_capacity(CHUNK);
         for chunk in keys.chunks(CHUNK) {
@@ -265,11 +266,14 @@ impl TableStack {
             }
             decided[..n].fill(None);
             for source in self.sources() {
+                undecided.clear();
+                undecided.extend((0..n).filter(|&i| decided[i].is_none()));
+                if undecided.is_empty() {
+                    break;
+                }
                 passing.clear();
                 match &source.filter {
                     Some(f) => {
-                        let undecided: Vec<usize> =
-                            (0..n).filter(|&i| decided[i].is_none()).collect();
                         for &i in undecided.iter().take(PREFETCH_DISTANCE) {
                             f.prefetch(hashes[i]);
                         }
@@ -282,7 +286,7 @@ impl TableStack {
                             }
                         }
                     }
-                    None => passing.extend((0..n).filter(|&i| decided[i].is_none())),
+                    None => passing.extend_from_slice(&undecided),
                 }
                 if passing.is_empty() {
                     continue;

@@ -9,25 +9,26 @@
 //!   (k from the block's size) and gives each bucket's first record;
 //! - **records** hold only the low bits a bucket leaves open, bit-packed.
 //!
-//! A lookup goes: hash table slot → block entry (whose stored key is compared in full) →
-//! one directory entry → a few records on one or two cache lines. Every "present" compares
-//! the whole stored key: the block key byte for byte, the serial number in full.
+//! A lookup goes: hash table slot (which holds the block's key, compared in full, and its
+//! shape) → one directory entry → a few records on one cache line. Every "present"
+//! compares the whole stored key: the block key byte for byte, the serial number in full.
 //!
-//! An FST over the block keys is the canonical dictionary (it maps each key to its block
-//! number, and `verify` walks it against the block table); the hash table in front of it is
-//! for the hot path. КИ that do not fit the packed form go to an overflow FST.
+//! An FST over the block keys is the canonical dictionary (it maps each key to its slot,
+//! and `verify` walks it against the slot table); the hash table of slots is the hot path.
+//! КИ that do not fit the packed form go to an overflow FST.
 //!
 //! ```text
 //! header   128 bytes: magic "KIBLOCKS" | version u32 | 0 u32 | entries u64 | blocks u64
 //!                     | slots u64 | overflow entries u64 | then (offset u64, length u64)
-//!                     for: dictionary FST, hash table, block table, block data,
-//!                     overflow FST (offsets from the payload start, 8-aligned)
-//! hash     slots × u64: 0 empty, else (block number + 1) | fingerprint << 32
-//! blocks   32 bytes each, in key order: key length u8 (15 or 19) | key (19 bytes, zero
+//!                     for: dictionary FST, slot table, block data, overflow FST
+//!                     (offsets from the payload start, 8-aligned)
+//! slots    32 bytes each, open addressing by xxh3-64 of the key, linear probing, at most
+//!          half full: key length u8 (0: empty; else 15 or 19) | key (19 bytes, zero
 //!          padded; its last byte is the serial length) | k u8 | flags u8 (bit 0: u32
 //!          directory) | records u32 | data offset u48
-//! data     per block: 2^k directory entries (u16 or u32 LE), then the records, LSB-first
-//!          bit stream of (bits(82^len) - k) bits each; 32 zero bytes end the section
+//! data     per block, in key order: 2^k directory entries (u16 or u32 LE), then the
+//!          records, LSB-first bit stream of (bits(82^len) - k) bits each; 32 zero bytes
+//!          end the section
 //! ```
 
 use std::cmp::Ordering;
@@ -37,7 +38,6 @@ use std::io::Write;
 use rayon::prelude::*;
 
 use super::super::digest::ContentDigest;
-use super::super::filter::SharedFilter;
 use super::super::format::MappedBytes;
 use super::{EntryCursor, Query, TableSegment};
 use crate::code::alphabet::is_gs1_char;
@@ -47,12 +47,12 @@ const MAGIC: &[u8; 8] = b"KIBLOCKS";
 /// Version of the block layout inside its container.
 const VERSION: u32 = 1;
 const HEADER_LEN: usize = 128;
-const META_LEN: usize = 32;
+const SLOT_LEN: usize = 32;
 const DATA_PAD: usize = 32;
 /// Longest serial the packed form holds: 82^20 < 2^128.
 pub(crate) const MAX_SERIAL: usize = 20;
-/// Records per bucket the directory aims at.
-const BUCKET_TARGET_SHIFT: u32 = 3;
+/// Records per bucket the directory aims at: 4 to 8 (one cache line to scan).
+const BUCKET_TARGET_SHIFT: u32 = 2;
 /// Most directory bits a block may have (16 M buckets).
 const MAX_DIRECTORY_BITS: u32 = 24;
 /// Key length of a GS1-form block key: `01` + GTIN + `21` + serial length.
@@ -105,22 +105,23 @@ fn universe_bits(len: usize) -> u32 {
     128 - (POW82[len] - 1).leading_zeros()
 }
 
-/// A block key: the bytes before the serial, then the serial length; padded to 20 bytes
-/// with its length in the last byte, so that it can be a map key without allocation.
+/// A block key: the bytes before the serial, then the serial length. Stored as a slot
+/// stores it (length byte, then the key zero-padded to 19 bytes), so that a slot is
+/// compared with one 20-byte comparison and the key is a map key without allocation.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct BlockKey([u8; 20]);
 
 impl BlockKey {
     fn new(prefix: &[u8], serial_len: usize) -> BlockKey {
         let mut k = [0u8; 20];
-        k[..prefix.len()].copy_from_slice(prefix);
-        k[prefix.len()] = serial_len as u8;
-        k[19] = (prefix.len() + 1) as u8;
+        k[0] = (prefix.len() + 1) as u8;
+        k[1..1 + prefix.len()].copy_from_slice(prefix);
+        k[1 + prefix.len()] = serial_len as u8;
         BlockKey(k)
     }
 
     fn bytes(&self) -> &[u8] {
-        &self.0[..usize::from(self.0[19])]
+        &self.0[1..1 + usize::from(self.0[0])]
     }
 
     fn prefix(&self) -> &[u8] {
@@ -157,13 +158,18 @@ pub(crate) fn split(ki: &[u8]) -> Option<Split> {
         return None;
     };
     let (prefix, serial) = ki.split_at(prefix_len);
+    // Nine digits at a time in 64-bit arithmetic (82^9 < 2^64), then one wide step each.
     let mut value = 0u128;
-    for &c in serial {
-        let d = DIGITS[usize::from(c)];
-        if d == 0xFF {
-            return None;
+    for chunk in serial.chunks(9) {
+        let mut part = 0u64;
+        for &c in chunk {
+            let d = DIGITS[usize::from(c)];
+            if d == 0xFF {
+                return None;
+            }
+            part = part * 82 + u64::from(d);
         }
-        value = value * 82 + u128::from(d);
+        value = value * POW82[chunk.len()] + u128::from(part);
     }
     Some(Split {
         key: BlockKey::new(prefix, serial.len()),
@@ -178,9 +184,23 @@ fn join(key: &BlockKey, mut value: u128, out: &mut Vec<u8>) {
     let len = key.serial_len();
     let start = out.len();
     out.resize(start + len, 0);
-    for i in (0..len).rev() {
-        out[start + i] = CHARS[(value % 82) as usize];
-        value /= 82;
+    // Digits from the right, nine at a time: one wide division per nine, then 64-bit ones
+    // (which compile to multiplications).
+    let mut end = len;
+    while end > 0 {
+        let n = end.min(9);
+        let mut part = if n < end {
+            let p = (value % POW82[9]) as u64;
+            value /= POW82[9];
+            p
+        } else {
+            value as u64
+        };
+        for i in (end - n..end).rev() {
+            out[start + i] = CHARS[(part % 82) as usize];
+            part /= 82;
+        }
+        end -= n;
     }
 }
 
@@ -244,11 +264,33 @@ fn directory_bits(count: usize, bits: u32) -> u32 {
         .min(MAX_DIRECTORY_BITS)
 }
 
+/// Hashes a block key by folding its 20 bytes: map lookups by block key happen once per
+/// КИ while building, where SipHash would cost more than the rest of the work.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+}
+
+type KeyMap<V> = HashMap<BlockKey, V, std::hash::BuildHasherDefault<KeyHasher>>;
+
 /// Collects banned КИ for a block segment: by block, in any order, from any number of
 /// threads (one builder each, merged).
 #[derive(Default)]
 pub(crate) struct BlocksBuilder {
-    blocks: HashMap<BlockKey, Vec<u128>>,
+    blocks: KeyMap<Vec<u128>>,
     overflow: Vec<Box<[u8]>>,
     added: u64,
 }
@@ -288,14 +330,9 @@ impl BlocksBuilder {
         (values + overflow + self.blocks.capacity() * 48) as u64
     }
 
-    /// Sorts and deduplicates, then writes the payload to `w`, on all cores. Every КИ
-    /// written is hashed into `filter` (made by `make_filter` once the distinct count is
-    /// known) and added to the returned content digest.
-    pub(crate) fn finish(
-        self,
-        w: &mut dyn Write,
-        make_filter: &dyn Fn(u64) -> SharedFilter,
-    ) -> std::io::Result<BlocksWritten> {
+    /// Sorts and deduplicates, then writes the payload to `w`, on all cores. Returns the
+    /// figures, the content digest of every КИ written and their filter hashes.
+    pub(crate) fn finish(self, w: &mut dyn Write) -> std::io::Result<BlocksWritten> {
         let added = self.added;
         let mut blocks: Vec<(BlockKey, Vec<u128>)> = self
             .blocks
@@ -311,64 +348,66 @@ impl BlocksBuilder {
         overflow.par_sort_unstable();
         overflow.dedup();
         let entries = blocks.iter().map(|b| b.1.len() as u64).sum::<u64>() + overflow.len() as u64;
-        let filter = make_filter(entries);
-        // Encode each block, hashing its КИ for the filter and the digest, on all cores.
+        // Encode each block and hash its КИ for the filter and the digest, on all cores.
+        let mut hashes = vec![0u64; entries as usize];
+        let mut parts: Vec<&mut [u64]> = Vec::with_capacity(blocks.len() + 1);
+        let mut rest = hashes.as_mut_slice();
+        for (_, values) in &blocks {
+            let (part, tail) = rest.split_at_mut(values.len());
+            parts.push(part);
+            rest = tail;
+        }
+        let overflow_hashes = rest;
         let encoded: Vec<(EncodedBlock, ContentDigest)> = blocks
             .par_iter()
-            .map(|(key, values)| {
+            .zip(parts.into_par_iter())
+            .map(|((key, values), out)| {
                 let mut ki = Vec::with_capacity(40);
                 let mut digest = ContentDigest::default();
-                for &v in values {
+                for (&v, h) in values.iter().zip(out.iter_mut()) {
                     join(key, v, &mut ki);
-                    filter.insert(crate::index::filter::key_hash(&ki));
+                    *h = crate::index::filter::key_hash(&ki);
                     digest.add(ListKind::BlockedCis, &ki, 0);
                 }
                 (encode_block(key.serial_len(), values), digest)
             })
             .collect();
         let (bodies, digests): (Vec<_>, Vec<_>) = encoded.into_iter().unzip();
-        let digest = digests
+        let mut digest = digests
             .into_iter()
             .fold(ContentDigest::default(), ContentDigest::merge);
-        let mut digest = digest;
-        for k in &overflow {
-            filter.insert(crate::index::filter::key_hash(k));
+        for (k, h) in overflow.iter().zip(overflow_hashes.iter_mut()) {
+            *h = crate::index::filter::key_hash(k);
             digest.add(ListKind::BlockedCis, k, 0);
         }
 
-        // Dictionary: an FST from block key to block number.
-        let mut dict = fst::MapBuilder::memory();
-        for (i, (key, _)) in blocks.iter().enumerate() {
-            dict.insert(key.bytes(), i as u64)
-                .map_err(std::io::Error::other)?;
-        }
-        let dict = dict.into_inner().map_err(std::io::Error::other)?;
-        // Hash table: at most half full.
+        // Slot table: each block at its hash, at most half full.
         let slots = (blocks.len() * 2).next_power_of_two().max(2);
-        let mut hash = vec![0u64; slots];
-        for (i, (key, _)) in blocks.iter().enumerate() {
-            let h = key_hash(key.bytes());
-            let mut at = (h as usize) & (slots - 1);
-            while hash[at] != 0 {
-                at = (at + 1) & (slots - 1);
-            }
-            hash[at] = (i as u64 + 1) | (h & 0xFFFF_FFFF_0000_0000);
-        }
-        let mut meta = Vec::with_capacity(blocks.len() * META_LEN);
+        let mut slot_of = Vec::with_capacity(blocks.len());
+        let mut table = vec![0u8; slots * SLOT_LEN];
         let mut data_len = 0u64;
         for ((key, _), block) in blocks.iter().zip(&bodies) {
-            let bytes = key.bytes();
-            let mut m = [0u8; META_LEN];
-            m[0] = bytes.len() as u8;
-            m[1..1 + bytes.len()].copy_from_slice(bytes);
+            let mut at = (key_hash(key.bytes()) as usize) & (slots - 1);
+            while table[at * SLOT_LEN] != 0 {
+                at = (at + 1) & (slots - 1);
+            }
+            let m = &mut table[at * SLOT_LEN..(at + 1) * SLOT_LEN];
+            m[..20].copy_from_slice(&key.0);
             m[20] = block.k as u8;
             m[21] = u8::from(block.wide);
             m[22..26].copy_from_slice(&(block.count as u32).to_le_bytes());
             m[26..32].copy_from_slice(&data_len.to_le_bytes()[..6]);
-            meta.extend_from_slice(&m);
+            slot_of.push(at as u64);
             data_len += block.body.len() as u64;
         }
         data_len += DATA_PAD as u64;
+        // Dictionary: an FST from block key to slot.
+        let mut dict = fst::MapBuilder::memory();
+        for ((key, _), &slot) in blocks.iter().zip(&slot_of) {
+            dict.insert(key.bytes(), slot)
+                .map_err(std::io::Error::other)?;
+        }
+        let dict = dict.into_inner().map_err(std::io::Error::other)?;
         let mut overflow_fst = fst::SetBuilder::memory();
         for k in &overflow {
             overflow_fst.insert(k).map_err(std::io::Error::other)?;
@@ -378,12 +417,11 @@ impl BlocksBuilder {
         // Sections, 8-aligned, in this order.
         let lens = [
             dict.len() as u64,
-            (slots * 8) as u64,
-            meta.len() as u64,
+            table.len() as u64,
             data_len,
             overflow_fst.len() as u64,
         ];
-        let mut offsets = [0u64; 5];
+        let mut offsets = [0u64; 4];
         let mut at = HEADER_LEN as u64;
         for (o, len) in offsets.iter_mut().zip(lens) {
             *o = at;
@@ -412,21 +450,19 @@ impl BlocksBuilder {
         };
         put(w, &header, 0)?;
         put(w, &dict, offsets[0])?;
-        let hash_bytes: Vec<u8> = hash.iter().flat_map(|s| s.to_le_bytes()).collect();
-        put(w, &hash_bytes, offsets[1])?;
-        put(w, &meta, offsets[2])?;
-        let mut data_at = offsets[3];
+        put(w, &table, offsets[1])?;
+        let mut data_at = offsets[2];
         for block in &bodies {
             put(w, &block.body, data_at)?;
             data_at += block.body.len() as u64;
         }
         put(w, &[0u8; DATA_PAD], data_at)?;
-        put(w, &overflow_fst, offsets[4])?;
+        put(w, &overflow_fst, offsets[3])?;
         Ok(BlocksWritten {
             entries,
             duplicates: added - entries,
             digest,
-            filter,
+            hashes,
         })
     }
 }
@@ -439,8 +475,8 @@ pub(crate) struct BlocksWritten {
     pub(crate) duplicates: u64,
     /// Their content digest.
     pub(crate) digest: ContentDigest,
-    /// The filter over them.
-    pub(crate) filter: SharedFilter,
+    /// Their filter hashes, in no particular order.
+    pub(crate) hashes: Vec<u64>,
 }
 
 /// One block, encoded.
@@ -520,8 +556,7 @@ struct Sections {
     slots: u64,
     overflow_entries: u64,
     dict: (usize, usize),
-    hash: (usize, usize),
-    meta: (usize, usize),
+    slots_at: (usize, usize),
     data: (usize, usize),
     overflow: (usize, usize),
 }
@@ -572,12 +607,11 @@ impl KiBlocks {
             slots: u64_at(b, 32),
             overflow_entries: u64_at(b, 40),
             dict: section(0)?,
-            hash: section(1)?,
-            meta: section(2)?,
-            data: section(3)?,
-            overflow: section(4)?,
+            slots_at: section(1)?,
+            data: section(2)?,
+            overflow: section(3)?,
         };
-        let ranges = [s.dict, s.hash, s.meta, s.data, s.overflow];
+        let ranges = [s.dict, s.slots_at, s.data, s.overflow];
         for pair in ranges.windows(2) {
             if pair[0].0 + pair[0].1 > pair[1].0 {
                 return Err("sections overlap".into());
@@ -585,17 +619,11 @@ impl KiBlocks {
         }
         if !s.slots.is_power_of_two()
             || s.slots < s.blocks.saturating_mul(2)
-            || s.hash.1 as u64 != s.slots.saturating_mul(8)
+            || s.slots_at.1 as u64 != s.slots.saturating_mul(SLOT_LEN as u64)
         {
             return Err(format!(
-                "hash table of {} bytes for {} slots and {} blocks",
-                s.hash.1, s.slots, s.blocks
-            ));
-        }
-        if s.meta.1 as u64 != s.blocks.saturating_mul(META_LEN as u64) {
-            return Err(format!(
-                "block table of {} bytes for {} blocks",
-                s.meta.1, s.blocks
+                "slot table of {} bytes for {} slots and {} blocks",
+                s.slots_at.1, s.slots, s.blocks
             ));
         }
         if s.data.1 < DATA_PAD {
@@ -625,28 +653,30 @@ impl KiBlocks {
             dict,
             overflow,
         };
-        // Every block's body inside the data section, in order, without gaps; counts add up.
-        let mut expected_offset = 0u64;
+        // Every occupied slot well-formed with its body inside the data section; the counts
+        // add up. (The order of the bodies and the gaps between them are `verify`'s.)
+        let data_end = (s.data.1 - DATA_PAD) as u64;
         let mut total = s.overflow_entries;
-        for i in 0..s.blocks as usize {
+        let mut occupied = 0u64;
+        for i in 0..s.slots as usize {
+            if segment.slot_is_empty(i) {
+                continue;
+            }
+            occupied += 1;
             let (_, meta) = segment
                 .block(i)
-                .ok_or_else(|| format!("block {i}: malformed entry"))?;
-            if meta.offset != expected_offset {
+                .ok_or_else(|| format!("slot {i}: malformed block entry"))?;
+            if meta.offset.saturating_add(meta.body_len()) > data_end {
                 return Err(format!(
-                    "block {i} starts at {}, expected {expected_offset}",
-                    meta.offset
+                    "slot {i}: block at {}..{} runs past the data ({data_end} bytes)",
+                    meta.offset,
+                    meta.offset.saturating_add(meta.body_len())
                 ));
             }
-            expected_offset += meta.body_len();
             total = total.saturating_add(meta.count);
         }
-        if expected_offset + DATA_PAD as u64 > s.data.1 as u64 {
-            return Err(format!(
-                "blocks need {} bytes of data, the section holds {}",
-                expected_offset + DATA_PAD as u64,
-                s.data.1
-            ));
+        if occupied != s.blocks {
+            return Err(format!("{occupied} occupied slots for {} blocks", s.blocks));
         }
         if total != s.entries {
             return Err(format!(
@@ -666,12 +696,19 @@ impl KiBlocks {
         &self.payload()[off..off + len]
     }
 
-    /// Block `i`'s key and shape, checked for sanity.
+    fn slot_bytes(&self, i: usize) -> Option<&[u8]> {
+        let (off, _) = self.s.slots_at;
+        self.payload()
+            .get(off + i * SLOT_LEN..off + (i + 1) * SLOT_LEN)
+    }
+
+    fn slot_is_empty(&self, i: usize) -> bool {
+        self.slot_bytes(i).is_none_or(|m| m[0] == 0)
+    }
+
+    /// The key and shape of the block in slot `i`, checked for sanity.
     fn block(&self, i: usize) -> Option<(BlockKey, BlockMeta)> {
-        let (off, _) = self.s.meta;
-        let m = self
-            .payload()
-            .get(off + i * META_LEN..off + (i + 1) * META_LEN)?;
+        let m = self.slot_bytes(i)?;
         let key_len = usize::from(m[0]);
         if key_len != GS1_KEY && key_len != PACK_KEY {
             return None;
@@ -680,7 +717,8 @@ impl KiBlocks {
         if serial_len == 0 || serial_len > MAX_SERIAL {
             return None;
         }
-        let key = BlockKey::new(&m[1..key_len], serial_len);
+        let mut key = BlockKey([0u8; 20]);
+        key.0.copy_from_slice(&m[..20]);
         let k = u32::from(m[20]);
         let wide = m[21] & 1 == 1;
         let count = u64::from(u32::from_le_bytes([m[22], m[23], m[24], m[25]]));
@@ -703,26 +741,18 @@ impl KiBlocks {
         Some((key, meta))
     }
 
-    /// Finds a block by key through the hash table.
+    /// Finds a block by key: its slot and shape.
     #[inline]
-    fn find_block(&self, key: &BlockKey) -> Option<(usize, BlockMeta)> {
-        let bytes = key.bytes();
-        let h = key_hash(bytes);
-        let (off, _) = self.s.hash;
+    fn find_block(&self, key: &BlockKey, hash: u64) -> Option<(usize, BlockMeta)> {
         let mask = self.s.slots as usize - 1;
-        let mut at = (h as usize) & mask;
+        let mut at = (hash as usize) & mask;
         for _ in 0..self.s.slots {
-            let slot = u64_at(self.payload(), off + at * 8);
-            if slot == 0 {
+            let m = self.slot_bytes(at)?;
+            if m[0] == 0 {
                 return None;
             }
-            if slot & 0xFFFF_FFFF_0000_0000 == h & 0xFFFF_FFFF_0000_0000 {
-                let i = (slot & 0xFFFF_FFFF) as usize - 1;
-                if let Some((k, meta)) = self.block(i)
-                    && k.bytes() == bytes
-                {
-                    return Some((i, meta));
-                }
+            if m[..20] == key.0 {
+                return self.block(at).map(|(_, meta)| (at, meta));
             }
             at = (at + 1) & mask;
         }
@@ -730,10 +760,9 @@ impl KiBlocks {
     }
 
     #[inline]
-    fn prefetch_slot(&self, key: &BlockKey) {
-        let h = key_hash(key.bytes());
-        let at = (h as usize) & (self.s.slots as usize - 1);
-        super::prefetch(self.payload(), self.s.hash.0 + at * 8);
+    fn prefetch_slot(&self, hash: u64) {
+        let at = (hash as usize) & (self.s.slots as usize - 1);
+        super::prefetch(self.payload(), self.s.slots_at.0 + at * SLOT_LEN);
     }
 
     /// The first and end record of the bucket holding `value`.
@@ -779,8 +808,9 @@ impl KiBlocks {
         super::prefetch(self.data(), at as usize);
     }
 
-    /// Whether the block holds `value`, scanning its bucket.
     #[inline]
+    /// Whether the block holds `value`: a binary search of its bucket, so that serials that
+    /// crowd into a few buckets (sequential numbers, say) cost a logarithm, not a scan.
     fn bucket_holds(&self, meta: &BlockMeta, value: u128, (start, end): (u64, u64)) -> bool {
         let low = meta.low_bits();
         let want = if low >= 128 {
@@ -793,11 +823,13 @@ impl KiBlocks {
         let Some(records) = data.get(records as usize..) else {
             return false;
         };
-        for i in start..end {
-            match read_bits(records, i * u64::from(low), low) {
+        let (mut lo, mut hi) = (start, end);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match read_bits(records, mid * u64::from(low), low) {
                 Some(r) if r == want => return true,
-                Some(r) if r > want => return false,
-                Some(_) => {}
+                Some(r) if r < want => lo = mid + 1,
+                Some(_) => hi = mid,
                 None => return false,
             }
         }
@@ -807,10 +839,12 @@ impl KiBlocks {
     fn contains(&self, ki: &[u8]) -> bool {
         match split(ki) {
             None => self.overflow.contains_key(ki),
-            Some(s) => self.find_block(&s.key).is_some_and(|(_, meta)| {
-                self.bucket(&meta, s.value)
-                    .is_some_and(|range| self.bucket_holds(&meta, s.value, range))
-            }),
+            Some(s) => self
+                .find_block(&s.key, key_hash(s.key.bytes()))
+                .is_some_and(|(_, meta)| {
+                    self.bucket(&meta, s.value)
+                        .is_some_and(|range| self.bucket_holds(&meta, s.value, range))
+                }),
         }
     }
 
@@ -864,7 +898,7 @@ impl KiBlocks {
     /// Feeds every КИ to a builder except those in `except` (compaction starts from the
     /// base this way, without re-reading each КИ: blocks go over whole).
     pub(crate) fn decode_into(&self, builder: &mut BlocksBuilder, except: &[Vec<u8>]) {
-        let mut skip: HashMap<BlockKey, Vec<u128>> = HashMap::new();
+        let mut skip: KeyMap<Vec<u128>> = KeyMap::default();
         let mut skip_overflow: Vec<&[u8]> = Vec::new();
         for ki in except {
             match split(ki) {
@@ -875,7 +909,10 @@ impl KiBlocks {
         for values in skip.values_mut() {
             values.sort_unstable();
         }
-        for i in 0..self.s.blocks as usize {
+        for i in 0..self.s.slots as usize {
+            if self.slot_is_empty(i) {
+                continue;
+            }
             let Some((key, meta)) = self.block(i) else {
                 continue;
             };
@@ -896,6 +933,29 @@ impl KiBlocks {
         }
     }
 
+    /// The content digest of every КИ as decoded from the file, on all cores.
+    pub(crate) fn digest_par(&self) -> ContentDigest {
+        let blocks = (0..self.s.slots as usize)
+            .into_par_iter()
+            .filter_map(|i| self.block(i))
+            .map(|(key, meta)| {
+                let mut ki = Vec::with_capacity(40);
+                let mut digest = ContentDigest::default();
+                for v in self.values(&meta) {
+                    join(&key, v, &mut ki);
+                    digest.add(ListKind::BlockedCis, &ki, 0);
+                }
+                digest
+            })
+            .reduce(ContentDigest::default, ContentDigest::merge);
+        let mut overflow = ContentDigest::default();
+        let mut stream = self.overflow.stream();
+        while let Some((k, _)) = fst::Streamer::next(&mut stream) {
+            overflow.add(ListKind::BlockedCis, k, 0);
+        }
+        blocks.merge(overflow)
+    }
+
     /// The segment as КИ blocks, if it is one.
     pub(crate) fn downcast(segment: &dyn TableSegment) -> Option<&KiBlocks> {
         segment.as_any().downcast_ref::<KiBlocks>()
@@ -907,7 +967,7 @@ impl KiBlocks {
 enum Stage {
     Done,
     Overflow,
-    Split(Split),
+    Split(Split, u64),
     Block(Split, BlockMeta),
     Bucket(Split, BlockMeta, (u64, u64)),
 }
@@ -939,15 +999,16 @@ impl TableSegment for KiBlocks {
             for (q, stage) in group.iter().zip(stages.iter_mut()) {
                 *stage = match split(q.key) {
                     Some(s) => {
-                        self.prefetch_slot(&s.key);
-                        Stage::Split(s)
+                        let h = key_hash(s.key.bytes());
+                        self.prefetch_slot(h);
+                        Stage::Split(s, h)
                     }
                     None => Stage::Overflow,
                 };
             }
             for stage in stages.iter_mut() {
-                if let Stage::Split(s) = *stage {
-                    *stage = match self.find_block(&s.key) {
+                if let Stage::Split(s, h) = *stage {
+                    *stage = match self.find_block(&s.key, h) {
                         Some((_, meta)) => {
                             self.prefetch_bucket(&meta, s.value);
                             Stage::Block(s, meta)
@@ -984,103 +1045,97 @@ impl TableSegment for KiBlocks {
     }
 
     fn verify(&self) -> Result<(), String> {
-        // The dictionary names every block, in order, with its number.
+        // The dictionary names every block once, in key order, with its slot, and the
+        // bodies follow one another in that order without gaps.
         let mut stream = self.dict.stream();
-        let mut i = 0usize;
-        while let Some((key, number)) = fst::Streamer::next(&mut stream) {
-            let (block, _) = self
-                .block(i)
-                .ok_or_else(|| format!("block {i}: malformed entry"))?;
-            if block.bytes() != key || number.value() != i as u64 {
+        let mut order = Vec::with_capacity(self.s.blocks as usize);
+        let mut next_offset = 0u64;
+        while let Some((key, slot)) = fst::Streamer::next(&mut stream) {
+            let slot = slot.value() as usize;
+            let shown = String::from_utf8_lossy(key);
+            let (block, meta) = self.block(slot).ok_or_else(|| {
+                format!("dictionary entry {shown:?} names slot {slot}, which holds no block")
+            })?;
+            if block.bytes() != key {
                 return Err(format!(
-                    "dictionary entry {i} ({:?} → {}) does not match block table entry {:?}",
-                    String::from_utf8_lossy(key),
-                    number.value(),
+                    "dictionary entry {shown:?} names slot {slot}, which holds {:?}",
                     String::from_utf8_lossy(block.bytes())
                 ));
             }
-            i += 1;
-        }
-        // Every block reachable through the hash table; every slot names a real block.
-        let (off, _) = self.s.hash;
-        let mut named = 0u64;
-        for at in 0..self.s.slots as usize {
-            let slot = u64_at(self.payload(), off + at * 8);
-            if slot != 0 {
-                named += 1;
-                let i = (slot & 0xFFFF_FFFF) as usize;
-                if i == 0 || i as u64 > self.s.blocks {
-                    return Err(format!("hash slot {at} names block {i}"));
-                }
+            if meta.offset != next_offset {
+                return Err(format!(
+                    "block {shown:?} starts at {}, expected {next_offset}",
+                    meta.offset
+                ));
             }
+            next_offset += meta.body_len();
+            order.push(slot);
         }
-        if named != self.s.blocks {
+        if order.len() as u64 != self.s.blocks {
             return Err(format!(
-                "hash table names {named} blocks, the segment has {}",
+                "the dictionary names {} blocks, the segment has {}",
+                order.len(),
                 self.s.blocks
             ));
         }
-        let checked: Result<(), String> =
-            (0..self.s.blocks as usize)
-                .into_par_iter()
-                .try_for_each(|i| {
-                    let (key, meta) = self
-                        .block(i)
-                        .ok_or_else(|| format!("block {i}: malformed"))?;
-                    match self.find_block(&key) {
-                        Some((found, _)) if found == i => {}
-                        _ => {
-                            return Err(format!(
-                                "block {i} cannot be found through the hash table"
-                            ));
-                        }
+        let checked: Result<(), String> = order.par_iter().try_for_each(|&i| {
+            let (key, meta) = self
+                .block(i)
+                .ok_or_else(|| format!("block {i}: malformed"))?;
+            match self.find_block(&key, key_hash(key.bytes())) {
+                Some((found, _)) if found == i => {}
+                _ => {
+                    return Err(format!(
+                        "block in slot {i} cannot be found through the slot table"
+                    ));
+                }
+            }
+            // Directory: starts at 0, never decreases, stays within the records.
+            let mut previous = 0;
+            for j in 0..1u64 << meta.k {
+                let start = self
+                    .bucket_start(&meta, j)
+                    .ok_or_else(|| format!("block {i}: directory outside the data"))?;
+                if (j == 0 && start != 0) || start < previous || start > meta.count {
+                    return Err(format!("block {i}: directory entry {j} is {start}"));
+                }
+                previous = start;
+            }
+            // Records: strictly increasing serials, each a real serial that splits back
+            // into this block, and found by a lookup.
+            let values = self.values(&meta);
+            if values.len() as u64 != meta.count {
+                return Err(format!("block {i}: records outside the data"));
+            }
+            for (n, pair) in values.windows(2).enumerate() {
+                if pair[0] >= pair[1] {
+                    return Err(format!("block {i}: record {} out of order", n + 1));
+                }
+            }
+            let mut ki = Vec::with_capacity(40);
+            for &v in &values {
+                if v >= POW82[meta.serial_len] {
+                    return Err(format!("block {i}: record beyond its serial length"));
+                }
+                join(&key, v, &mut ki);
+                match split(&ki) {
+                    Some(s) if s.key == key && s.value == v => {}
+                    _ => {
+                        return Err(format!(
+                            "block {i}: {:?} does not belong in it",
+                            String::from_utf8_lossy(&ki)
+                        ));
                     }
-                    // Directory: starts at 0, never decreases, stays within the records.
-                    let mut previous = 0;
-                    for j in 0..1u64 << meta.k {
-                        let start = self
-                            .bucket_start(&meta, j)
-                            .ok_or_else(|| format!("block {i}: directory outside the data"))?;
-                        if (j == 0 && start != 0) || start < previous || start > meta.count {
-                            return Err(format!("block {i}: directory entry {j} is {start}"));
-                        }
-                        previous = start;
-                    }
-                    // Records: strictly increasing serials, each a real serial that splits back
-                    // into this block.
-                    let values = self.values(&meta);
-                    if values.len() as u64 != meta.count {
-                        return Err(format!("block {i}: records outside the data"));
-                    }
-                    let mut ki = Vec::with_capacity(40);
-                    for (n, pair) in values.windows(2).enumerate() {
-                        if pair[0] >= pair[1] {
-                            return Err(format!("block {i}: record {} out of order", n + 1));
-                        }
-                    }
-                    for &v in &values {
-                        if v >= POW82[meta.serial_len] {
-                            return Err(format!("block {i}: record beyond its serial length"));
-                        }
-                        join(&key, v, &mut ki);
-                        match split(&ki) {
-                            Some(s) if s.key == key && s.value == v => {}
-                            _ => {
-                                return Err(format!(
-                                    "block {i}: {:?} does not belong in it",
-                                    String::from_utf8_lossy(&ki)
-                                ));
-                            }
-                        }
-                        if !self.contains(&ki) {
-                            return Err(format!(
-                                "block {i}: lookup misses {:?}",
-                                String::from_utf8_lossy(&ki)
-                            ));
-                        }
-                    }
-                    Ok(())
-                });
+                }
+                if !self.contains(&ki) {
+                    return Err(format!(
+                        "block {i}: lookup misses {:?}",
+                        String::from_utf8_lossy(&ki)
+                    ));
+                }
+            }
+            Ok(())
+        });
         checked?;
         self.overflow
             .verify()
@@ -1122,7 +1177,7 @@ struct ActiveBlock {
 
 impl<'a> BlocksCursor<'a> {
     fn new(seg: &'a KiBlocks) -> BlocksCursor<'a> {
-        let mut order: Vec<(Vec<u8>, usize)> = (0..seg.s.blocks as usize)
+        let mut order: Vec<(Vec<u8>, usize)> = (0..seg.s.slots as usize)
             .filter_map(|i| {
                 let (key, meta) = seg.block(i)?;
                 let first = seg.first_value(&meta)?;
@@ -1241,8 +1296,7 @@ mod tests {
             b.add(k);
         }
         let mut out = Vec::new();
-        b.finish(&mut out, &|n| SharedFilter::new(n as usize))
-            .unwrap();
+        b.finish(&mut out).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("b");
         std::fs::write(&path, &out).unwrap();
@@ -1291,7 +1345,29 @@ mod tests {
     #[test]
     fn every_key_found_and_near_misses_not() {
         let mut kis: Vec<Vec<u8>> = Vec::new();
-        for i in 0..5000u32 {
+        let gs1: Vec<u8> = (0..=255u8).filter(|&b| is_gs1_char(b)).collect();
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        // Many products, every serial length, tobacco packs, and keys for the overflow.
+        for i in 0..20_000u64 {
+            let gtin = format!("046{:011}", next() % 300);
+            let r = next();
+            let len = [6usize, 7, 13, 20, 1, 3][(r % 6) as usize];
+            let serial: String = (0..len)
+                .map(|_| gs1[(next() % 82) as usize] as char)
+                .collect();
+            kis.push(format!("01{gtin}21{serial}").into_bytes());
+            if i % 5 == 0 {
+                let pack: String = (0..7)
+                    .map(|_| gs1[(next() % 82) as usize] as char)
+                    .collect();
+                kis.push(format!("{gtin}{pack}").into_bytes());
+            }
             kis.push(format!("0104600439931256215ab{i:08}").into_bytes());
             kis.push(format!("01046004399312562{:06}", i % 997).into_bytes());
         }
@@ -1308,8 +1384,8 @@ mod tests {
             assert_eq!(seg.get(k), Some(0), "{}", String::from_utf8_lossy(k));
         }
         for miss in [
-            b"0104600439931256215ab00005000".as_slice(),
-            b"0104600439931256215ab0000500",
+            b"0104600439931256215ab00020000".as_slice(),
+            b"0104600439931256215ab0002000",
             b"01046004399312562000998",
             b"04647297654361!%C5UGc",
             b"weird-kez",
