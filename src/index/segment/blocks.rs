@@ -3,7 +3,9 @@
 //! A КИ is `01` + GTIN + `21` + serial (or, for a tobacco pack, GTIN + 7-character serial).
 //! Everything before the serial is shared by every code of one product, so a block holds
 //! one product's serials of one length, each turned into a number in base 82 (the GS1
-//! character set in byte order, so numeric order is byte order) and stored sorted:
+//! character set in byte order) and then scrambled by a fixed bijection of the b-bit
+//! numbers (multiplication by an odd constant modulo 2^b), so that serials with a structure
+//! (a country letter first, sequential numbers) spread evenly; stored sorted by that number:
 //!
 //! - a **directory** splits the block's number range into 2^k buckets of about eight codes
 //!   (k from the block's size) and gives each bucket's first record;
@@ -105,6 +107,41 @@ fn universe_bits(len: usize) -> u32 {
     128 - (POW82[len] - 1).leading_zeros()
 }
 
+/// The odd multiplier of the scrambling bijection, and its inverse modulo 2^128 (which is
+/// its inverse modulo every 2^b).
+const SCRAMBLE: u128 = 0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835;
+const UNSCRAMBLE: u128 = {
+    // Newton's iteration doubles the correct low bits each step: 7 steps reach 128.
+    let mut inv = SCRAMBLE;
+    let mut i = 0;
+    while i < 7 {
+        inv = inv.wrapping_mul(2u128.wrapping_sub(SCRAMBLE.wrapping_mul(inv)));
+        i += 1;
+    }
+    inv
+};
+
+#[inline]
+fn mask(bits: u32) -> u128 {
+    if bits >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << bits) - 1
+    }
+}
+
+/// A serial's number → its stored coordinate, a bijection of [0, 2^bits).
+#[inline]
+fn scramble(raw: u128, bits: u32) -> u128 {
+    raw.wrapping_mul(SCRAMBLE) & mask(bits)
+}
+
+/// The stored coordinate → the serial's number.
+#[inline]
+fn unscramble(stored: u128, bits: u32) -> u128 {
+    stored.wrapping_mul(UNSCRAMBLE) & mask(bits)
+}
+
 /// A block key: the bytes before the serial, then the serial length. Stored as a slot
 /// stores it (length byte, then the key zero-padded to 19 bytes), so that a slot is
 /// compared with one 20-byte comparison and the key is a map key without allocation.
@@ -135,7 +172,7 @@ impl BlockKey {
     }
 }
 
-/// A КИ as block key and packed serial.
+/// A КИ as block key and packed serial (the stored, scrambled coordinate).
 #[derive(Clone, Copy)]
 pub(crate) struct Split {
     pub(crate) key: BlockKey,
@@ -173,12 +210,21 @@ pub(crate) fn split(ki: &[u8]) -> Option<Split> {
     }
     Some(Split {
         key: BlockKey::new(prefix, serial.len()),
-        value,
+        value: scramble(value, universe_bits(serial.len())),
     })
 }
 
-/// Writes the КИ of `key` and `value` into `out` (cleared first).
-fn join(key: &BlockKey, mut value: u128, out: &mut Vec<u8>) {
+/// Writes the КИ of `key` and a stored coordinate into `out` (cleared first).
+fn join(key: &BlockKey, stored: u128, out: &mut Vec<u8>) {
+    join_raw(
+        key,
+        unscramble(stored, universe_bits(key.serial_len())),
+        out,
+    );
+}
+
+/// Writes the КИ of `key` and a serial's number into `out` (cleared first).
+fn join_raw(key: &BlockKey, mut value: u128, out: &mut Vec<u8>) {
     out.clear();
     out.extend_from_slice(key.prefix());
     let len = key.serial_len();
@@ -802,10 +848,13 @@ impl KiBlocks {
         super::prefetch(self.data(), meta.offset as usize + j * width);
     }
 
+    /// Fetches the first and last cache line of a bucket's records.
     #[inline]
-    fn prefetch_records(&self, meta: &BlockMeta, first: u64) {
-        let at = meta.offset + meta.dir_bytes() + first * u64::from(meta.low_bits()) / 8;
-        super::prefetch(self.data(), at as usize);
+    fn prefetch_records(&self, meta: &BlockMeta, (first, end): (u64, u64)) {
+        let records = meta.offset + meta.dir_bytes();
+        let bits = u64::from(meta.low_bits());
+        super::prefetch(self.data(), (records + first * bits / 8) as usize);
+        super::prefetch(self.data(), (records + (end * bits).div_ceil(8)) as usize);
     }
 
     #[inline]
@@ -972,9 +1021,10 @@ enum Stage {
     Bucket(Split, BlockMeta, (u64, u64)),
 }
 
-/// Keys looked up together: each stage's memory is fetched for all of them before any is
-/// used, so their cache misses overlap instead of following one another.
-const GROUP: usize = 16;
+/// Keys between the stages of the batch pipeline.
+const DISTANCE: usize = 16;
+/// Stages in flight: four stages `DISTANCE` apart fit without overlap.
+const RING: usize = 4 * DISTANCE;
 
 impl TableSegment for KiBlocks {
     fn bytes(&self) -> u64 {
@@ -993,11 +1043,16 @@ impl TableSegment for KiBlocks {
         self.contains(key).then_some(0)
     }
 
+    /// A software pipeline: key `t` is split and its slot fetched while key `t - D` finds
+    /// its block (fetching its directory entry), key `t - 2D` reads that entry (fetching its
+    /// records) and key `t - 3D` is searched. Every fetch has `D` keys' worth of work to
+    /// land before it is used.
     fn get_batch(&self, queries: &mut [Query<'_>]) {
-        for group in queries.chunks_mut(GROUP) {
-            let mut stages = [Stage::Done; GROUP];
-            for (q, stage) in group.iter().zip(stages.iter_mut()) {
-                *stage = match split(q.key) {
+        let n = queries.len();
+        let mut ring = [Stage::Done; RING];
+        for t in 0..n + 3 * DISTANCE {
+            if t < n {
+                ring[t % RING] = match split(queries[t].key) {
                     Some(s) => {
                         let h = key_hash(s.key.bytes());
                         self.prefetch_slot(h);
@@ -1006,34 +1061,34 @@ impl TableSegment for KiBlocks {
                     None => Stage::Overflow,
                 };
             }
-            for stage in stages.iter_mut() {
-                if let Stage::Split(s, h) = *stage {
-                    *stage = match self.find_block(&s.key, h) {
-                        Some((_, meta)) => {
-                            self.prefetch_bucket(&meta, s.value);
-                            Stage::Block(s, meta)
-                        }
-                        None => Stage::Done,
-                    };
-                }
+            if let Some(i) = t.checked_sub(DISTANCE).filter(|&i| i < n)
+                && let Stage::Split(s, h) = ring[i % RING]
+            {
+                ring[i % RING] = match self.find_block(&s.key, h) {
+                    Some((_, meta)) => {
+                        self.prefetch_bucket(&meta, s.value);
+                        Stage::Block(s, meta)
+                    }
+                    None => Stage::Done,
+                };
             }
-            for stage in stages.iter_mut() {
-                if let Stage::Block(s, meta) = *stage {
-                    *stage = match self.bucket(&meta, s.value) {
-                        Some(range) => {
-                            self.prefetch_records(&meta, range.0);
-                            Stage::Bucket(s, meta, range)
-                        }
-                        None => Stage::Done,
-                    };
-                }
+            if let Some(i) = t.checked_sub(2 * DISTANCE).filter(|&i| i < n)
+                && let Stage::Block(s, meta) = ring[i % RING]
+            {
+                ring[i % RING] = match self.bucket(&meta, s.value) {
+                    Some(range) => {
+                        self.prefetch_records(&meta, range);
+                        Stage::Bucket(s, meta, range)
+                    }
+                    None => Stage::Done,
+                };
             }
-            for (q, stage) in group.iter_mut().zip(stages) {
-                q.found = match stage {
+            if let Some(i) = t.checked_sub(3 * DISTANCE).filter(|&i| i < n) {
+                queries[i].found = match ring[i % RING] {
                     Stage::Bucket(s, meta, range) => {
                         self.bucket_holds(&meta, s.value, range).then_some(0)
                     }
-                    Stage::Overflow => self.overflow.contains_key(q.key).then_some(0),
+                    Stage::Overflow => self.overflow.contains_key(queries[i].key).then_some(0),
                     _ => None,
                 };
             }
@@ -1114,7 +1169,7 @@ impl TableSegment for KiBlocks {
             }
             let mut ki = Vec::with_capacity(40);
             for &v in &values {
-                if v >= POW82[meta.serial_len] {
+                if unscramble(v, universe_bits(meta.serial_len)) >= POW82[meta.serial_len] {
                     return Err(format!("block {i}: record beyond its serial length"));
                 }
                 join(&key, v, &mut ki);
@@ -1180,9 +1235,9 @@ impl<'a> BlocksCursor<'a> {
         let mut order: Vec<(Vec<u8>, usize)> = (0..seg.s.slots as usize)
             .filter_map(|i| {
                 let (key, meta) = seg.block(i)?;
-                let first = seg.first_value(&meta)?;
+                let first = seg.raw_values(&meta).into_iter().min()?;
                 let mut ki = Vec::new();
-                join(&key, first, &mut ki);
+                join_raw(&key, first, &mut ki);
                 Some((ki, i))
             })
             .collect();
@@ -1202,22 +1257,16 @@ impl<'a> BlocksCursor<'a> {
 }
 
 impl KiBlocks {
-    fn first_value(&self, meta: &BlockMeta) -> Option<u128> {
-        let low = meta.low_bits();
-        let records = self
-            .data()
-            .get((meta.offset + meta.dir_bytes()) as usize..)?;
-        let r = read_bits(records, 0, low)?;
-        // Record 0 is in the first bucket that is not empty.
-        let mut bucket = 0u64;
-        while self.bucket_start(meta, bucket + 1).is_some_and(|s| s == 0) {
-            bucket += 1;
-        }
-        Some(if low >= 128 {
-            r
-        } else {
-            (u128::from(bucket) << low) | r
-        })
+    /// A block's serial numbers (unscrambled), in key order.
+    fn raw_values(&self, meta: &BlockMeta) -> Vec<u128> {
+        let bits = universe_bits(meta.serial_len);
+        let mut raw: Vec<u128> = self
+            .values(meta)
+            .into_iter()
+            .map(|v| unscramble(v, bits))
+            .collect();
+        raw.sort_unstable();
+        raw
     }
 }
 
@@ -1231,10 +1280,10 @@ impl EntryCursor for BlocksCursor<'_> {
                     let i = *i;
                     self.next_block += 1;
                     if let Some((key, meta)) = self.seg.block(i) {
-                        let values = self.seg.values(&meta);
+                        let values = self.seg.raw_values(&meta);
                         if let Some(&v) = values.first() {
                             let mut ki = Vec::with_capacity(40);
-                            join(&key, v, &mut ki);
+                            join_raw(&key, v, &mut ki);
                             self.active.push(ActiveBlock {
                                 ki,
                                 key,
@@ -1270,7 +1319,7 @@ impl EntryCursor for BlocksCursor<'_> {
         std::mem::swap(&mut self.current, &mut block.ki);
         block.at += 1;
         if let Some(&v) = block.values.get(block.at) {
-            join(&block.key, v, &mut block.ki);
+            join_raw(&block.key, v, &mut block.ki);
         } else {
             self.active.swap_remove(b);
         }
@@ -1322,18 +1371,28 @@ mod tests {
             join(&sp.key, sp.value, &mut back);
             assert_eq!(back, ki);
         }
-        // Numeric order is byte order for one length.
-        let mut thirteen: Vec<&Vec<u8>> = serials.iter().filter(|s| s.len() == 13).collect();
-        thirteen.sort();
-        let values: Vec<u128> = thirteen
+        // The scrambling is a bijection: unscrambling gives the number back, and distinct
+        // serials of one length stay distinct.
+        let mut thirteen: Vec<u128> = serials
             .iter()
+            .filter(|s| s.len() == 13)
             .map(|s| {
                 split(&[b"010460043993125621".as_slice(), s].concat())
                     .unwrap()
                     .value
             })
             .collect();
-        assert!(values.windows(2).all(|w| w[0] < w[1]));
+        thirteen.sort_unstable();
+        thirteen.dedup();
+        assert_eq!(thirteen.len(), 50);
+        for bits in [1u32, 40, 83, 127, 128] {
+            for raw in [0u128, 1, 12345, u128::MAX >> (128 - bits)]
+                .into_iter()
+                .filter(|&r| r <= mask(bits))
+            {
+                assert_eq!(unscramble(scramble(raw, bits), bits), raw, "{bits}");
+            }
+        }
         assert_eq!(
             split(b"04647297654361!%C5UGb").unwrap().key.bytes().len(),
             PACK_KEY
