@@ -1,14 +1,23 @@
 //! Side-by-side comparison of cisgate with what an integrator would otherwise use, on the
 //! same keys and queries, in one process and run.
 //!
-//! `cargo bench --bench compare -- --keys N [--engines cisgate,hashbrown]` (default
-//! 10,000,000 keys, all engines). Prints a table with each
-//! figure and cisgate's ratio to every baseline, and writes the same to
+//! `cargo bench --bench compare -- --keys N [--population synthetic|skewed]
+//! [--engines cisgate,hashbrown]` (default 10,000,000 keys of the `cisgate gen` catalogue,
+//! all engines). Prints a table with each figure and cisgate's ratio to every baseline, then
+//! the engine-v2 goals as ratios measured in this run, and writes the figures to
 //! `target/compare.json`.
 //!
-//! Engines: cisgate (`Index`), `hashbrown::HashSet` of the КИ (rebuilt in memory), a plain
-//! `fst::Set` over the КИ text (memory-mapped), a sorted `Vec<u64>` of xxh3 hashes (not
-//! exact: for scale only), SQLite with a `WITHOUT ROWID` table.
+//! Engines: cisgate (`Index`, the КИ block layout), cisgate with the format-1 layout (one
+//! FST per table, for the before/after), `hashbrown::HashSet` of the КИ (rebuilt in
+//! memory), a plain `fst::Set` over the КИ text (memory-mapped), a sorted `Vec<u64>` of
+//! xxh3 hashes (not exact: for scale only), SQLite with a `WITHOUT ROWID` table. Queries are
+//! held as separate heap strings (`Vec<Vec<u8>>`), as a caller's scanned codes would be.
+//!
+//! Populations: `synthetic` is `cisgate gen`'s catalogue (20,000 GTINs, popularity falling
+//! as u², real serial lengths and country letters); `skewed` is 200,000 GTINs with Zipf
+//! popularity (s = 1.2: a few GTINs hold most codes, most hold one or two), serial lengths
+//! 13, 6, 7 and 20, 21-character tobacco КИ, and a share of products with sequential
+//! serials.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -93,220 +102,11 @@ impl Engine for Sqlite {
     }
 }
 
-/// The layout proposed for the КИ table (a prototype, measured here only): a memory-mapped
-/// open-addressing hash table over `prefix + serial length` (prefix = `01` + GTIN + `21`,
-/// or the GTIN of a 21-character tobacco КИ; the key is stored, so a hit is exact) pointing
-/// at a block of that group's serials, each packed base-82 into the
-/// fewest bytes (11 for 13 characters), big-endian so that byte order is serial order,
-/// searched by interpolation then a short binary search. Exact: a hit compares the packed
-/// serial in full.
-struct GtinBlocks {
-    dict: memmap2::Mmap,
-    blocks: memmap2::Mmap,
-}
-
-/// One dictionary slot: key length (0 = empty), key (≤ 19 bytes), 4 spare, value (u64 LE).
-const SLOT: usize = 32;
-
-fn dict_slot(dict: &[u8], key: &[u8]) -> Option<u64> {
-    let slots = dict.len() / SLOT;
-    let mut i = (xxhash_rust::xxh3::xxh3_64(key) as usize) & (slots - 1);
-    loop {
-        let slot = &dict[i * SLOT..(i + 1) * SLOT];
-        match slot[0] as usize {
-            0 => return None,
-            n if n == key.len() && &slot[1..1 + n] == key => {
-                return Some(u64::from_le_bytes(slot[24..32].try_into().unwrap()));
-            }
-            _ => i = (i + 1) & (slots - 1),
-        }
-    }
-}
-
-/// Serial character → base-82 digit in byte order (0xFF: not a GS1 character).
-fn gs1_digits() -> [u8; 256] {
-    let mut table = [0xFFu8; 256];
-    let mut next = 0u8;
-    for b in 0..=255u8 {
-        if cisgate::code::alphabet::is_gs1_char(b) {
-            table[b as usize] = next;
-            next += 1;
-        }
-    }
-    table
-}
-
-fn split_ki(ki: &[u8]) -> (&[u8], &[u8]) {
-    let at = if ki.starts_with(b"01") && ki.len() > 18 {
-        18
-    } else {
-        14.min(ki.len())
-    };
-    ki.split_at(at)
-}
-
-/// Bytes of a packed serial of `len` characters: ceil(len × log2 82 / 8).
-fn packed_width(len: usize) -> usize {
-    ((len as f64 * 82f64.log2()) / 8.0).ceil() as usize
-}
-
-fn pack(serial: &[u8], digits: &[u8; 256], out: &mut [u8]) -> bool {
-    let mut v: u128 = 0;
-    for &c in serial {
-        let d = digits[c as usize];
-        if d == 0xFF {
-            return false;
-        }
-        v = v * 82 + u128::from(d);
-    }
-    let bytes = v.to_be_bytes();
-    out.copy_from_slice(&bytes[16 - out.len()..]);
-    true
-}
-
-impl GtinBlocks {
-    /// Builds from sorted, distinct КИ of at most 20 serial characters.
-    fn build(sorted: &[Vec<u8>], dir: &Path) -> GtinBlocks {
-        let digits = gs1_digits();
-        // Sorted input keeps each prefix's КИ together: one pass, split by serial length.
-        fn flush<'k>(
-            prefix: &[u8],
-            run: &mut Vec<(usize, Vec<&'k [u8]>)>,
-            groups: &mut Vec<(Vec<u8>, Vec<&'k [u8]>)>,
-        ) {
-            for (len, serials) in run.drain(..) {
-                let mut key = prefix.to_vec();
-                key.push(len as u8);
-                groups.push((key, serials));
-            }
-        }
-        let mut groups: Vec<(Vec<u8>, Vec<&[u8]>)> = Vec::new();
-        let mut run_prefix: &[u8] = &[];
-        let mut run: Vec<(usize, Vec<&[u8]>)> = Vec::new();
-        for ki in sorted {
-            let (prefix, serial) = split_ki(ki);
-            if prefix != run_prefix {
-                flush(run_prefix, &mut run, &mut groups);
-                run_prefix = prefix;
-            }
-            match run.iter_mut().find(|(len, _)| *len == serial.len()) {
-                Some((_, serials)) => serials.push(serial),
-                None => run.push((serial.len(), vec![serial])),
-            }
-        }
-        flush(run_prefix, &mut run, &mut groups);
-        groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut blocks = Vec::new();
-        let slots = (groups.len() * 2).next_power_of_two().max(2);
-        let mut dict = vec![0u8; slots * SLOT];
-        for (key, serials) in &groups {
-            let width = packed_width(serials[0].len());
-            let offset = blocks.len() as u64;
-            let mut records: Vec<Vec<u8>> = serials
-                .iter()
-                .filter_map(|s| {
-                    let mut packed = vec![0u8; width];
-                    pack(s, &digits, &mut packed).then_some(packed)
-                })
-                .collect();
-            // Packing keeps order only among equal lengths, which a group has.
-            records.sort_unstable();
-            for r in &records {
-                blocks.extend_from_slice(r);
-            }
-            // Value: offset (40 bits) | count (24 bits).
-            let value = (offset << 24) | records.len() as u64;
-            let mut at = (xxhash_rust::xxh3::xxh3_64(key) as usize) & (slots - 1);
-            while dict[at * SLOT] != 0 {
-                at = (at + 1) & (slots - 1);
-            }
-            let slot = &mut dict[at * SLOT..(at + 1) * SLOT];
-            slot[0] = key.len() as u8;
-            slot[1..1 + key.len()].copy_from_slice(key);
-            slot[24..32].copy_from_slice(&value.to_le_bytes());
-        }
-        std::fs::write(dir.join("blocks.dict"), &dict).unwrap();
-        std::fs::write(dir.join("blocks.data"), &blocks).unwrap();
-        GtinBlocks::open(dir)
-    }
-
-    fn open(dir: &Path) -> GtinBlocks {
-        let map = |name: &str| unsafe {
-            memmap2::Mmap::map(&std::fs::File::open(dir.join(name)).unwrap()).unwrap()
-        };
-        GtinBlocks {
-            dict: map("blocks.dict"),
-            blocks: map("blocks.data"),
-        }
-    }
-}
-
-thread_local! {
-    static DIGITS: [u8; 256] = gs1_digits();
-}
-
-impl Engine for GtinBlocks {
-    fn contains(&self, ki: &[u8]) -> bool {
-        let (prefix, serial) = split_ki(ki);
-        if serial.is_empty() || serial.len() > 20 {
-            return false;
-        }
-        let mut key = [0u8; 19];
-        key[..prefix.len()].copy_from_slice(prefix);
-        key[prefix.len()] = serial.len() as u8;
-        let Some(v) = dict_slot(&self.dict, &key[..prefix.len() + 1]) else {
-            return false;
-        };
-        let (offset, count) = ((v >> 24) as usize, (v & 0xFF_FFFF) as usize);
-        let width = packed_width(serial.len());
-        let mut want = [0u8; 16];
-        if !DIGITS.with(|d| pack(serial, d, &mut want[..width])) {
-            return false;
-        }
-        let want = &want[..width];
-        let block = &self.blocks[offset..offset + count * width];
-        let record = |i: usize| &block[i * width..(i + 1) * width];
-        // Serials are uniform: interpolate on the leading 8 bytes, then search near the guess.
-        let lead = |r: &[u8]| {
-            let mut b = [0u8; 8];
-            let n = r.len().min(8);
-            b[..n].copy_from_slice(&r[..n]);
-            u64::from_be_bytes(b)
-        };
-        let (mut lo, mut hi) = (0usize, count);
-        if count > 16 {
-            let (first, last, x) = (lead(record(0)), lead(record(count - 1)), lead(want));
-            if x < first || x > last {
-                return false;
-            }
-            let span = (last - first).max(1) as u128;
-            let guess = (((x - first) as u128 * (count - 1) as u128) / span) as usize;
-            let window = 8usize;
-            let (a, b) = (
-                guess.saturating_sub(window),
-                (guess + window + 1).min(count),
-            );
-            if record(a) <= want && want <= record(b - 1) {
-                lo = a;
-                hi = b;
-            }
-        }
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            match record(mid).cmp(want) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return true,
-            }
-        }
-        false
-    }
-}
-
 #[derive(Default, serde::Serialize)]
 struct Figures {
     build_sorted_s: Option<f64>,
     build_unsorted_zstd_s: Option<f64>,
+    compact_s: Option<f64>,
     bytes_per_key: Option<f64>,
     open_ms: Option<f64>,
     open_verified_ms: Option<f64>,
@@ -393,40 +193,155 @@ fn dir_bytes(dir: &Path, prefix: &str) -> u64 {
         .sum()
 }
 
+/// A small, fast, seeded generator (splitmix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+const GS1_SET: &[u8] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!\"%&'()*+,-./:;<=>?_";
+
+/// The skewed population: 200,000 products with Zipf (s = 1.2) popularity; per product one
+/// structure (13-character serials with a country letter, 6, 7 or 20 characters, tobacco
+/// packs, or sequential 13-digit serials). Code `i` of stream `stream` is deterministic.
+struct Skewed {
+    gtins: Vec<[u8; 14]>,
+    cdf: Vec<f64>,
+}
+
+impl Skewed {
+    const PRODUCTS: usize = 200_000;
+
+    fn new() -> Skewed {
+        let mut rng = Rng(42);
+        let gtins = (0..Self::PRODUCTS)
+            .map(|_| {
+                let mut g = [b'0'; 14];
+                g[1] = b'4';
+                g[2] = b'6';
+                for d in g.iter_mut().take(13).skip(3) {
+                    *d = b'0' + (rng.next() % 10) as u8;
+                }
+                g[13] = cisgate::code::alphabet::gtin_check_digit(&g[..13]);
+                g
+            })
+            .collect();
+        let mut cdf = Vec::with_capacity(Self::PRODUCTS);
+        let mut total = 0.0;
+        for r in 0..Self::PRODUCTS {
+            total += 1.0 / ((r + 1) as f64).powf(1.2);
+            cdf.push(total);
+        }
+        for c in cdf.iter_mut() {
+            *c /= total;
+        }
+        Skewed { gtins, cdf }
+    }
+
+    fn code(&self, stream: u64, i: u64) -> Vec<u8> {
+        let mut rng = Rng(stream.wrapping_mul(0xA076_1D64_78BD_642F) ^ i);
+        let u = rng.unit();
+        let p = self.cdf.partition_point(|&c| c < u).min(Self::PRODUCTS - 1);
+        let gtin = &self.gtins[p];
+        let pick = |rng: &mut Rng| GS1_SET[(rng.next() % 82) as usize];
+        let gs1 = |serial: &[u8]| [b"01".as_slice(), gtin, b"21", serial].concat();
+        match p % 20 {
+            0..=9 => {
+                let mut serial: Vec<u8> = (0..13).map(|_| pick(&mut rng)).collect();
+                if rng.unit() < 0.9 {
+                    serial[0] = b"5555Ee1234"[(rng.next() % 10) as usize];
+                }
+                gs1(&serial)
+            }
+            10..=12 => gs1(&(0..6).map(|_| pick(&mut rng)).collect::<Vec<_>>()),
+            13..=15 => gs1(&(0..7).map(|_| pick(&mut rng)).collect::<Vec<_>>()),
+            16 => gs1(&(0..20).map(|_| pick(&mut rng)).collect::<Vec<_>>()),
+            17 | 18 => [
+                gtin.as_slice(),
+                &(0..7).map(|_| pick(&mut rng)).collect::<Vec<_>>(),
+            ]
+            .concat(),
+            // Sequential serials: the code's own number, so streams never collide.
+            _ => gs1(format!("{:013}", stream * 1_000_000_000_000 + i).as_bytes()),
+        }
+    }
+}
+
+/// Writes a delta list: `+` lines for `adds`, `-` lines for `removes`.
+fn write_delta(path: &Path, parent: &str, version: &str, adds: &[Vec<u8>], removes: &[Vec<u8>]) {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(
+        w,
+        "#cisgate-list 1\n#kind: blocked_cis\n#type: delta\n#parent: {parent}\n#version: {version}\n#as_of: 0"
+    )
+    .unwrap();
+    for k in adds {
+        w.write_all(b"+").unwrap();
+        w.write_all(k).unwrap();
+        w.write_all(b"\n").unwrap();
+    }
+    for k in removes {
+        w.write_all(b"-").unwrap();
+        w.write_all(k).unwrap();
+        w.write_all(b"\n").unwrap();
+    }
+    w.flush().unwrap();
+}
+
+fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--test" || a == "--list") {
         return; // `cargo test --benches` only checks that this compiles.
     }
-    let keys_n: u64 = args
-        .iter()
-        .position(|a| a == "--keys")
-        .and_then(|i| args.get(i + 1)?.parse().ok())
-        .unwrap_or(10_000_000);
-    // `--engines cisgate,hashbrown` measures only those (names: cisgate, hashbrown, fst,
-    // vec, blocks, sqlite); all by default.
-    let engines: Option<Vec<String>> = args
-        .iter()
-        .position(|a| a == "--engines")
-        .and_then(|i| args.get(i + 1))
-        .map(|e| e.split(',').map(str::to_string).collect());
+    let keys_n: u64 = arg(&args, "--keys").unwrap_or(10_000_000);
+    let population: String = arg(&args, "--population").unwrap_or_else(|| "synthetic".into());
+    // `--engines cisgate,hashbrown` measures only those (names: cisgate, cisgate-fst,
+    // hashbrown, fst, vec, sqlite); all by default.
+    let engines: Option<Vec<String>> =
+        arg::<String>(&args, "--engines").map(|e| e.split(',').map(str::to_string).collect());
     let wanted = |name: &str| engines.as_ref().is_none_or(|e| e.iter().any(|w| w == name));
     let threads = rayon::current_num_threads();
     let tmp = tempfile::tempdir().unwrap();
-    let config = GenConfig {
-        seed: 5,
-        codes: keys_n,
-        gtins: 20_000,
-        zstd: false,
-        version: "bench".into(),
-        as_of_ms: 0,
-    };
-    let catalogue = Catalogue::new(&config);
     let started = Instant::now();
-    let unsorted: Vec<Vec<u8>> = (0..keys_n)
-        .into_par_iter()
-        .map(|i| catalogue.code(i).ki)
-        .collect();
+    // Stream 0: the list; stream 1: absent queries and codes added by deltas.
+    let code: Box<dyn Fn(u64, u64) -> Vec<u8> + Sync> = match population.as_str() {
+        "skewed" => {
+            let skewed = Skewed::new();
+            Box::new(move |stream, i| skewed.code(stream, i))
+        }
+        "synthetic" => {
+            let config = GenConfig {
+                seed: 5,
+                codes: keys_n,
+                gtins: 20_000,
+                zstd: false,
+                version: "bench".into(),
+                as_of_ms: 0,
+            };
+            let catalogue = Catalogue::new(&config);
+            Box::new(move |stream, i| catalogue.code(stream * (keys_n + 1_000_000_000) + i).ki)
+        }
+        other => panic!("--population {other:?}: synthetic or skewed"),
+    };
+    let unsorted: Vec<Vec<u8>> = (0..keys_n).into_par_iter().map(|i| code(0, i)).collect();
     let mut sorted = unsorted.clone();
     sorted.par_sort_unstable();
     sorted.dedup();
@@ -437,19 +352,26 @@ fn main() {
         .collect();
     let absent: Vec<Vec<u8>> = (0..q as u64)
         .into_par_iter()
-        .map(|i| catalogue.code(keys_n + 1_000_000_000 + i).ki)
+        .map(|i| code(1, i))
+        .filter(|k| sorted.binary_search(k).is_err())
         .collect();
-    let mix: Vec<Vec<u8>> = (0..q)
+    let mix: Vec<Vec<u8>> = (0..absent.len())
         .map(|i| {
             if i % 1000 == 0 {
-                present[i].clone()
+                present[i % present.len()].clone()
             } else {
                 absent[i].clone()
             }
         })
         .collect();
+    let blocks: std::collections::HashSet<&[u8]> = sorted
+        .iter()
+        .map(|k| &k[..k.len().saturating_sub(if k.len() == 21 { 7 } else { 13 })])
+        .collect();
     println!(
-        "{n} distinct КИ and 3 × {q} queries generated in {:.1}s; {threads} threads",
+        "{n} distinct КИ ({population} population, about {} products) and {} queries generated in {:.1}s; {threads} threads",
+        blocks.len(),
+        present.len() + absent.len() + mix.len(),
         started.elapsed().as_secs_f64()
     );
 
@@ -457,6 +379,29 @@ fn main() {
     let zstd_list = tmp.path().join("unsorted.list.zst");
     write_list(&sorted_list, &sorted, false);
     write_list(&zstd_list, &unsorted, true);
+    // Eight deltas of 12,500 additions and 12,500 removals each, for the compaction figure.
+    let deltas: Vec<PathBuf> = (0..8u64)
+        .map(|d| {
+            let per = 12_500.min(n / 16);
+            let adds: Vec<Vec<u8>> = (0..per as u64)
+                .map(|i| code(2, d * per as u64 + i))
+                .filter(|k| sorted.binary_search(k).is_err())
+                .collect();
+            let removes: Vec<Vec<u8>> = (0..per)
+                .map(|i| sorted[(d as usize * per + i) * 7 % n].clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let path = tmp.path().join(format!("delta-{d}.list"));
+            let parent = if d == 0 {
+                "bench".to_string()
+            } else {
+                format!("bench-{d}")
+            };
+            write_delta(&path, &parent, &format!("bench-{}", d + 1), &adds, &removes);
+            path
+        })
+        .collect();
 
     let mut results: BTreeMap<&str, Figures> = BTreeMap::new();
     let query_sets = [
@@ -480,17 +425,44 @@ fn main() {
             (name, f)
         };
 
-    // cisgate
-    if wanted("cisgate") {
+    // cisgate, in the КИ block layout and in format 1's layout (one FST).
+    for (name, layout) in [
+        ("cisgate", index::segment::Layout::KiBlocks),
+        ("cisgate-fst", index::segment::Layout::Fst),
+    ] {
+        if !wanted(name) {
+            continue;
+        }
+        let options = index::BuildOptions {
+            cis_layout: layout,
+            ..Default::default()
+        };
         let timed_build = |dir: &Path, list: &Path| {
             let t = Instant::now();
-            index::build(dir, &[list.to_path_buf()], &Default::default(), &NoProgress).unwrap();
+            index::build(dir, &[list.to_path_buf()], &options, &NoProgress).unwrap();
             secs(t.elapsed())
         };
-        let d1 = tmp.path().join("cis-sorted");
+        let d1 = tmp.path().join(format!("{name}-sorted"));
         let build_sorted = timed_build(&d1, &sorted_list);
+        // Compaction: the base and eight delta layers folded into a new base.
+        let keep = index::ApplyOptions {
+            compact_after_layers: 0,
+            compact_after_size_ratio: 0.0,
+            ..Default::default()
+        };
+        for delta in &deltas {
+            index::apply(&d1, std::slice::from_ref(delta), &keep, &NoProgress).unwrap();
+        }
+        let t = Instant::now();
+        let compact_options = index::CompactOptions {
+            cis_layout: layout,
+            ..Default::default()
+        };
+        let compacted = index::compact(&d1, &compact_options, &NoProgress).unwrap();
+        let compact = secs(t.elapsed());
+        assert_eq!(compacted.layers_folded, 8);
         std::fs::remove_dir_all(&d1).unwrap();
-        let d = tmp.path().join("cis");
+        let d = tmp.path().join(name);
         let build_zstd = timed_build(&d, &zstd_list);
         let t = Instant::now();
         drop(OpenOptions::new().verify_checksums(true).open(&d).unwrap());
@@ -498,17 +470,18 @@ fn main() {
         let t = Instant::now();
         let idx = OpenOptions::new().verify_checksums(false).open(&d).unwrap();
         let open = secs(t.elapsed()) * 1000.0;
-        let bytes = dir_bytes(&d, "seg-");
+        let bytes = dir_bytes(&d, "seg-000001-blocked_cis.");
         let engine = Cisgate(idx);
         let f = Figures {
             build_sorted_s: Some(build_sorted),
             build_unsorted_zstd_s: Some(build_zstd),
+            compact_s: Some(compact),
             bytes_per_key: Some(bytes as f64 / n as f64),
             open_ms: Some(open),
             open_verified_ms: Some(open_verified),
             ..Default::default()
         };
-        let (name, mut f) = measure("cisgate", &engine, f);
+        let (name, mut f) = measure(name, &engine, f);
         // Memory-mapped: what is resident is the page cache of the files, at most their size.
         f.memory_bytes_per_key = f.bytes_per_key;
         results.insert(name, f);
@@ -549,20 +522,6 @@ fn main() {
         }
         b.finish().unwrap();
         let build_sorted = secs(t.elapsed());
-        let t = Instant::now();
-        let mut keys = unsorted.clone();
-        keys.sort_unstable();
-        keys.dedup();
-        let mut b = fst::SetBuilder::new(std::io::BufWriter::new(
-            std::fs::File::create(&path).unwrap(),
-        ))
-        .unwrap();
-        for k in &keys {
-            b.insert(k).unwrap();
-        }
-        b.finish().unwrap();
-        drop(keys);
-        let build_unsorted = secs(t.elapsed());
         let bytes = std::fs::metadata(&path).unwrap().len();
         let t = Instant::now();
         // SAFETY: the file is not modified while mapped.
@@ -571,7 +530,6 @@ fn main() {
         let open = secs(t.elapsed()) * 1000.0;
         let f = Figures {
             build_sorted_s: Some(build_sorted),
-            build_unsorted_zstd_s: Some(build_unsorted),
             bytes_per_key: Some(bytes as f64 / n as f64),
             memory_bytes_per_key: Some(bytes as f64 / n as f64),
             open_ms: Some(open),
@@ -597,26 +555,6 @@ fn main() {
             ..Default::default()
         };
         results.extend([measure("Vec<u64> xxh3 (inexact)", &HashVec(v), f)]);
-    }
-    // The proposed КИ layout, prototype: GTIN dictionary + packed serial blocks.
-    if wanted("blocks") {
-        let dir = tmp.path().join("blocks");
-        std::fs::create_dir_all(&dir).unwrap();
-        let t = Instant::now();
-        let engine = GtinBlocks::build(&sorted, &dir);
-        let build = secs(t.elapsed());
-        let t = Instant::now();
-        drop(GtinBlocks::open(&dir));
-        let open = secs(t.elapsed()) * 1000.0;
-        let bytes = dir_bytes(&dir, "blocks.");
-        let f = Figures {
-            build_sorted_s: Some(build),
-            bytes_per_key: Some(bytes as f64 / n as f64),
-            open_ms: Some(open),
-            memory_bytes_per_key: Some(bytes as f64 / n as f64),
-            ..Default::default()
-        };
-        results.extend([measure("GTIN blocks (proposed, prototype)", &engine, f)]);
     }
     // SQLite WITHOUT ROWID
     if wanted("sqlite") {
@@ -645,30 +583,37 @@ fn main() {
         results.extend([measure("SQLite WITHOUT ROWID", &Sqlite { path }, f)]);
     }
 
-    report(&results, n);
+    report(&results, n, &population);
 }
 
 fn fmt_opt(v: Option<f64>, digits: usize) -> String {
     v.map_or("–".into(), |v| format!("{v:.digits$}"))
 }
 
-fn report(results: &BTreeMap<&str, Figures>, n: usize) {
+fn report(results: &BTreeMap<&str, Figures>, n: usize, population: &str) {
     let ours = results.get("cisgate");
-    println!("\n{n} keys. Rates in million lookups per second; ratio = cisgate ÷ baseline.\n");
+    println!(
+        "\n{n} keys ({population}). Rates in million lookups per second; ratio = cisgate ÷ baseline.\n"
+    );
     print!("{:<34}", "figure");
     for (name, _) in results.iter() {
         print!(" {name:>24}");
     }
     println!();
     type Row = (&'static str, fn(&Figures) -> Option<f64>, usize);
-    let rows: [Row; 6] = [
+    let rows: [Row; 7] = [
         ("build from sorted, s", |f| f.build_sorted_s, 2),
         (
             "build from unsorted zstd, s",
             |f| f.build_unsorted_zstd_s,
             2,
         ),
-        ("bytes per key", |f| f.bytes_per_key, 2),
+        ("compact base + 8 layers, s", |f| f.compact_s, 2),
+        (
+            "bytes per key (КИ table, filter incl.)",
+            |f| f.bytes_per_key,
+            2,
+        ),
         ("open, ms (no verification)", |f| f.open_ms, 3),
         ("open, ms (verified)", |f| f.open_verified_ms, 1),
         ("memory, bytes per key", |f| f.memory_bytes_per_key, 1),
@@ -697,8 +642,105 @@ fn report(results: &BTreeMap<&str, Figures>, n: usize) {
         }
         println!();
     }
-    let json = serde_json::json!({ "keys": n, "engines": results });
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/compare.json");
+    // The engine-v2 goals, as ratios within this run.
+    if let Some(ours) = ours {
+        println!("\ngoals (issue 12), measured in this run:");
+        let rate = |f: &Figures, k: &str| f.rates.get(k).copied();
+        let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
+        let show = |label: &str, value: Option<f64>, goal: &str, met: Option<bool>| {
+            println!(
+                "  {label:<58} {:>9}  goal {goal:<10} {}",
+                fmt_opt(value, 2),
+                match met {
+                    Some(true) => "met",
+                    Some(false) => "NOT met",
+                    None => "–",
+                }
+            );
+        };
+        let hash = results.get("hashbrown HashSet");
+        let fst = results.get("fst::Set (plain)");
+        let v1 = results.get("cisgate-fst");
+        let bpk = ours.bytes_per_key;
+        show(
+            "bytes per key, КИ table with its filter",
+            bpk,
+            "≤ 10.5",
+            bpk.map(|b| b <= 10.5),
+        );
+        let present = ratio(
+            rate(ours, "present, 1 thread, batch"),
+            hash.and_then(|h| rate(h, "present, 1 thread, batch")),
+        );
+        show(
+            "present, batch, 1 thread ÷ HashSet",
+            present,
+            "≥ 1.0",
+            present.map(|r| r >= 1.0),
+        );
+        let present_fst = ratio(
+            rate(ours, "present, 1 thread, batch"),
+            fst.and_then(|h| rate(h, "present, 1 thread, batch")),
+        );
+        show(
+            "present, batch, 1 thread ÷ plain fst::Set",
+            present_fst,
+            "≥ 2",
+            present_fst.map(|r| r >= 2.0),
+        );
+        let mix = ratio(
+            rate(ours, "mix 0.1%, 1 thread, batch"),
+            hash.and_then(|h| rate(h, "mix 0.1%, 1 thread, batch")),
+        );
+        show(
+            "checkout mix, batch, 1 thread ÷ HashSet",
+            mix,
+            "≥ 3",
+            mix.map(|r| r >= 3.0),
+        );
+        let scaling = ratio(
+            rate(ours, "mix 0.1%, all cores, batch"),
+            rate(ours, "mix 0.1%, 1 thread, batch"),
+        );
+        show(
+            "checkout mix, batch, all cores ÷ 1 thread",
+            scaling,
+            "≥ 1.8",
+            scaling.map(|r| r >= 1.8),
+        );
+        let build = ratio(
+            fst.and_then(|f| f.build_sorted_s),
+            ours.build_unsorted_zstd_s,
+        );
+        show(
+            "build: plain fst::Set from sorted ÷ cisgate from unsorted zstd",
+            build,
+            "≥ 5",
+            build.map(|r| r >= 5.0),
+        );
+        let compact = ratio(v1.and_then(|f| f.compact_s), ours.compact_s);
+        show(
+            "compaction: format-1 layout ÷ КИ blocks",
+            compact,
+            "≥ 5",
+            compact.map(|r| r >= 5.0),
+        );
+        show(
+            "open without verification, ms",
+            ours.open_ms,
+            "< 1",
+            ours.open_ms.map(|t| t < 1.0),
+        );
+        show(
+            "open with checksum verification, ms",
+            ours.open_verified_ms,
+            "< 100",
+            ours.open_verified_ms.map(|t| t < 100.0),
+        );
+    }
+    let json = serde_json::json!({ "keys": n, "population": population, "engines": results });
+    let out =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/compare-{population}.json"));
     std::fs::write(&out, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
     println!("\nwritten to {}", out.display());
 }

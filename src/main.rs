@@ -270,7 +270,7 @@ fn run(cli: Cli) -> cli::CmdResult {
             &index,
             &CompactOptions {
                 sold_retention_ms: i64::from(retention_days) * 86_400_000,
-                now_ms: None,
+                ..Default::default()
             },
         ),
         Command::Sell {

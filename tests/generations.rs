@@ -250,7 +250,7 @@ fn sales_expire_after_the_retention_period() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     let options = index::CompactOptions {
         sold_retention_ms: 200,
-        now_ms: None,
+        ..Default::default()
     };
     let report = index::compact(&idx, &options, &NoProgress).unwrap();
     assert_eq!(report.manifest.counts[&index::Table::Sold], 0);

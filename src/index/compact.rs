@@ -13,7 +13,7 @@ use super::build::{write_blocks, write_fst_with};
 use super::digest::ContentDigest;
 use super::manifest::{self, SegmentMeta};
 use super::segment::blocks::{BlocksBuilder, KiBlocks};
-use super::segment::{EntryCursor, merge::Union};
+use super::segment::{EntryCursor, Layout, merge::Union};
 use super::{Index, IndexError, Manifest, TOMBSTONE, Table, WriterLock, gc};
 use crate::journal::{Journal, SoldState};
 use crate::progress::Progress;
@@ -28,6 +28,8 @@ pub struct CompactOptions {
     pub sold_retention_ms: i64,
     /// "Now", for the retention (Unix ms); tests inject it.
     pub now_ms: Option<i64>,
+    /// Layout of the new `blocked_cis` base (КИ blocks; FST for comparisons).
+    pub cis_layout: Layout,
 }
 
 impl Default for CompactOptions {
@@ -35,6 +37,7 @@ impl Default for CompactOptions {
         CompactOptions {
             sold_retention_ms: DEFAULT_SOLD_RETENTION_MS,
             now_ms: None,
+            cis_layout: Layout::KiBlocks,
         }
     }
 }
@@ -80,7 +83,7 @@ pub(super) fn compact_locked(
             &format!("compacting {kind}"),
             counts.get(&table).copied().unwrap_or(0),
         );
-        if table == Table::BlockedCis {
+        if table == Table::BlockedCis && options.cis_layout == Layout::KiBlocks {
             let builder = cis_union(&index);
             let (written, meta) = write_blocks(dir, segment_id, builder)?;
             digest = digest.merge(written.digest);

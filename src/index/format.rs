@@ -104,6 +104,16 @@ impl MappedBytes {
             end,
         }
     }
+
+    /// A part of these bytes (`start..end` relative to them), sharing the mapping; `None`
+    /// when the range is out of bounds.
+    pub fn slice(&self, start: usize, end: usize) -> Option<MappedBytes> {
+        (start <= end && end <= self.end - self.start).then(|| MappedBytes {
+            map: self.map.clone(),
+            start: self.start + start,
+            end: self.start + end,
+        })
+    }
 }
 
 impl AsRef<[u8]> for MappedBytes {

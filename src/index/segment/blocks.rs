@@ -611,8 +611,8 @@ struct Sections {
 pub(crate) struct KiBlocks {
     bytes: MappedBytes,
     s: Sections,
-    dict: fst::raw::Fst<Vec<u8>>,
-    overflow: fst::raw::Fst<Vec<u8>>,
+    dict: fst::raw::Fst<MappedBytes>,
+    overflow: fst::raw::Fst<MappedBytes>,
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
@@ -675,10 +675,15 @@ impl KiBlocks {
         if s.data.1 < DATA_PAD {
             return Err("block data section shorter than its padding".into());
         }
-        let dict = fst::raw::Fst::new(b[s.dict.0..s.dict.0 + s.dict.1].to_vec())
-            .map_err(|e| format!("block dictionary: {e}"))?;
-        let overflow = fst::raw::Fst::new(b[s.overflow.0..s.overflow.0 + s.overflow.1].to_vec())
-            .map_err(|e| format!("overflow FST: {e}"))?;
+        let part = |(off, len): (usize, usize)| {
+            bytes
+                .slice(off, off + len)
+                .ok_or_else(|| "section outside the payload".to_string())
+        };
+        let dict =
+            fst::raw::Fst::new(part(s.dict)?).map_err(|e| format!("block dictionary: {e}"))?;
+        let overflow =
+            fst::raw::Fst::new(part(s.overflow)?).map_err(|e| format!("overflow FST: {e}"))?;
         if dict.len() as u64 != s.blocks {
             return Err(format!(
                 "dictionary holds {} keys for {} blocks",
