@@ -265,9 +265,13 @@ impl TableStack {
                 *h = filter::key_hash(k.as_ref());
             }
             decided[..n].fill(None);
-            for source in self.sources() {
+            for (s, source) in self.sources().enumerate() {
                 undecided.clear();
-                undecided.extend((0..n).filter(|&i| decided[i].is_none()));
+                if s == 0 {
+                    undecided.extend(0..n);
+                } else {
+                    undecided.extend((0..n).filter(|&i| decided[i].is_none()));
+                }
                 if undecided.is_empty() {
                     break;
                 }

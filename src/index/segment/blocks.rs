@@ -17,15 +17,18 @@
 //!
 //! An FST over the block keys is the canonical dictionary (it maps each key to its slot,
 //! and `verify` walks it against the slot table); the hash table of slots is the hot path.
-//! КИ that do not fit the packed form go to an overflow FST.
+//! The overflow FST holds the КИ that do not fit the packed form and those of products with
+//! fewer than 8 codes (a block would cost more than they do): a КИ whose product has a
+//! block is in that block or nowhere, any other is in the overflow FST or nowhere.
 //!
 //! ```text
 //! header   128 bytes: magic "KIBLOCKS" | version u32 | 0 u32 | entries u64 | blocks u64
 //!                     | slots u64 | overflow entries u64 | then (offset u64, length u64)
 //!                     for: dictionary FST, slot table, block data, overflow FST
 //!                     (offsets from the payload start, 8-aligned)
-//! slots    32 bytes each, open addressing by xxh3-64 of the key, linear probing, at most
-//!          half full: key length u8 (0: empty; else 15 or 19) | key (19 bytes, zero
+//! slots    32 bytes each, open addressing by xxh3-64 of the key (the probe starts at slot
+//!          (hash × slots) >> 64), linear probing, at most 7/10 full (at least one slot
+//!          empty): key length u8 (0: empty; else 15 or 19) | key (19 bytes, zero
 //!          padded; its last byte is the serial length) | k u8 | flags u8 (bit 0: u32
 //!          directory) | records u32 | data offset u48
 //! data     per block, in key order: 2^k directory entries (u16 or u32 LE), then the
@@ -57,6 +60,11 @@ pub(crate) const MAX_SERIAL: usize = 20;
 const BUCKET_TARGET_SHIFT: u32 = 2;
 /// Most directory bits a block may have (16 M buckets).
 const MAX_DIRECTORY_BITS: u32 = 24;
+/// A product with fewer codes than this keeps them in the overflow part: a block's slot
+/// and dictionary entry would cost more than the codes themselves.
+const MIN_BLOCK: usize = 8;
+/// The slot table is filled to at most 7/10.
+const SLOT_LOAD_TENTHS: usize = 7;
 /// Key length of a GS1-form block key: `01` + GTIN + `21` + serial length.
 const GS1_KEY: usize = 19;
 /// Key length of a tobacco-pack block key: GTIN + serial length.
@@ -255,6 +263,22 @@ fn key_hash(key: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(key)
 }
 
+/// Slots for `blocks` blocks: at most 7/10 full, at least one empty.
+fn slot_count(blocks: usize) -> usize {
+    (blocks * 10).div_ceil(SLOT_LOAD_TENTHS) + 1
+}
+
+/// Where a key's probe starts: its hash scaled to the table (no power of two needed).
+#[inline]
+fn home_slot(hash: u64, slots: usize) -> usize {
+    ((u128::from(hash) * slots as u128) >> 64) as usize
+}
+
+#[inline]
+fn next_slot(at: usize, slots: usize) -> usize {
+    if at + 1 == slots { 0 } else { at + 1 }
+}
+
 /// Reads `width` bits (≤ 128) at bit `at` of an LSB-first stream. `bytes` must extend at
 /// least 17 bytes past the byte holding bit `at` (the data section's padding ensures it).
 #[inline]
@@ -391,6 +415,18 @@ impl BlocksBuilder {
             values.dedup();
         });
         let mut overflow = self.overflow;
+        // Products with few codes go to the overflow part, whole.
+        let mut ki = Vec::with_capacity(40);
+        blocks.retain(|(key, values)| {
+            if values.len() >= MIN_BLOCK {
+                return true;
+            }
+            for &v in values {
+                join(key, v, &mut ki);
+                overflow.push(ki.as_slice().into());
+            }
+            false
+        });
         overflow.par_sort_unstable();
         overflow.dedup();
         let entries = blocks.iter().map(|b| b.1.len() as u64).sum::<u64>() + overflow.len() as u64;
@@ -427,15 +463,15 @@ impl BlocksBuilder {
             digest.add(ListKind::BlockedCis, k, 0);
         }
 
-        // Slot table: each block at its hash, at most half full.
-        let slots = (blocks.len() * 2).next_power_of_two().max(2);
+        // Slot table: each block at its hash, at most 7/10 full.
+        let slots = slot_count(blocks.len());
         let mut slot_of = Vec::with_capacity(blocks.len());
         let mut table = vec![0u8; slots * SLOT_LEN];
         let mut data_len = 0u64;
         for ((key, _), block) in blocks.iter().zip(&bodies) {
-            let mut at = (key_hash(key.bytes()) as usize) & (slots - 1);
+            let mut at = home_slot(key_hash(key.bytes()), slots);
             while table[at * SLOT_LEN] != 0 {
-                at = (at + 1) & (slots - 1);
+                at = next_slot(at, slots);
             }
             let m = &mut table[at * SLOT_LEN..(at + 1) * SLOT_LEN];
             m[..20].copy_from_slice(&key.0);
@@ -663,10 +699,7 @@ impl KiBlocks {
                 return Err("sections overlap".into());
             }
         }
-        if !s.slots.is_power_of_two()
-            || s.slots < s.blocks.saturating_mul(2)
-            || s.slots_at.1 as u64 != s.slots.saturating_mul(SLOT_LEN as u64)
-        {
+        if s.slots <= s.blocks || s.slots_at.1 as u64 != s.slots.saturating_mul(SLOT_LEN as u64) {
             return Err(format!(
                 "slot table of {} bytes for {} slots and {} blocks",
                 s.slots_at.1, s.slots, s.blocks
@@ -795,9 +828,9 @@ impl KiBlocks {
     /// Finds a block by key: its slot and shape.
     #[inline]
     fn find_block(&self, key: &BlockKey, hash: u64) -> Option<(usize, BlockMeta)> {
-        let mask = self.s.slots as usize - 1;
-        let mut at = (hash as usize) & mask;
-        for _ in 0..self.s.slots {
+        let slots = self.s.slots as usize;
+        let mut at = home_slot(hash, slots);
+        for _ in 0..slots {
             let m = self.slot_bytes(at)?;
             if m[0] == 0 {
                 return None;
@@ -805,14 +838,14 @@ impl KiBlocks {
             if m[..20] == key.0 {
                 return self.block(at).map(|(_, meta)| (at, meta));
             }
-            at = (at + 1) & mask;
+            at = next_slot(at, slots);
         }
         None
     }
 
     #[inline]
     fn prefetch_slot(&self, hash: u64) {
-        let at = (hash as usize) & (self.s.slots as usize - 1);
+        let at = home_slot(hash, self.s.slots as usize);
         super::prefetch(self.payload(), self.s.slots_at.0 + at * SLOT_LEN);
     }
 
@@ -890,15 +923,17 @@ impl KiBlocks {
         false
     }
 
+    /// A КИ whose product has a block is there or nowhere; any other is in the overflow
+    /// part or nowhere.
     fn contains(&self, ki: &[u8]) -> bool {
-        match split(ki) {
+        match split(ki).and_then(|s| {
+            self.find_block(&s.key, key_hash(s.key.bytes()))
+                .map(|(_, meta)| (s, meta))
+        }) {
             None => self.overflow.contains_key(ki),
-            Some(s) => self
-                .find_block(&s.key, key_hash(s.key.bytes()))
-                .is_some_and(|(_, meta)| {
-                    self.bucket(&meta, s.value)
-                        .is_some_and(|range| self.bucket_holds(&meta, s.value, range))
-                }),
+            Some((s, meta)) => self
+                .bucket(&meta, s.value)
+                .is_some_and(|range| self.bucket_holds(&meta, s.value, range)),
         }
     }
 
@@ -953,12 +988,8 @@ impl KiBlocks {
     /// base this way, without re-reading each КИ: blocks go over whole).
     pub(crate) fn decode_into(&self, builder: &mut BlocksBuilder, except: &[Vec<u8>]) {
         let mut skip: KeyMap<Vec<u128>> = KeyMap::default();
-        let mut skip_overflow: Vec<&[u8]> = Vec::new();
-        for ki in except {
-            match split(ki) {
-                Some(s) => skip.entry(s.key).or_default().push(s.value),
-                None => skip_overflow.push(ki),
-            }
+        for s in except.iter().filter_map(|ki| split(ki)) {
+            skip.entry(s.key).or_default().push(s.value);
         }
         for values in skip.values_mut() {
             values.sort_unstable();
@@ -977,12 +1008,11 @@ impl KiBlocks {
             builder.added += values.len() as u64;
             builder.blocks.entry(key).or_default().extend(values);
         }
-        skip_overflow.sort_unstable();
+        // Overflow keys go through `add`: a product that has grown gets its block.
         let mut stream = self.overflow.stream();
         while let Some((k, _)) = fst::Streamer::next(&mut stream) {
-            if skip_overflow.binary_search(&k).is_err() {
-                builder.overflow.push(k.into());
-                builder.added += 1;
+            if except.binary_search_by(|e| e.as_slice().cmp(k)).is_err() {
+                builder.add(k);
             }
         }
     }
@@ -1074,7 +1104,7 @@ impl TableSegment for KiBlocks {
                         self.prefetch_bucket(&meta, s.value);
                         Stage::Block(s, meta)
                     }
-                    None => Stage::Done,
+                    None => Stage::Overflow,
                 };
             }
             if let Some(i) = t.checked_sub(2 * DISTANCE).filter(|&i| i < n)
@@ -1202,9 +1232,11 @@ impl TableSegment for KiBlocks {
             .map_err(|e| format!("overflow FST checksum: {e}"))?;
         let mut stream = self.overflow.stream();
         while let Some((k, _)) = fst::Streamer::next(&mut stream) {
-            if split(k).is_some() {
+            if let Some(s) = split(k)
+                && self.find_block(&s.key, key_hash(s.key.bytes())).is_some()
+            {
                 return Err(format!(
-                    "overflow holds {:?}, which belongs in a block",
+                    "overflow holds {:?}, whose product has a block",
                     String::from_utf8_lossy(k)
                 ));
             }
