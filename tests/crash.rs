@@ -255,3 +255,45 @@ fn killed_sell_keeps_every_acknowledged_sale() {
     let live = LiveIndex::open(&idx, LiveOptions::default()).unwrap();
     assert!(acknowledged.iter().all(|ki| live.is_sold(ki.as_bytes())));
 }
+
+#[test]
+fn killed_automatic_compactions_never_let_layers_pile_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = build_base(dir.path());
+    let deltas = deltas(dir.path(), 9 + ROUNDS);
+    let keep_layers = ApplyOptions {
+        compact_after_layers: 0,
+        compact_after_size_ratio: 0.0,
+        ..Default::default()
+    };
+    // One layer over the limit of 8, as a killed compaction would leave it.
+    for d in &deltas[..9] {
+        index::apply(&idx, std::slice::from_ref(d), &keep_layers, &NoProgress).unwrap();
+    }
+    let idx_s = idx.to_str().unwrap();
+    let mut most = 0;
+    let mut next = 9;
+    for round in 0..ROUNDS {
+        let delta = deltas[next].to_str().unwrap();
+        let args = ["apply", "--index", idx_s, delta];
+        let probe = dir.path().join(format!("probe-{round}"));
+        copy_dir(&idx, &probe);
+        let full = timed(&["apply", "--index", probe.to_str().unwrap(), delta]);
+        std::fs::remove_dir_all(&probe).unwrap();
+        spawn_and_kill(&args, delay(round, full));
+        let index = Index::open(&idx).unwrap();
+        let layers = index.layer_count();
+        most = most.max(layers);
+        // Killed or not, an apply never leaves more layers than the backlog it found.
+        assert!(layers <= 9, "round {round}: {layers} layers");
+        if index.manifest().version == format!("v{}", next + 1) {
+            next += 1;
+        }
+        drop(index);
+        index::verify(&idx).unwrap();
+    }
+    eprintln!(
+        "most layers seen: {most}; applied {} of {ROUNDS} deltas",
+        next - 9
+    );
+}

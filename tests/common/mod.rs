@@ -108,3 +108,15 @@ pub fn blocked_cis_index(dir: &Path, version: &str, as_of_ms: i64, kis: &[&str])
     index::build(&out, &[list], &BuildOptions::default(), &NoProgress).unwrap();
     out
 }
+
+/// A small synthetic catalogue (20,000 banned КИ over 300 GTINs) whose lists are as of now.
+pub fn small_config() -> cisgate::synth::GenConfig {
+    cisgate::synth::GenConfig {
+        seed: 5,
+        codes: 20_000,
+        gtins: 300,
+        zstd: true,
+        version: "v0".into(),
+        as_of_ms: cisgate::time::now_ms(),
+    }
+}
