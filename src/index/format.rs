@@ -165,12 +165,7 @@ where
         hasher: Xxh3::new(),
         written: 0,
     };
-    let mut header = [0u8; HEADER_LEN];
-    header[..8].copy_from_slice(MAGIC);
-    header[8..12].copy_from_slice(&FILE_FORMAT_VERSION.to_le_bytes());
-    header[12..16].copy_from_slice(&role.code().to_le_bytes());
-    header[16..20].copy_from_slice(&layout.code().to_le_bytes());
-    w.write_all(&header).map_err(io(&tmp))?;
+    w.write_all(&header(role, layout)).map_err(io(&tmp))?;
     // On any failure the temporary file goes: a failed write leaves nothing behind.
     let guard = RemoveOnDrop(Some(tmp.clone()));
     let entries = fill(&mut w)?;
@@ -197,6 +192,28 @@ where
         xxh3: format!("{checksum:016x}"),
         entries,
     })
+}
+
+fn header(role: Role, layout: Layout) -> [u8; HEADER_LEN] {
+    let mut header = [0u8; HEADER_LEN];
+    header[..8].copy_from_slice(MAGIC);
+    header[8..12].copy_from_slice(&FILE_FORMAT_VERSION.to_le_bytes());
+    header[12..16].copy_from_slice(&role.code().to_le_bytes());
+    header[16..20].copy_from_slice(&layout.code().to_le_bytes());
+    header
+}
+
+/// A data file's bytes around `payload`, as [`write_data_file`] writes them, and the
+/// checksum its manifest entry records. For tests and fuzzing.
+#[doc(hidden)]
+pub fn container_bytes(role: Role, layout: Layout, payload: &[u8]) -> (Vec<u8>, String) {
+    let mut b = header(role, layout).to_vec();
+    b.extend_from_slice(payload);
+    b.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    let sum = xxhash_rust::xxh3::xxh3_64(&b);
+    b.extend_from_slice(&sum.to_le_bytes());
+    b.extend_from_slice(END_MAGIC);
+    (b, format!("{sum:016x}"))
 }
 
 /// Deletes a temporary file unless disarmed.

@@ -583,7 +583,7 @@ fn open_segment(
         reason,
     };
     let bytes = format::open_data_file(dir, meta, verify)?;
-    let data = segment::open(meta.layout, bytes, verify).map_err(damaged)?;
+    let data = segment::open(meta.layout, bytes).map_err(damaged)?;
     if data.len() != meta.entries {
         return Err(damaged(format!(
             "holds {} keys, the manifest says {}",

@@ -713,10 +713,15 @@ impl KiBlocks {
                 .slice(off, off + len)
                 .ok_or_else(|| "section outside the payload".to_string())
         };
-        let dict =
-            fst::raw::Fst::new(part(s.dict)?).map_err(|e| format!("block dictionary: {e}"))?;
-        let overflow =
-            fst::raw::Fst::new(part(s.overflow)?).map_err(|e| format!("overflow FST: {e}"))?;
+        // The FSTs' own checksums, always: the fst crate may panic on a damaged FST, and
+        // a loader must not (found by fuzzing the loader on raw payloads).
+        let fst_part = |range, what: &str| {
+            let fst = fst::raw::Fst::new(part(range)?).map_err(|e| format!("{what}: {e}"))?;
+            fst.verify().map_err(|e| format!("{what} checksum: {e}"))?;
+            Ok::<_, String>(fst)
+        };
+        let dict = fst_part(s.dict, "block dictionary")?;
+        let overflow = fst_part(s.overflow, "overflow FST")?;
         if dict.len() as u64 != s.blocks {
             return Err(format!(
                 "dictionary holds {} keys for {} blocks",
