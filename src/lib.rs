@@ -34,8 +34,10 @@ pub mod index;
 pub mod journal;
 pub mod list;
 pub mod live;
+#[cfg(feature = "online")]
 pub mod online;
 pub mod progress;
+#[cfg(feature = "serve")]
 pub mod serve;
 pub mod time;
 pub use check::{CheckOptions, Verdict};

@@ -1,5 +1,7 @@
 //! The real `cisgate` binary on real files.
 
+#![cfg(feature = "cli")]
+
 mod common;
 
 use common::{cisgate, stderr, stdout, write_list};

@@ -2,6 +2,8 @@
 //! random moments, again and again. Every reopen must give the old or the new state, never
 //! a torn one, and every sale the process acknowledged must still be there.
 
+#![cfg(feature = "cli")]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Write};

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use cisgate::Index;
-use cisgate::index::{self, ApplyOptions, WriterLock};
+use cisgate::index::{self, ApplyOptions};
 use cisgate::live::{LiveIndex, LiveOptions};
 use cisgate::progress::NoProgress;
 use cisgate::synth::{Catalogue, GenConfig};
@@ -39,6 +39,7 @@ fn keep_layers() -> ApplyOptions {
 }
 
 /// Runs `cisgate apply --index IDX DELTA` as another process would.
+#[cfg(feature = "cli")]
 fn apply_cli(idx: &std::path::Path, delta: &std::path::Path) -> std::process::Output {
     common::cisgate(
         &[
@@ -123,11 +124,12 @@ impl SameVersion for cisgate::Verdict {
 }
 
 #[test]
+#[cfg(feature = "cli")]
 fn a_second_writer_gets_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let idx = base(dir.path());
     let d = delta(dir.path(), 0);
-    let held = WriterLock::acquire(&idx).unwrap();
+    let held = index::WriterLock::acquire(&idx).unwrap();
     let out = apply_cli(&idx, &d);
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -179,6 +181,7 @@ fn old_generations_stay_while_a_reader_holds_them() {
 }
 
 #[test]
+#[cfg(feature = "cli")]
 fn live_reader_switches_generation_on_refresh() {
     let dir = tempfile::tempdir().unwrap();
     let idx = base(dir.path());

@@ -1,6 +1,8 @@
 //! Lists from hostile or careless sources: bombs, over-long lines, corrupt lists, older
 //! snapshots, full disks, piled-up layers, and the messages each gets.
 
+#![cfg(feature = "cli")]
+
 mod common;
 
 use std::io::Write;

@@ -164,25 +164,28 @@ fn stale_data_is_refused_and_freshness_is_configurable() {
             .is_blocked()
     );
 
-    let out = common::cisgate(&["check", "--index", idx.to_str().unwrap(), &ki(0)], None);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        common::stderr(&out).contains("offline check refused"),
-        "{}",
-        common::stderr(&out)
-    );
-    let out = common::cisgate(
-        &[
-            "check",
-            "--max-age-hours",
-            "240",
-            "--index",
-            idx.to_str().unwrap(),
-            &ki(0),
-        ],
-        None,
-    );
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    #[cfg(feature = "cli")]
+    {
+        let out = common::cisgate(&["check", "--index", idx.to_str().unwrap(), &ki(0)], None);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            common::stderr(&out).contains("offline check refused"),
+            "{}",
+            common::stderr(&out)
+        );
+        let out = common::cisgate(
+            &[
+                "check",
+                "--max-age-hours",
+                "240",
+                "--index",
+                idx.to_str().unwrap(),
+                &ki(0),
+            ],
+            None,
+        );
+        assert!(out.status.success(), "{}", common::stderr(&out));
+    }
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! The online adapter against a scripted True API + CDN emulator on loopback.
 
+#![cfg(all(feature = "online", feature = "cli"))]
+
 mod common;
 mod online_emulator;
 

@@ -1,5 +1,7 @@
 //! `cisgate serve` driven over loopback by a real HTTP client.
 
+#![cfg(all(feature = "serve", feature = "cli"))]
+
 mod common;
 
 use std::net::SocketAddr;

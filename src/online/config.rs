@@ -85,8 +85,13 @@ impl OnlineConfig {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        serde_json::from_str(&text).map_err(|e| OnlineError::Config {
-            path: path.to_path_buf(),
+        Self::from_json(&text, path)
+    }
+
+    /// Reads a configuration from JSON text; `name` says where it came from in messages.
+    pub fn from_json(text: &str, name: &Path) -> Result<OnlineConfig, OnlineError> {
+        serde_json::from_str(text).map_err(|e| OnlineError::Config {
+            path: name.to_path_buf(),
             message: e.to_string(),
         })
     }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+#[cfg(feature = "cli")]
 use std::process::{Command, Output};
 
 use cisgate::index::{self, BuildOptions};
@@ -28,6 +29,7 @@ pub fn build_sample(dir: &Path) {
 }
 
 /// Runs the real `cisgate` binary.
+#[cfg(feature = "cli")]
 pub fn cisgate(args: &[&str], stdin: Option<&str>) -> Output {
     use std::io::Write;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cisgate"));
@@ -46,11 +48,13 @@ pub fn cisgate(args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 /// Standard output as text.
+#[cfg(feature = "cli")]
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// Standard error as text.
+#[cfg(feature = "cli")]
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

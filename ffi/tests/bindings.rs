@@ -1,0 +1,140 @@
+//! The bindings and examples for C, C# and Python, built and run against the library this
+//! test run built: each opens an index made from data/sample, checks known blocked and
+//! allowed codes, a batch, a sale, and errors, and exits non-zero on any wrong answer.
+//! C# needs Mono (`mcs`, `mono`: Debian's mono-mcs and mono-runtime, which .ci/test
+//! installs); Python needs only python3.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Where cargo put this build's libcisgate_ffi.{so,a}: beside the test's `deps` folder.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    for lib in ["libcisgate_ffi.so", "libcisgate_ffi.a"] {
+        assert!(
+            dir.join(lib).exists(),
+            "{} missing: cargo builds it with the crate (cargo test -p cisgate-ffi)",
+            dir.join(lib).display()
+        );
+    }
+    dir
+}
+
+/// A fresh index of the bundled sample.
+fn sample_index(dir: &Path) -> PathBuf {
+    let mut lists: Vec<PathBuf> = std::fs::read_dir(repo().join("data/sample"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    lists.sort();
+    let out = dir.join("index");
+    cisgate::index::build(
+        &out,
+        &lists,
+        &Default::default(),
+        &cisgate::progress::NoProgress,
+    )
+    .unwrap();
+    out
+}
+
+fn run(cmd: &mut Command, what: &str) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    stdout + &stderr
+}
+
+#[test]
+fn c_example_linked_dynamically_and_statically() {
+    let lib = lib_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let source = repo().join("examples/c/check.c");
+    let include = repo().join("ffi/include");
+    let dynamic = dir.path().join("check-dynamic");
+    run(
+        Command::new("cc")
+            .args(["-Wall", "-Wextra", "-Werror", "-I"])
+            .arg(&include)
+            .arg(&source)
+            .arg("-L")
+            .arg(&lib)
+            .arg("-lcisgate_ffi")
+            .arg(format!("-Wl,-rpath,{}", lib.display()))
+            .arg("-o")
+            .arg(&dynamic),
+        "compiling the C example (dynamic)",
+    );
+    let statically = dir.path().join("check-static");
+    run(
+        Command::new("cc")
+            .args(["-Wall", "-Wextra", "-Werror", "-I"])
+            .arg(&include)
+            .arg(&source)
+            .arg(lib.join("libcisgate_ffi.a"))
+            .args(["-lpthread", "-ldl", "-lm", "-o"])
+            .arg(&statically),
+        "compiling the C example (static)",
+    );
+    for exe in [&dynamic, &statically] {
+        let index = sample_index(&tempfile::tempdir_in(dir.path()).unwrap().keep());
+        let out = run(Command::new(exe).arg(&index), "the C example");
+        assert!(out.contains("all checks passed"), "{out}");
+    }
+}
+
+#[test]
+fn csharp_example_under_mono() {
+    let lib = lib_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("example.exe");
+    let sources = repo().join("examples/csharp");
+    run(
+        Command::new("mcs")
+            .arg(format!("-out:{}", exe.display()))
+            .arg(sources.join("Cisgate.cs"))
+            .arg(sources.join("Example.cs")),
+        "compiling the C# example (needs mcs: apt-get install mono-mcs mono-runtime)",
+    );
+    let index = sample_index(dir.path());
+    let out = run(
+        Command::new("mono")
+            .arg(&exe)
+            .arg(&index)
+            .env("LD_LIBRARY_PATH", &lib),
+        "the C# example",
+    );
+    assert!(out.contains("all checks passed"), "{out}");
+}
+
+#[test]
+fn python_module_and_test() {
+    let lib = lib_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let index = sample_index(dir.path());
+    let out = run(
+        Command::new("python3")
+            .arg(repo().join("examples/python/test_cisgate.py"))
+            .arg(&index)
+            .env("CISGATE_LIB", lib.join("libcisgate_ffi.so"))
+            .env("PYTHONPATH", repo().join("examples/python"))
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
+        "the Python test",
+    );
+    assert!(out.contains("OK"), "{out}");
+}
