@@ -1,0 +1,193 @@
+//! The cost of the C ABI: batch checks of the same codes on the same index, through the
+//! Rust API and through the C ABI from a C program, in one run.
+//!
+//! `cargo bench -p cisgate-ffi --bench overhead [-- --codes N]` (default 1,000,000 banned
+//! КИ, 1,000,000 scans). Compiles examples/c/bench.c with the system C compiler against
+//! this build's libcisgate_ffi.so.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use cisgate::live::{LiveIndex, LiveOptions};
+use cisgate::synth::{Catalogue, GenConfig, ScanConfig};
+
+const BATCH: usize = 1000;
+
+fn best_of_three(mut f: impl FnMut() -> usize) -> (f64, usize) {
+    let mut best = f64::MAX;
+    let mut out = 0;
+    for _ in 0..3 {
+        let t = Instant::now();
+        out = f();
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    (best, out)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--test" || a == "--list") {
+        return;
+    }
+    let codes: u64 = args
+        .iter()
+        .position(|a| a == "--codes")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let config = GenConfig {
+        seed: 3,
+        codes,
+        gtins: 20_000,
+        zstd: false,
+        version: "bench".into(),
+        as_of_ms: cisgate::time::now_ms(),
+    };
+    let lists = cisgate::synth::write_lists(&dir.path().join("lists"), &config).unwrap();
+    let idx = dir.path().join("idx");
+    cisgate::index::build(
+        &idx,
+        &lists.files,
+        &Default::default(),
+        &cisgate::progress::NoProgress,
+    )
+    .unwrap();
+    // Scans as a till sends them: full codes, 1 % banned, 20 % with scanner noise.
+    let scans = dir.path().join("scans.txt");
+    let scan_config = ScanConfig {
+        count: 1_000_000,
+        banned_share: 0.01,
+        noise_share: 0.2,
+    };
+    cisgate::synth::write_scans(&scans, &dir.path().join("expected"), &config, &scan_config)
+        .unwrap();
+    let lines: Vec<String> = std::fs::read_to_string(&scans)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let catalogue = Catalogue::new(&config);
+    let kis_path = dir.path().join("kis.txt");
+    let kis: Vec<Vec<u8>> = (0..1_000_000u64)
+        .map(|i| {
+            catalogue
+                .code(if i % 1000 == 0 {
+                    i
+                } else {
+                    codes + 1_000_000 + i
+                })
+                .ki
+        })
+        .collect();
+    let mut text = Vec::new();
+    for k in &kis {
+        text.extend_from_slice(k);
+        text.push(b'\n');
+    }
+    std::fs::write(&kis_path, &text).unwrap();
+
+    // Rust.
+    let live = LiveIndex::open(
+        &idx,
+        LiveOptions {
+            max_age_ms: None,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let options = cisgate::CheckOptions::default();
+    let (rust_check, rust_blocked) = best_of_three(|| {
+        lines
+            .chunks(BATCH)
+            .map(|c| {
+                live.check_batch(c, &options)
+                    .unwrap()
+                    .iter()
+                    .filter(|v| v.status == cisgate::check::Status::Blocked)
+                    .count()
+            })
+            .sum()
+    });
+    let generation = live.generation();
+    let mut found = Vec::new();
+    let (rust_contains, rust_found) = best_of_three(|| {
+        kis.chunks(BATCH)
+            .map(|c| {
+                generation.index().contains_ki_batch(c, &mut found);
+                found.iter().filter(|&&f| f).count()
+            })
+            .sum()
+    });
+    let rust_check = lines.len() as f64 / rust_check;
+    let rust_contains = kis.len() as f64 / rust_contains;
+
+    // C, through the ABI.
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let lib: PathBuf = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let bench = dir.path().join("bench");
+    let cc = Command::new("cc")
+        .args(["-O2", "-I"])
+        .arg(repo.join("ffi/include"))
+        .arg(repo.join("examples/c/bench.c"))
+        .arg("-L")
+        .arg(&lib)
+        .arg("-lcisgate_ffi")
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-o")
+        .arg(&bench)
+        .status()
+        .unwrap();
+    assert!(cc.success(), "compiling examples/c/bench.c");
+    let out = Command::new(&bench)
+        .arg(&idx)
+        .arg(&scans)
+        .arg(&kis_path)
+        .arg(BATCH.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let field = |name: &str| -> (f64, usize) {
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap();
+        let mut words = line.split_whitespace();
+        let rate = words.nth(1).unwrap().parse().unwrap();
+        let count = words
+            .next()
+            .unwrap()
+            .trim_start_matches('(')
+            .parse()
+            .unwrap();
+        (rate, count)
+    };
+    let (c_check, c_blocked) = field("check_batch ");
+    let (c_contains, c_found) = field("contains_ki_batch ");
+    assert_eq!(c_blocked, rust_blocked, "the same answers through both");
+    assert_eq!(c_found, rust_found, "the same answers through both");
+    println!(
+        "{} banned КИ, {} scans, batches of {BATCH}, {} threads",
+        codes,
+        lines.len(),
+        rayon::current_num_threads()
+    );
+    for (name, rust, c) in [
+        ("check_batch (scans, full codes)", rust_check, c_check),
+        (
+            "contains_ki_batch (canonical КИ)",
+            rust_contains,
+            c_contains,
+        ),
+    ] {
+        println!(
+            "{name:<34} Rust {:>6.2} M/s   C ABI from C {:>6.2} M/s   overhead {:+.1} %",
+            rust / 1e6,
+            c / 1e6,
+            (rust / c - 1.0) * 100.0
+        );
+    }
+}
