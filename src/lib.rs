@@ -10,6 +10,7 @@
 //! - [`live`] keeps an index open across updates, with the sold journal;
 //! - [`online`] asks True API first and falls back to the index within the budget;
 //! - [`serve`] serves the index through the Local Module's HTTP API;
+//! - [`distribute`] publishes signed generations to an S3-compatible store and pulls them;
 //! - [`synth`] makes realistic synthetic lists and scan streams.
 //!
 //! ```
@@ -30,6 +31,8 @@
 #![deny(missing_docs)]
 pub mod check;
 pub mod code;
+#[cfg(feature = "distribute")]
+pub mod distribute;
 pub mod index;
 pub mod journal;
 pub mod list;

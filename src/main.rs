@@ -110,6 +110,12 @@ enum Command {
         #[command(flatten)]
         freshness: Freshness,
     },
+    /// Write a key pair for signing published generations.
+    Keygen(cli::keygen::Args),
+    /// Publish the index's current generation to an S3-compatible store, signed.
+    Publish(cli::publish::Args),
+    /// Pull a channel's signed generation from an S3-compatible store into the index.
+    Pull(cli::pull::Args),
     /// Describe an index.
     Info {
         /// Index directory.
@@ -283,6 +289,9 @@ fn run(cli: Cli) -> cli::CmdResult {
             freshness,
             codes,
         } => cli::sell::run(&index, &codes, freshness.options(true), true),
+        Command::Keygen(args) => cli::keygen::run(args),
+        Command::Publish(args) => cli::publish::run(args),
+        Command::Pull(args) => cli::pull::run(args),
         Command::Info { index } => cli::info::run(&index),
         Command::Verify { index } => cli::verify::run(&index),
         Command::Serve {

@@ -78,7 +78,9 @@ pub fn remove_unreferenced(dir: &Path, current: &Manifest) -> Result<u64, IndexE
             ".filter.tmp",
             ".blocks.tmp",
         ];
-        let ours = (name.starts_with("seg-") && data.iter().any(|ext| name.ends_with(ext)))
+        // `seg-` files are written here; `obj-` files were pulled from a store.
+        let ours = ((name.starts_with("seg-") || name.starts_with("obj-"))
+            && data.iter().any(|ext| name.ends_with(ext)))
             || (name.starts_with("sold-") && name.ends_with(".journal"))
             || name.ends_with(".json.tmp")
             || name == "CURRENT.tmp"

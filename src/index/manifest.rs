@@ -133,17 +133,24 @@ pub fn sync_dir(dir: &Path) -> Result<(), IndexError> {
 
 /// Writes the manifest and makes it current.
 pub fn publish(dir: &Path, manifest: &Manifest) -> Result<(), IndexError> {
+    let sum = write_manifest(dir, manifest)?;
+    point_current(dir, &manifest.file_name(), &sum)
+}
+
+/// Writes the manifest durably without making it current; returns its checksum for
+/// [`point_current`].
+pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<String, IndexError> {
     let json = serde_json::to_vec_pretty(manifest).map_err(|e| IndexError::Manifest {
         path: dir.join(manifest.file_name()),
         reason: e.to_string(),
     })?;
     write_durably(dir, &manifest.file_name(), &json)?;
-    let pointer = format!(
-        "{} {:016x}\n",
-        manifest.file_name(),
-        xxhash_rust::xxh3::xxh3_64(&json)
-    );
-    write_durably(dir, CURRENT, pointer.as_bytes())
+    Ok(format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&json)))
+}
+
+/// Makes the written manifest `name` (with checksum `sum`) the current generation.
+pub fn point_current(dir: &Path, name: &str, sum: &str) -> Result<(), IndexError> {
+    write_durably(dir, CURRENT, format!("{name} {sum}\n").as_bytes())
 }
 
 /// Reads `CURRENT` and the manifest it names, checking the manifest's checksum.
@@ -191,7 +198,16 @@ pub fn read_pointer(dir: &Path) -> Result<(String, String), IndexError> {
 /// not delete a generation whose manifest someone holds locked.
 pub fn read_current_locked(dir: &Path) -> Result<(Manifest, File), IndexError> {
     let (name, sum) = read_pointer(dir)?;
-    let path = dir.join(&name);
+    read_manifest_locked(dir, &name, &sum)
+}
+
+/// Reads the manifest `name` (which must hash to `sum`), share-locked.
+pub fn read_manifest_locked(
+    dir: &Path,
+    name: &str,
+    sum: &str,
+) -> Result<(Manifest, File), IndexError> {
+    let path = dir.join(name);
     let io = |source| IndexError::Io {
         path: path.clone(),
         source,
@@ -200,7 +216,7 @@ pub fn read_current_locked(dir: &Path) -> Result<(Manifest, File), IndexError> {
     file.lock_shared().map_err(io)?;
     let mut json = Vec::new();
     std::io::Read::read_to_end(&mut file, &mut json).map_err(io)?;
-    let manifest = parse_manifest(&path, &json, Some(&sum))?;
+    let manifest = parse_manifest(&path, &json, Some(sum))?;
     if manifest.file_name() != name {
         return Err(IndexError::Manifest {
             path,

@@ -17,7 +17,7 @@ pub mod compact;
 pub mod digest;
 pub mod filter;
 pub mod format;
-mod gc;
+pub(crate) mod gc;
 pub mod manifest;
 pub mod segment;
 
@@ -378,6 +378,13 @@ impl OpenOptions {
     pub fn verify_checksums(mut self, yes: bool) -> Self {
         self.verify_checksums = yes;
         self
+    }
+
+    /// Opens a written generation that is not (yet) current: the manifest `name`, which
+    /// must hash to `sum`.
+    pub fn open_generation(&self, dir: &Path, name: &str, sum: &str) -> Result<Index, IndexError> {
+        let (manifest, lock) = manifest::read_manifest_locked(dir, name, sum)?;
+        Index::from_manifest(dir, manifest, lock, self.verify_checksums)
     }
 
     /// Opens the current generation of the index at `dir`.

@@ -1,0 +1,178 @@
+//! Publishing the current generation of a local index to the store.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::pointer::{
+    GENERATION_FORMAT, GENERATION_VERSION, ObjectRef, POINTER_FORMAT, POINTER_VERSION, Pointer,
+    Published, channel_key, generation_key, object_key,
+};
+use super::sign::Signer;
+use super::store::{Store, hex, sha256_file, sha256_hex};
+use super::{DEFAULT_CHANNEL, DistributeError, Remote};
+use crate::index::{Index, Table};
+use crate::list::ListType;
+
+/// Options of [`publish`].
+#[derive(Clone, Debug)]
+pub struct PublishOptions {
+    /// The channel to point at the generation.
+    pub channel: String,
+    /// The minisign secret key that signs the pointer.
+    pub secret_key: PathBuf,
+    /// How long nodes accept the pointer (a feed that stops being renewed freezes nodes
+    /// on their data rather than letting an attacker replay it for ever).
+    pub valid_for_ms: i64,
+    /// Publish even when the index's data is older than what the channel points at.
+    pub allow_older: bool,
+}
+
+impl PublishOptions {
+    /// Defaults for `secret_key`: the `LATEST` channel, valid for 7 days.
+    pub fn new(secret_key: PathBuf) -> PublishOptions {
+        PublishOptions {
+            channel: DEFAULT_CHANNEL.to_string(),
+            secret_key,
+            valid_for_ms: 7 * 86_400_000,
+            allow_older: false,
+        }
+    }
+}
+
+/// What a publish did.
+#[derive(Debug)]
+pub struct PublishReport {
+    /// The pointer now in the store.
+    pub pointer: Pointer,
+    /// Data objects uploaded.
+    pub objects_uploaded: u64,
+    /// Their bytes.
+    pub bytes_uploaded: u64,
+    /// Data objects the store already held.
+    pub objects_present: u64,
+    /// Whether the generation object was new.
+    pub generation_uploaded: bool,
+}
+
+/// Publishes the current generation of the index at `dir` to `remote`: data objects the
+/// store lacks, the generation, then the signed pointer (which is renewed, with a higher
+/// sequence and a new expiry, even when nothing else changed).
+pub fn publish(
+    dir: &Path,
+    remote: &Remote,
+    options: &PublishOptions,
+) -> Result<PublishReport, DistributeError> {
+    let signer = Signer::load(&options.secret_key)?;
+    let index = Index::open(dir)?;
+    let store = Store::open(remote)?;
+    // The sold state is the node's own: it is not published.
+    let mut manifest = index.manifest().clone();
+    for segment in &mut manifest.segments {
+        segment.files.retain(|f| f.role.table != Table::Sold);
+    }
+    manifest.counts.remove(&Table::Sold);
+    let mut objects = BTreeMap::new();
+    let (mut uploaded, mut bytes, mut present) = (0, 0, 0);
+    for file in manifest.files() {
+        let path = dir.join(&file.name);
+        let sha = hex(&sha256_file(&path)?);
+        let key = object_key(&sha);
+        if store.size(&key)? == Some(file.len) {
+            present += 1;
+        } else {
+            store.put_file(&key, &path)?;
+            uploaded += 1;
+            bytes += file.len;
+        }
+        objects.insert(file.name.clone(), sha);
+    }
+    let published = Published {
+        format: GENERATION_FORMAT.into(),
+        format_version: GENERATION_VERSION,
+        manifest: manifest.clone(),
+        objects,
+    };
+    let json = serde_json::to_vec_pretty(&published)
+        .map_err(|e| DistributeError::Invalid(format!("cannot encode the generation: {e}")))?;
+    let sha = sha256_hex(&json);
+    let generation = ObjectRef {
+        key: generation_key(&sha),
+        sha256: sha,
+        len: json.len() as u64,
+    };
+    let generation_uploaded = store.size(&generation.key)? != Some(generation.len);
+    if generation_uploaded {
+        store.put(&generation.key, json)?;
+    }
+
+    // The channel's current pointer: ours to follow (sequence), never to go back from.
+    let key = channel_key(&options.channel);
+    let previous = match (store.get(&key)?, store.get(&format!("{key}.minisig"))?) {
+        (Some(json), Some(sig)) => {
+            let sig = String::from_utf8_lossy(&sig);
+            signer.verifier().verify(&json, &sig).map_err(|e| {
+                DistributeError::Invalid(format!(
+                    "the channel {} holds a pointer this key did not sign ({e}); refusing to replace it",
+                    options.channel
+                ))
+            })?;
+            Some(Pointer::parse(&json)?)
+        }
+        _ => None,
+    };
+    if let Some(prev) = &previous
+        && manifest.as_of_ms < prev.as_of_ms
+        && !options.allow_older
+    {
+        return Err(DistributeError::Invalid(format!(
+            "the index's data ({}, version {}) is older than what {} points at ({}, version {}); pass --allow-older to go back",
+            crate::time::format_rfc3339(manifest.as_of_ms),
+            manifest.version,
+            options.channel,
+            crate::time::format_rfc3339(prev.as_of_ms),
+            prev.version
+        )));
+    }
+    let now = crate::time::now_ms();
+    let pointer = Pointer {
+        format: POINTER_FORMAT.into(),
+        format_version: POINTER_VERSION,
+        channel: options.channel.clone(),
+        sequence: previous.as_ref().map_or(1, |p| p.sequence + 1),
+        version: manifest.version.clone(),
+        parent_chain: parent_chain(&manifest),
+        generation,
+        content_digest: manifest.content_digest.clone(),
+        created_ms: now,
+        as_of_ms: manifest.as_of_ms,
+        expires_ms: now.saturating_add(options.valid_for_ms),
+    };
+    let json = serde_json::to_vec_pretty(&pointer)
+        .map_err(|e| DistributeError::Invalid(format!("cannot encode the pointer: {e}")))?;
+    let signature = signer.sign(&json, &pointer.signed_comment())?;
+    // The signature first: a node reading between the two writes sees a mismatch and
+    // retries, never an unsigned pointer.
+    store.put(&format!("{key}.minisig"), signature.into_bytes())?;
+    store.put(&key, json)?;
+    Ok(PublishReport {
+        pointer,
+        objects_uploaded: uploaded,
+        bytes_uploaded: bytes,
+        objects_present: present,
+        generation_uploaded,
+    })
+}
+
+/// The versions a generation descends from by the deltas it remembers, newest first.
+fn parent_chain(manifest: &crate::index::Manifest) -> Vec<String> {
+    let mut chain: Vec<String> = Vec::new();
+    for delta in manifest.deltas.iter().rev() {
+        if let ListType::Delta { parent } = &delta.header.list_type
+            && chain.last() != Some(parent)
+            && *parent != manifest.version
+        {
+            chain.push(parent.clone());
+        }
+    }
+    chain
+}
