@@ -21,12 +21,14 @@ pub struct Args {
 /// Writes the pair and prints the public key.
 pub fn run(args: Args) -> CmdResult {
     let password = if args.encrypt {
-        Some(std::env::var(cisgate::distribute::PASSWORD_VAR).map_err(|_| {
-            format!(
-                "--encrypt takes the password from {}",
-                cisgate::distribute::PASSWORD_VAR
-            )
-        })?)
+        Some(
+            std::env::var(cisgate::distribute::PASSWORD_VAR).map_err(|_| {
+                format!(
+                    "--encrypt takes the password from {}",
+                    cisgate::distribute::PASSWORD_VAR
+                )
+            })?,
+        )
     } else {
         None
     };

@@ -50,11 +50,10 @@ pub fn run(args: Args) -> CmdResult {
                     r.objects_reused
                 ),
             },
-            (Err(e), Some(_)) => eprintln!("cisgate: pull failed, the index is unchanged: {e}"),
-            (Err(_), None) => {}
+            (Err(e), _) => eprintln!("cisgate: pull failed, the index is unchanged: {e}"),
         }
         match args.watch {
-            None => return result.map(|_| 0).map_err(Into::into),
+            None => return Ok(if result.is_ok() { 0 } else { 1 }),
             Some(seconds) => std::thread::sleep(Duration::from_secs(seconds.max(1))),
         }
     }

@@ -50,6 +50,26 @@ pub struct Remote {
     pub endpoint: Option<String>,
     /// The region (`AWS_REGION` or `us-east-1` when `None`).
     pub region: Option<String>,
+    /// Credentials; the usual `AWS_*` environment variables when `None`.
+    pub credentials: Option<Credentials>,
+}
+
+/// An access key for the store. Its `Debug` form never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The access key id.
+    pub key_id: String,
+    /// The secret access key.
+    pub secret: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("key_id", &self.key_id)
+            .field("secret", &"<hidden>")
+            .finish()
+    }
 }
 
 impl Remote {
@@ -71,6 +91,7 @@ impl Remote {
             prefix: prefix.trim_matches('/').to_string(),
             endpoint,
             region,
+            credentials: None,
         })
     }
 }

@@ -93,8 +93,7 @@ impl Published {
         let published: Published = serde_json::from_slice(json).map_err(|e| {
             DistributeError::Invalid(format!("the published generation is not valid: {e}"))
         })?;
-        if published.format != GENERATION_FORMAT || published.format_version != GENERATION_VERSION
-        {
+        if published.format != GENERATION_FORMAT || published.format_version != GENERATION_VERSION {
             return Err(DistributeError::Invalid(format!(
                 "generation format {:?} version {}; this build reads {GENERATION_FORMAT:?} {GENERATION_VERSION}",
                 published.format, published.format_version
@@ -102,7 +101,10 @@ impl Published {
         }
         for file in published.manifest.files() {
             let sha = published.objects.get(&file.name).ok_or_else(|| {
-                DistributeError::Invalid(format!("the generation names no object for {}", file.name))
+                DistributeError::Invalid(format!(
+                    "the generation names no object for {}",
+                    file.name
+                ))
             })?;
             if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(DistributeError::Invalid(format!(

@@ -138,7 +138,7 @@ pub fn publish(
         format: POINTER_FORMAT.into(),
         format_version: POINTER_VERSION,
         channel: options.channel.clone(),
-        sequence: previous.as_ref().map_or(1, |p| p.sequence + 1),
+        sequence: next_sequence(previous.as_ref().map(|p| p.sequence), now),
         version: manifest.version.clone(),
         parent_chain: parent_chain(&manifest),
         generation,
@@ -161,6 +161,14 @@ pub fn publish(
         objects_present: present,
         generation_uploaded,
     })
+}
+
+/// The next pointer's sequence: above the previous one, and at least the publish time in
+/// Unix seconds, so that an old pointer replayed into the store cannot pull the next
+/// publish's sequence below what nodes already accepted.
+fn next_sequence(previous: Option<u64>, now_ms: i64) -> u64 {
+    let clock = u64::try_from(now_ms / 1000).unwrap_or(0);
+    previous.map_or(1, |p| p + 1).max(clock)
 }
 
 /// The versions a generation descends from by the deltas it remembers, newest first.

@@ -76,6 +76,9 @@ struct PullState {
     sequence: u64,
     etag: Option<String>,
     version: String,
+    /// When the accepted pointer expires (Unix ms).
+    #[serde(default)]
+    expires_ms: i64,
 }
 
 fn read_state(dir: &Path) -> Option<PullState> {
@@ -130,10 +133,24 @@ pub fn pull(
         .as_ref()
         .filter(|_| current.is_some())
         .and_then(|s| s.etag.clone());
-    let (pointer, new_etag) = match read_pointer(&store, &options.channel, etag.as_deref(), &verifier)? {
-        None => return Ok(report),
-        Some(p) => p,
-    };
+    let now = options.now_ms.unwrap_or_else(crate::time::now_ms);
+    let (pointer, new_etag) =
+        match read_pointer(&store, &options.channel, etag.as_deref(), &verifier)? {
+            Some(p) => p,
+            None => {
+                // Unchanged since the last pull; a feed that stopped being renewed is still
+                // refused once the pointer this node holds expires.
+                if let Some(held) = &state
+                    && now > held.expires_ms
+                {
+                    return Err(DistributeError::Expired {
+                        version: held.version.clone(),
+                        expired: crate::time::format_rfc3339(held.expires_ms),
+                    });
+                }
+                return Ok(report);
+            }
+        };
     report.pointer = Some(pointer.clone());
     if pointer.channel != options.channel {
         return Err(DistributeError::Invalid(format!(
@@ -141,49 +158,45 @@ pub fn pull(
             options.channel, pointer.channel
         )));
     }
-    if let Some(held) = &state {
-        if pointer.sequence < held.sequence {
-            return Err(DistributeError::Rollback {
-                offered: pointer.sequence,
-                version: pointer.version.clone(),
-                held: held.sequence,
-            });
-        }
-        if pointer.sequence == held.sequence
-            && current
-                .as_ref()
-                .is_some_and(|m| m.content_digest == pointer.content_digest)
-        {
-            write_state(
-                dir,
-                &PullState {
-                    etag: new_etag,
-                    ..held.clone()
-                },
-            )?;
-            return Ok(report);
-        }
-    }
-    if let Some(m) = &current
-        && pointer.as_of_ms < m.as_of_ms
-    {
+    let held_sequence = state.as_ref().map_or(0, |s| s.sequence);
+    let older_data = current
+        .as_ref()
+        .is_some_and(|m| pointer.as_of_ms < m.as_of_ms);
+    if pointer.sequence < held_sequence || older_data {
         return Err(DistributeError::Rollback {
             offered: pointer.sequence,
             version: pointer.version.clone(),
-            held: state.as_ref().map_or(0, |s| s.sequence),
+            held: held_sequence,
         });
     }
-    let now = options.now_ms.unwrap_or_else(crate::time::now_ms);
     if now > pointer.expires_ms {
         return Err(DistributeError::Expired {
             version: pointer.version.clone(),
             expired: crate::time::format_rfc3339(pointer.expires_ms),
         });
     }
+    let new_state = PullState {
+        source: source.clone(),
+        channel: options.channel.clone(),
+        sequence: pointer.sequence,
+        etag: new_etag,
+        version: pointer.version.clone(),
+        expires_ms: pointer.expires_ms,
+    };
+    if current
+        .as_ref()
+        .is_some_and(|m| m.content_digest == pointer.content_digest)
+    {
+        // A renewed pointer to what the node holds: remember it, move nothing.
+        write_state(dir, &new_state)?;
+        return Ok(report);
+    }
 
     // The generation, as the signed pointer describes it.
     let key = &pointer.generation.key;
-    let json = store.get(key)?.ok_or_else(|| DistributeError::Missing { key: key.clone() })?;
+    let json = store
+        .get(key)?
+        .ok_or_else(|| DistributeError::Missing { key: key.clone() })?;
     report.bytes_downloaded += json.len() as u64;
     if json.len() as u64 != pointer.generation.len || sha256_hex(&json) != pointer.generation.sha256
     {
@@ -265,9 +278,10 @@ pub fn pull(
         .max(published.manifest.next_segment_id);
     let manifest = Manifest {
         generation,
-        instance_id: current
-            .as_ref()
-            .map_or_else(|| uuid::Uuid::new_v4().to_string(), |m| m.instance_id.clone()),
+        instance_id: current.as_ref().map_or_else(
+            || uuid::Uuid::new_v4().to_string(),
+            |m| m.instance_id.clone(),
+        ),
         journal: current.as_ref().map_or_else(
             || format!("sold-{next_segment_id:06}.journal"),
             |m| m.journal.clone(),
@@ -297,16 +311,7 @@ pub fn pull(
     manifest::point_current(dir, &manifest.file_name(), &written)?;
     unwritten.disarm();
     gc::remove_unreferenced(dir, &manifest)?;
-    write_state(
-        dir,
-        &PullState {
-            source,
-            channel: options.channel.clone(),
-            sequence: pointer.sequence,
-            etag: new_etag,
-            version: pointer.version.clone(),
-        },
-    )?;
+    write_state(dir, &new_state)?;
     report.outcome = PullOutcome::Updated {
         from: current.map(|m| m.version),
         to: pointer.version,

@@ -97,8 +97,8 @@ impl Signer {
                 format!("cannot read the secret key (encrypted keys need {PASSWORD_VAR})"),
             )
         })?;
-        let public =
-            PublicKey::from_secret_key(&secret).map_err(|_| key_error(path, "damaged secret key"))?;
+        let public = PublicKey::from_secret_key(&secret)
+            .map_err(|_| key_error(path, "damaged secret key"))?;
         Ok(Signer { secret, public })
     }
 

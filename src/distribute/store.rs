@@ -51,6 +51,11 @@ impl Store {
         if let Some(region) = &remote.region {
             builder = builder.with_region(region);
         }
+        if let Some(c) = &remote.credentials {
+            builder = builder
+                .with_access_key_id(&c.key_id)
+                .with_secret_access_key(&c.secret);
+        }
         let inner = builder.build().map_err(|e| DistributeError::Store {
             url: remote.to_string(),
             reason: e.to_string(),
@@ -143,7 +148,8 @@ impl Store {
 
     /// Reads a small object whole; `None` when there is no such object.
     pub(crate) fn get(&self, key: &str) -> Result<Option<Bytes>, DistributeError> {
-        self.get_if_changed(key, None).map(|got| got.map(|(b, _)| b))
+        self.get_if_changed(key, None)
+            .map(|got| got.map(|(b, _)| b))
     }
 
     /// Reads an object unless its entity tag is still `etag` (a conditional GET): `None`

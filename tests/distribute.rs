@@ -1,0 +1,975 @@
+//! Fleet distribution against a real S3-compatible server (s3s-fs, started here; `.ci/test`
+//! installs it when missing): publish, pull, deltas, a running `serve` switching, and every
+//! fault the node must survive with its index unchanged and answering.
+#![cfg(feature = "cli")]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cisgate::distribute::{Credentials, PullOptions, PullOutcome, Remote};
+use object_store::{ObjectStore, ObjectStoreExt};
+use serde_json::Value;
+
+const BUCKET: &str = "fleet";
+const ACCESS_KEY: &str = "cisgate-test";
+const SECRET_KEY: &str = "cisgate-test-secret";
+
+/// Where the s3s-fs binary is: `S3S_FS`, the `PATH`, or cargo's bin directory.
+fn s3s_fs_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("S3S_FS") {
+        return PathBuf::from(path);
+    }
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    if let Some(home) = std::env::var_os("CARGO_HOME") {
+        dirs.push(PathBuf::from(home).join("bin"));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".cargo/bin"));
+    }
+    dirs.into_iter()
+        .map(|d| d.join("s3s-fs"))
+        .find(|p| p.is_file())
+        .expect(
+            "s3s-fs is not installed: run .ci/test, or \
+             cargo install s3s-fs --version 0.14.1 --features binary --locked",
+        )
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {addr}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A real S3-compatible server on a loopback port, storing under a temporary directory.
+struct S3Server {
+    child: Option<Child>,
+    root: PathBuf,
+    addr: SocketAddr,
+}
+
+impl S3Server {
+    fn start(root: &Path) -> S3Server {
+        std::fs::create_dir_all(root.join(BUCKET)).unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let mut server = S3Server {
+            child: None,
+            root: root.to_path_buf(),
+            addr,
+        };
+        server.resume();
+        server
+    }
+
+    /// (Re)starts the server on the same port and data.
+    fn resume(&mut self) {
+        let child = Command::new(s3s_fs_binary())
+            .args(["--host", "127.0.0.1", "--port"])
+            .arg(self.addr.port().to_string())
+            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+            .arg(&self.root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        wait_for_port(self.addr);
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Direct access to the bucket through the S3 API, as an operator (or an attacker with
+/// write access) would have: to damage, remove and replay objects.
+struct Bucket {
+    store: object_store::aws::AmazonS3,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Bucket {
+    fn new(endpoint: &str) -> Bucket {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let store = object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(endpoint)
+            .with_allow_http(true)
+            .with_bucket_name(BUCKET)
+            .with_region("us-east-1")
+            .with_access_key_id(ACCESS_KEY)
+            .with_secret_access_key(SECRET_KEY)
+            .build()
+            .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Bucket { store, runtime }
+    }
+
+    fn path(key: &str) -> object_store::path::Path {
+        object_store::path::Path::from(format!("chain/{key}"))
+    }
+
+    fn get(&self, key: &str) -> Vec<u8> {
+        self.runtime.block_on(async {
+            let got = self.store.get(&Self::path(key)).await.unwrap();
+            got.bytes().await.unwrap().to_vec()
+        })
+    }
+
+    fn put(&self, key: &str, bytes: Vec<u8>) {
+        self.runtime
+            .block_on(self.store.put(&Self::path(key), bytes.into()))
+            .unwrap();
+    }
+
+    fn delete(&self, key: &str) {
+        self.runtime
+            .block_on(self.store.delete(&Self::path(key)))
+            .unwrap();
+    }
+
+    fn keys(&self, under: &str) -> Vec<String> {
+        use futures_util::StreamExt;
+        self.runtime.block_on(async {
+            let prefix = Self::path(under);
+            let mut listing = self.store.list(Some(&prefix));
+            let mut keys = Vec::new();
+            while let Some(meta) = listing.next().await {
+                let key = meta.unwrap().location.to_string();
+                keys.push(key.trim_start_matches("chain/").to_string());
+            }
+            keys.sort();
+            keys
+        })
+    }
+}
+
+/// A builder, a store and one node.
+struct Fleet {
+    dir: tempfile::TempDir,
+    s3: S3Server,
+    config: cisgate::synth::GenConfig,
+}
+
+impl Fleet {
+    fn new() -> Fleet {
+        let dir = tempfile::tempdir().unwrap();
+        let s3 = S3Server::start(&dir.path().join("s3"));
+        let fleet = Fleet {
+            config: common::small_config(),
+            s3,
+            dir,
+        };
+        let out = fleet.cisgate(&[
+            "keygen",
+            "--secret-key",
+            &fleet.path("publisher.key"),
+            "--public-key",
+            &fleet.path("publisher.pub"),
+        ]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        common::synthetic_index(&fleet.dir.path().join("builder"), &fleet.config);
+        fleet
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_string()
+    }
+
+    fn builder(&self) -> PathBuf {
+        self.dir.path().join("builder/idx")
+    }
+
+    fn node(&self) -> PathBuf {
+        self.dir.path().join("node")
+    }
+
+    fn bucket(&self) -> Bucket {
+        Bucket::new(&self.s3.endpoint())
+    }
+
+    /// Runs the binary with the store's endpoint and credentials in its environment.
+    fn cisgate_at(&self, endpoint: &str, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_cisgate"))
+            .args(args)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .unwrap()
+    }
+
+    fn cisgate(&self, args: &[&str]) -> Output {
+        self.cisgate_at(&self.s3.endpoint(), args)
+    }
+
+    fn publish_with(&self, extra: &[&str]) -> Output {
+        let builder = self.builder();
+        let mut args = vec![
+            "publish",
+            "--index",
+            builder.to_str().unwrap(),
+            "--to",
+            "s3://fleet/chain",
+        ];
+        let key = self.path("publisher.key");
+        args.extend(["--secret-key", &key]);
+        args.extend(extra);
+        self.cisgate(&args)
+    }
+
+    fn publish(&self) -> String {
+        let out = self.publish_with(&[]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        common::stdout(&out)
+    }
+
+    fn pull_at(&self, endpoint: &str, node: &Path) -> Output {
+        let public = self.path("publisher.pub");
+        self.cisgate_at(
+            endpoint,
+            &[
+                "pull",
+                "--index",
+                node.to_str().unwrap(),
+                "--from",
+                "s3://fleet/chain",
+                "--public-key",
+                &public,
+            ],
+        )
+    }
+
+    fn pull(&self) -> Output {
+        self.pull_at(&self.s3.endpoint(), &self.node())
+    }
+
+    fn pull_ok(&self) -> String {
+        let out = self.pull();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            common::stdout(&out),
+            common::stderr(&out)
+        );
+        common::stdout(&out)
+    }
+
+    /// A failing pull: its message, after checking the exit status.
+    fn pull_fails(&self) -> String {
+        let out = self.pull();
+        assert!(!out.status.success(), "{}", common::stdout(&out));
+        common::stderr(&out)
+    }
+
+    fn info(&self, index: &Path) -> Value {
+        let out = self.cisgate(&["info", "--index", index.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn check(&self, index: &Path, code: &str) -> Value {
+        let out = self.cisgate(&["check", "--index", index.to_str().unwrap(), code]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Applies synthetic delta `k` to the builder and returns a КИ it adds.
+    fn apply_delta(&self, k: u64, adds: u64) -> String {
+        let delta = common::synthetic_delta(self.dir.path(), &self.config, k, adds, 10);
+        let builder = self.builder();
+        let out = self.cisgate(&[
+            "apply",
+            "--index",
+            builder.to_str().unwrap(),
+            delta.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let text = zstd::decode_all(std::fs::File::open(&delta).unwrap()).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix('+'))
+            .unwrap()
+            .to_string()
+    }
+
+    fn compact_builder(&self) {
+        let builder = self.builder();
+        let out = self.cisgate(&["compact", "--index", builder.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+    }
+
+    /// The node at the first publish (v0), the builder one delta ahead (v1, adding
+    /// `added`) and published; with `compacted`, v1 is a new base (a full download).
+    fn node_behind(compacted: bool) -> (Fleet, String) {
+        let fleet = Fleet::new();
+        fleet.publish();
+        fleet.pull_ok();
+        let added = fleet.apply_delta(0, 2_000);
+        if compacted {
+            fleet.compact_builder();
+        }
+        fleet.publish();
+        (fleet, added)
+    }
+
+    /// What must not change when a pull fails: the node's files and answers.
+    fn node_state(&self) -> NodeState {
+        let node = self.node();
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&node)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name == "CURRENT" || name.starts_with("MANIFEST-") || name == "PULLED"
+            })
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        NodeState {
+            files,
+            digest: self.info(&node)["content_digest"].clone(),
+        }
+    }
+
+    /// The node is exactly as it was, verifies, and answers from the old generation.
+    fn assert_unchanged(&self, before: &NodeState, added: &str) {
+        assert_eq!(&self.node_state(), before);
+        let node = self.node();
+        let out = self.cisgate(&["verify", "--index", node.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let verdict = self.check(&node, added);
+        assert_eq!(verdict["status"], "allowed", "{verdict}");
+        assert_eq!(verdict["index_version"], "v0", "{verdict}");
+        let leftovers: Vec<String> = std::fs::read_dir(&node)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    /// The next pull succeeds and the node answers from v1, digest equal to the builder's.
+    fn assert_next_pull_succeeds(&self, added: &str) {
+        let out = self.pull_ok();
+        assert!(out.contains("pulled version v1"), "{out}");
+        self.assert_at_builder(added);
+    }
+
+    fn assert_at_builder(&self, added: &str) {
+        let node = self.node();
+        assert_eq!(
+            self.info(&node)["content_digest"],
+            self.info(&self.builder())["content_digest"]
+        );
+        let verdict = self.check(&node, added);
+        assert_eq!(verdict["status"], "blocked", "{verdict}");
+        assert_eq!(verdict["index_version"], "v1", "{verdict}");
+        let out = self.cisgate(&["verify", "--index", node.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+    }
+
+    /// The data objects of the builder's current generation that the node lacks.
+    fn new_object_keys(&self) -> Vec<String> {
+        let bucket = self.bucket();
+        let pointer: Value = serde_json::from_slice(&bucket.get("channels/LATEST")).unwrap();
+        let generation: Value =
+            serde_json::from_slice(&bucket.get(pointer["generation"]["key"].as_str().unwrap()))
+                .unwrap();
+        let node = self.node();
+        let mut keys: Vec<String> = generation["objects"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|sha| sha.as_str().unwrap().to_string())
+            .filter(|sha| {
+                !std::fs::read_dir(&node)
+                    .unwrap()
+                    .any(|e| e.unwrap().file_name().to_string_lossy().contains(sha))
+            })
+            .map(|sha| format!("objects/{sha}"))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        assert!(!keys.is_empty());
+        keys
+    }
+
+    /// The largest object the node lacks.
+    fn largest_new_object(&self) -> String {
+        let bucket = self.bucket();
+        self.new_object_keys()
+            .into_iter()
+            .max_by_key(|k| bucket.get(k).len())
+            .unwrap()
+    }
+}
+
+#[derive(Debug, PartialEq)]
+struct NodeState {
+    files: Vec<(String, Vec<u8>)>,
+    digest: Value,
+}
+
+/// A TCP relay in front of the store that can throttle what it sends back and cut every
+/// connection (and refuse new ones) once it has relayed a number of bytes: the store
+/// stopping in the middle of a transfer.
+struct Relay {
+    addr: SocketAddr,
+    relayed: Arc<AtomicU64>,
+    stopped: Arc<AtomicBool>,
+}
+
+impl Relay {
+    fn start(upstream: SocketAddr, cut_after: u64, pause_per_4k: Duration) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let relayed = Arc::new(AtomicU64::new(0));
+        let stopped = Arc::new(AtomicBool::new(false));
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let (r, s) = (relayed.clone(), stopped.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if s.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(upstream) else {
+                    continue;
+                };
+                open.lock().unwrap().push(client.try_clone().unwrap());
+                open.lock().unwrap().push(server.try_clone().unwrap());
+                let (mut c_in, mut s_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c_in, &mut s_out);
+                });
+                let (mut s_in, mut c_out) = (server, client);
+                let (r, s, open) = (r.clone(), s.clone(), open.clone());
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        let n = match s_in.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if c_out.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        let total = r.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+                        if total >= cut_after && !s.swap(true, Ordering::SeqCst) {
+                            for stream in open.lock().unwrap().iter() {
+                                let _ = stream.shutdown(std::net::Shutdown::Both);
+                            }
+                        }
+                        std::thread::sleep(pause_per_4k);
+                    }
+                    let _ = c_out.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        Relay {
+            addr,
+            relayed,
+            stopped,
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+#[test]
+fn publish_then_pull_a_generation_then_only_its_delta() {
+    let fleet = Fleet::new();
+    let out = fleet.publish();
+    assert!(
+        out.contains("published version v0 to s3://fleet/chain channel LATEST sequence "),
+        "{out}"
+    );
+    let first = fleet.pull_ok();
+    assert!(
+        first.contains("pulled version v0 (from nothing)"),
+        "{first}"
+    );
+    let node = fleet.node();
+    assert_eq!(
+        fleet.info(&node)["content_digest"],
+        fleet.info(&fleet.builder())["content_digest"]
+    );
+    // A second pull asks with the pointer's ETag and moves nothing.
+    assert!(fleet.pull_ok().starts_with("up to date"));
+
+    // Re-publishing the same content uploads no data: only the pointer is renewed, with
+    // a higher sequence.
+    let sequence = |bucket: &Bucket| {
+        let pointer: Value = serde_json::from_slice(&bucket.get("channels/LATEST")).unwrap();
+        pointer["sequence"].as_u64().unwrap()
+    };
+    let first_sequence = sequence(&fleet.bucket());
+    let again = fleet.publish();
+    assert!(again.contains("0 objects uploaded (0 bytes)"), "{again}");
+    assert!(again.contains("pointer renewed"), "{again}");
+    assert!(sequence(&fleet.bucket()) > first_sequence);
+    assert!(fleet.pull_ok().starts_with("up to date"));
+
+    // A delta layer: the node downloads the layer's files, not the base again.
+    let added = fleet.apply_delta(0, 100);
+    let out = fleet.publish();
+    let layer_files = fleet.new_object_keys().len();
+    assert!(
+        out.contains(&format!("{layer_files} objects uploaded")),
+        "{out}"
+    );
+    let pulled = fleet.pull_ok();
+    assert!(pulled.contains("pulled version v1 (from v0)"), "{pulled}");
+    assert!(
+        pulled.contains(&format!("{layer_files} objects downloaded")),
+        "{pulled}"
+    );
+    let moved: u64 = pulled
+        .split(" objects downloaded (")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let full = fleet.info(&fleet.builder())["bytes"].as_u64().unwrap();
+    assert!(moved * 10 < full, "moved {moved} bytes of {full}");
+    fleet.assert_at_builder(&added);
+
+    // A second node with nothing downloads everything and reaches the same state.
+    let other = fleet.dir.path().join("other-node");
+    let out = fleet.pull_at(&fleet.s3.endpoint(), &other);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(
+        fleet.info(&other)["content_digest"],
+        fleet.info(&fleet.builder())["content_digest"]
+    );
+
+    // The bucket holds content-addressed objects, generations and the signed pointer.
+    let bucket = fleet.bucket();
+    let keys = bucket.keys("");
+    assert!(keys.contains(&"channels/LATEST".to_string()), "{keys:?}");
+    assert!(keys.contains(&"channels/LATEST.minisig".to_string()));
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.starts_with("generations/"))
+            .count(),
+        2
+    );
+    let pointer: Value = serde_json::from_slice(&bucket.get("channels/LATEST")).unwrap();
+    assert_eq!(pointer["format"], "cisgate-pointer");
+    assert_eq!(pointer["version"], "v1");
+    assert_eq!(pointer["parent_chain"], serde_json::json!(["v0"]));
+    assert!(pointer["expires_ms"].as_i64() > pointer["created_ms"].as_i64());
+}
+
+#[test]
+fn builds_from_the_same_lists_publish_nothing_new() {
+    let fleet = Fleet::new();
+    fleet.publish();
+    let lists = fleet.dir.path().join("builder/lists");
+    let rebuilt = fleet.dir.path().join("rebuilt");
+    let out = fleet.cisgate(&[
+        "build",
+        "--out",
+        rebuilt.to_str().unwrap(),
+        lists.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let key = fleet.path("publisher.key");
+    let out = fleet.cisgate(&[
+        "publish",
+        "--index",
+        rebuilt.to_str().unwrap(),
+        "--to",
+        "s3://fleet/chain",
+        "--secret-key",
+        &key,
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(
+        common::stdout(&out).contains("0 objects uploaded (0 bytes)"),
+        "{}",
+        common::stdout(&out)
+    );
+}
+
+#[test]
+fn a_running_serve_switches_to_a_pulled_generation() {
+    let (fleet, added) = Fleet::node_behind(false);
+    let node = fleet.node();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_cisgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--index"])
+        .arg(&node)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(serve.stderr.take().unwrap());
+    let mut first = String::new();
+    log.read_line(&mut first).unwrap();
+    let start: Value = serde_json::from_str(&first).unwrap();
+    let addr = start["listen"].as_str().unwrap().to_string();
+    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+    let blocked = || {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        let body = format!(r#"{{"cis_list":[{{"cis":"{added}"}}]}}"#);
+        write!(
+            s,
+            "POST /api/v2/cis/outCheck HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        answer.contains(r#""isBlocked":true"#)
+    };
+    assert!(!blocked());
+    fleet.pull_ok();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !blocked() {
+        assert!(Instant::now() < deadline, "serve never switched");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = serve.kill();
+    let _ = serve.wait();
+}
+
+#[test]
+fn a_truncated_object_is_refused_and_the_node_is_unchanged() {
+    let (fleet, added) = Fleet::node_behind(false);
+    let before = fleet.node_state();
+    let bucket = fleet.bucket();
+    let key = fleet.largest_new_object();
+    let whole = bucket.get(&key);
+    bucket.put(&key, whole[..whole.len() / 2].to_vec());
+    let message = fleet.pull_fails();
+    assert!(message.contains(&key), "{message}");
+    assert!(message.contains("nothing changed"), "{message}");
+    fleet.assert_unchanged(&before, &added);
+    bucket.put(&key, whole);
+    fleet.assert_next_pull_succeeds(&added);
+}
+
+#[test]
+fn a_corrupted_object_is_refused_and_the_node_is_unchanged() {
+    let (fleet, added) = Fleet::node_behind(true);
+    let before = fleet.node_state();
+    let bucket = fleet.bucket();
+    let key = fleet.largest_new_object();
+    let whole = bucket.get(&key);
+    let mut damaged = whole.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x20;
+    bucket.put(&key, damaged);
+    let message = fleet.pull_fails();
+    assert!(message.contains(&key), "{message}");
+    assert!(message.contains("hashing to"), "{message}");
+    fleet.assert_unchanged(&before, &added);
+    bucket.put(&key, whole);
+    fleet.assert_next_pull_succeeds(&added);
+}
+
+#[test]
+fn a_missing_object_is_named_and_the_node_is_unchanged() {
+    let (fleet, added) = Fleet::node_behind(false);
+    let before = fleet.node_state();
+    let bucket = fleet.bucket();
+    let key = fleet.largest_new_object();
+    let whole = bucket.get(&key);
+    bucket.delete(&key);
+    let message = fleet.pull_fails();
+    assert!(message.contains(&key), "{message}");
+    assert!(message.contains("missing"), "{message}");
+    fleet.assert_unchanged(&before, &added);
+    bucket.put(&key, whole);
+    fleet.assert_next_pull_succeeds(&added);
+}
+
+#[test]
+fn a_pointer_signed_by_another_key_is_refused() {
+    let (fleet, added) = Fleet::node_behind(false);
+    let before = fleet.node_state();
+    // Someone with write access to the bucket, but not the publisher's key.
+    let out = fleet.cisgate(&[
+        "keygen",
+        "--secret-key",
+        &fleet.path("intruder.key"),
+        "--public-key",
+        &fleet.path("intruder.pub"),
+    ]);
+    assert!(out.status.success());
+    let bucket = fleet.bucket();
+    let genuine = bucket.get("channels/LATEST.minisig");
+    let intruder = fleet.dir.path().join("intruder-index");
+    let lists = fleet.dir.path().join("builder/lists");
+    let out = fleet.cisgate(&[
+        "build",
+        "--out",
+        intruder.to_str().unwrap(),
+        lists.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let key = fleet.path("intruder.key");
+    let out = fleet.cisgate(&[
+        "publish",
+        "--index",
+        intruder.to_str().unwrap(),
+        "--to",
+        "s3://fleet/intruder",
+        "--secret-key",
+        &key,
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let forged = Bucket::new(&fleet.s3.endpoint());
+    let forged_signature = forged.runtime.block_on(async {
+        let got = forged
+            .store
+            .get(&object_store::path::Path::from(
+                "intruder/channels/LATEST.minisig",
+            ))
+            .await
+            .unwrap();
+        got.bytes().await.unwrap().to_vec()
+    });
+    bucket.put("channels/LATEST.minisig", forged_signature);
+    let message = fleet.pull_fails();
+    assert!(message.contains("pointer signature"), "{message}");
+    assert!(message.contains("nothing changed"), "{message}");
+    fleet.assert_unchanged(&before, &added);
+
+    // A byte changed in the pointer itself, under the genuine signature.
+    bucket.put("channels/LATEST.minisig", genuine);
+    let pointer = bucket.get("channels/LATEST");
+    let tampered = String::from_utf8(pointer.clone())
+        .unwrap()
+        .replace("\"expires_ms\": 1", "\"expires_ms\": 2");
+    assert_ne!(tampered.as_bytes(), &pointer[..]);
+    bucket.put("channels/LATEST", tampered.into_bytes());
+    let message = fleet.pull_fails();
+    assert!(message.contains("pointer signature"), "{message}");
+    fleet.assert_unchanged(&before, &added);
+
+    bucket.put("channels/LATEST", pointer);
+    fleet.assert_next_pull_succeeds(&added);
+}
+
+#[test]
+fn a_replayed_older_pointer_is_refused_as_a_rollback() {
+    let fleet = Fleet::new();
+    fleet.publish();
+    let bucket = fleet.bucket();
+    let old = (
+        bucket.get("channels/LATEST"),
+        bucket.get("channels/LATEST.minisig"),
+    );
+    let added = fleet.apply_delta(0, 100);
+    fleet.publish();
+    fleet.pull_ok();
+    fleet.assert_at_builder(&added);
+    let state = fleet.node_state();
+
+    // The old pointer and its genuine signature, put back: valid, but older.
+    bucket.put("channels/LATEST.minisig", old.1);
+    bucket.put("channels/LATEST", old.0);
+    let message = fleet.pull_fails();
+    assert!(message.contains("refused as a rollback"), "{message}");
+    assert_eq!(fleet.node_state(), state);
+    fleet.assert_at_builder(&added);
+
+    // The publisher's next pointer is above the replayed one and what the node holds.
+    fleet.publish();
+    assert!(fleet.pull_ok().starts_with("up to date"));
+    fleet.assert_at_builder(&added);
+    let more = fleet.apply_delta(1, 100);
+    fleet.publish();
+    assert!(fleet.pull_ok().starts_with("pulled version v2 (from v1)"));
+    assert_eq!(fleet.check(&fleet.node(), &more)["status"], "blocked");
+}
+
+#[test]
+fn an_expired_pointer_is_refused_as_a_frozen_feed() {
+    let fleet = Fleet::new();
+    fleet.publish();
+    fleet.pull_ok();
+    let added = fleet.apply_delta(0, 100);
+    // Valid for a third of a second: expired by the time the node reads it.
+    let out = fleet.publish_with(&["--valid-hours", "0.0001"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    std::thread::sleep(Duration::from_millis(600));
+    let before = fleet.node_state();
+    let message = fleet.pull_fails();
+    assert!(message.contains("expired"), "{message}");
+    assert!(message.contains("frozen"), "{message}");
+    fleet.assert_unchanged(&before, &added);
+    fleet.publish();
+    fleet.assert_next_pull_succeeds(&added);
+}
+
+#[test]
+fn the_store_stopping_mid_pull_leaves_the_node_unchanged() {
+    let (mut fleet, added) = Fleet::node_behind(true);
+    let before = fleet.node_state();
+    let bucket = fleet.bucket();
+    let object = fleet.largest_new_object();
+    let size = bucket.get(&object).len() as u64;
+    assert!(size > 64 << 10, "{size}");
+    let small: u64 = ["channels/LATEST", "channels/LATEST.minisig"]
+        .iter()
+        .map(|k| bucket.get(k).len() as u64)
+        .sum();
+    // The relay dies half-way through the largest object (or earlier).
+    let relay = Relay::start(fleet.s3.addr, small + size / 2, Duration::ZERO);
+    let out = fleet.pull_at(&relay.endpoint(), &fleet.node());
+    assert!(!out.status.success(), "{}", common::stdout(&out));
+    assert!(relay.stopped.load(Ordering::SeqCst));
+    let message = common::stderr(&out);
+    assert!(message.contains("s3://fleet/chain"), "{message}");
+    fleet.assert_unchanged(&before, &added);
+
+    // The store itself down: the node says which store, and stays as it was.
+    fleet.s3.stop();
+    let message = fleet.pull_fails();
+    assert!(message.contains("s3://fleet/chain"), "{message}");
+    fleet.assert_unchanged(&before, &added);
+    fleet.s3.resume();
+    fleet.assert_next_pull_succeeds(&added);
+}
+
+#[test]
+fn a_node_killed_mid_pull_is_unchanged_and_pulls_again() {
+    let (fleet, added) = Fleet::node_behind(true);
+    let before = fleet.node_state();
+    // A slow link (about 400 KB/s), so that the kill lands in a download.
+    let relay = Relay::start(fleet.s3.addr, u64::MAX, Duration::from_millis(10));
+    let public = fleet.path("publisher.pub");
+    let node = fleet.node();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cisgate"))
+        .args(["pull", "--index", node.to_str().unwrap()])
+        .args(["--from", "s3://fleet/chain", "--public-key", &public])
+        .env("AWS_ENDPOINT_URL", relay.endpoint())
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while relay.relayed.load(Ordering::SeqCst) < 48 << 10 {
+        assert!(Instant::now() < deadline, "the pull never started");
+        assert!(child.try_wait().unwrap().is_none(), "the pull ended early");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    // A partial download may remain as a temporary file; nothing else differs.
+    assert_eq!(fleet.node_state(), before);
+    let out = fleet.cisgate(&["verify", "--index", node.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(fleet.check(&node, &added)["status"], "allowed");
+    fleet.assert_next_pull_succeeds(&added);
+    let leftovers: Vec<String> = std::fs::read_dir(&node)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn twenty_nodes_pull_the_same_generation_at_once() {
+    let fleet = Fleet::new();
+    fleet.publish();
+    let expected = fleet.info(&fleet.builder())["content_digest"].clone();
+    let mut remote = Remote::parse("s3://fleet/chain", Some(fleet.s3.endpoint()), None).unwrap();
+    remote.region = Some("us-east-1".into());
+    remote.credentials = Some(Credentials {
+        key_id: ACCESS_KEY.into(),
+        secret: SECRET_KEY.into(),
+    });
+    let options = PullOptions::new(fleet.dir.path().join("publisher.pub"));
+    let nodes: Vec<PathBuf> = (0..20)
+        .map(|i| fleet.dir.path().join(format!("store-{i:02}")))
+        .collect();
+    std::thread::scope(|scope| {
+        for node in &nodes {
+            let (remote, options) = (remote.clone(), options.clone());
+            scope.spawn(move || {
+                let report = cisgate::distribute::pull(node, &remote, &options).unwrap();
+                assert!(matches!(report.outcome, PullOutcome::Updated { .. }));
+            });
+        }
+    });
+    for node in &nodes {
+        assert_eq!(fleet.info(node)["content_digest"], expected);
+    }
+}
+
+#[test]
+fn secrets_never_reach_output_or_debug() {
+    let fleet = Fleet::new();
+    let secret = std::fs::read_to_string(fleet.path("publisher.key")).unwrap();
+    let key_line = secret.lines().nth(1).unwrap().to_string();
+    let out = fleet.publish_with(&["--channel", "NIGHTLY"]);
+    let all = format!("{}{}", common::stdout(&out), common::stderr(&out));
+    assert!(!all.contains(&key_line));
+    // A damaged secret key file is named, its content is not shown.
+    let damaged = secret.replace(&key_line, &key_line[..key_line.len() / 2]);
+    std::fs::write(fleet.path("publisher.key"), damaged).unwrap();
+    let out = fleet.publish_with(&[]);
+    assert!(!out.status.success());
+    let message = common::stderr(&out);
+    assert!(message.contains("publisher.key"), "{message}");
+    assert!(!message.contains(&key_line), "{message}");
+    let credentials = Credentials {
+        key_id: ACCESS_KEY.into(),
+        secret: SECRET_KEY.into(),
+    };
+    assert!(!format!("{credentials:?}").contains(SECRET_KEY));
+}
