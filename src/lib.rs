@@ -1,29 +1,40 @@
 //! cisgate: offline checks of Russian product-marking codes (Честный ЗНАК / GIS MT).
 //!
-//! The crate compiles the Local Module's lists of codes that may not be sold into
-//! memory-mapped FST indexes and answers checkout checks against them:
+//! The crate compiles the Local Module's lists of codes that may not be sold into compact,
+//! checksummed, memory-mapped indexes and answers checkout checks against them. Three
+//! levels, from the one a checkout wants:
 //!
-//! - [`code`] turns scanner output into identification codes (КИ);
-//! - [`list`] reads list files (snapshots and deltas, plain or zstd);
-//! - [`index`] builds, opens, validates and looks up the on-disk index;
-//! - [`check`] decides whether a scanned code may be sold;
-//! - [`live`] keeps an index open across updates, with the sold journal;
-//! - [`online`] asks True API first and falls back to the index within the budget;
-//! - [`serve`] serves the index through the Local Module's HTTP API;
-//! - [`distribute`] publishes signed generations to an S3-compatible store and pulls them;
-//! - [`synth`] makes realistic synthetic lists and scan streams.
+//! - **The checkout: [`LiveIndex`]** — checks with the Local Module's rules: refuses when
+//!   the data is older than 72 h, blocks codes sold here (the durable sold journal, with
+//!   [`LiveIndex::sell`] and [`LiveIndex::return_sale`]), and switches to new generations
+//!   without a restart ([`LiveIndex::refresh_every`]). Use this at a till.
+//! - **Online first: `online::OnlineChecker`** (feature `online`) — asks True API within
+//!   the 1.5 s budget and falls back to a [`LiveIndex`].
+//! - **Raw lookups: [`Index`]** — one generation, no freshness rule, no sold list:
+//!   [`Index::check`] and [`Index::contains_ki_batch`] for tools, audits and benchmarks.
+//!
+//! Modules, in the order data flows: [`list`] reads list files (snapshots and deltas, in
+//! several formats); [`code`] turns scanner output into identification codes (КИ);
+//! [`index`] builds, opens, validates and looks up the on-disk index; [`check`] decides;
+//! [`live`] and [`journal`] keep it open with the sold list; `online`, `serve` (the Local
+//! Module's HTTP API) and `distribute` (signed generations through an S3-compatible
+//! store) come with their features; [`synth`] makes synthetic lists and scan streams.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let dir = tempfile::tempdir()?;
+//! use cisgate::{LiveIndex, LiveOptions};
+//!
 //! let list = dir.path().join("blocked.list");
-//! std::fs::write(&list, "#cisgate-list 1\n#kind: blocked_cis\n#version: 42\n\
-//!     #as_of: 2026-11-23T10:00:00Z\n0104600439931256215abcdEFGH1234\n")?;
+//! let as_of = cisgate::time::format_rfc3339(cisgate::time::now_ms());
+//! std::fs::write(&list, format!("#cisgate-list 1\n#kind: blocked_cis\n#version: 42\n\
+//!     #as_of: {as_of}\n0104600439931256215abcdEFGH1234\n"))?;
 //! let out = dir.path().join("index");
 //! cisgate::index::build(&out, &[list], &Default::default(), &cisgate::progress::NoProgress)?;
 //!
-//! let index = cisgate::Index::open(&out)?;
-//! let verdict = index.check("0104600439931256215abcdEFGH1234\u{1d}93dGVz");
+//! let live = std::sync::Arc::new(LiveIndex::open(&out, LiveOptions::default())?);
+//! let _refresher = live.refresh_every(std::time::Duration::from_secs(1));
+//! let verdict = live.check("0104600439931256215abcdEFGH1234\u{1d}93dGVz", &Default::default())?;
 //! assert_eq!(verdict.status, cisgate::check::Status::Blocked);
 //! assert_eq!(verdict.reasons, [cisgate::check::Reason::Cis]);
 //! # Ok(()) }
@@ -45,6 +56,7 @@ pub mod serve;
 pub mod time;
 pub use check::{CheckOptions, Verdict};
 pub use index::Index;
+pub use live::{LiveError, LiveIndex, LiveOptions};
 pub mod synth;
 
 #[cfg(doctest)]

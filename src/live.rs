@@ -20,11 +20,26 @@
 //! live.return_sale(code)?;
 //! # Ok(()) }
 //! ```
+//!
+//! A long-running embedder lets a [`Refresher`] pick up new generations (an `apply`,
+//! `compact` or `pull` by another process) instead of writing its own polling loop:
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use cisgate::live::{LiveIndex, LiveOptions};
+//!
+//! let live = Arc::new(LiveIndex::open("/var/lib/cisgate".as_ref(), LiveOptions::default())?);
+//! let refresher = live.refresh_every(Duration::from_secs(1)); // stops when dropped
+//! # drop(refresher);
+//! # Ok(()) }
+//! ```
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak, mpsc};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -77,11 +92,13 @@ pub enum LiveError {
     Journal(#[from] JournalError),
     /// The data is older than the allowed period: offline checks are refused.
     #[error(
-        "offline check refused: the index data is as of {as_of}, older than the allowed {max_age_hours} h"
+        "offline check refused: the index data is as of {as_of}, {age_hours:.1} h old, over the allowed {max_age_hours} h; update the lists (cisgate build, apply or pull), or change the limit (--max-age-hours, --ignore-freshness; LiveOptions::max_age_ms)"
     )]
     Stale {
         /// When the data was current.
         as_of: String,
+        /// How old the data is, in hours (rounded to 0.1).
+        age_hours: f64,
         /// The allowed age in hours.
         max_age_hours: f64,
     },
@@ -222,6 +239,39 @@ impl JournalHandle {
     }
 }
 
+/// The background refresh of a [`LiveIndex`] ([`LiveIndex::refresh_every`]); dropping it
+/// stops the thread and waits for it.
+pub struct Refresher {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    last_error: Arc<Mutex<Option<String>>>,
+}
+
+impl Refresher {
+    /// The error of the last refresh, if it failed (the index keeps answering from the
+    /// generation it has).
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for Refresher {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Milliseconds as hours, rounded to a tenth.
+fn hours(ms: i64) -> f64 {
+    (ms as f64 / 360_000.0).round() / 10.0
+}
+
 /// One generation and the journal that goes with it.
 pub struct Generation {
     index: Index,
@@ -285,6 +335,31 @@ impl LiveIndex {
         self.current.load_full()
     }
 
+    /// Starts a thread that calls [`refresh`](Self::refresh) every `interval`, so that
+    /// checks follow new generations and other processes' sales without a restart. The
+    /// thread ends when the returned [`Refresher`] is dropped (or the index is).
+    pub fn refresh_every(self: &Arc<Self>, interval: Duration) -> Refresher {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let index: Weak<LiveIndex> = Arc::downgrade(self);
+        let last_error = Arc::new(Mutex::new(None));
+        let errors = Arc::clone(&last_error);
+        let thread = std::thread::Builder::new()
+            .name("cisgate-refresh".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                    let Some(index) = index.upgrade() else { return };
+                    let result = index.refresh().err().map(|e| e.to_string());
+                    *errors.lock().unwrap_or_else(|e| e.into_inner()) = result;
+                }
+            })
+            .ok();
+        Refresher {
+            stop: Some(stop),
+            thread,
+            last_error,
+        }
+    }
+
     /// Picks up a generation another writer published, and sales other processes
     /// journaled. Returns whether the generation changed. Lookups in flight keep the
     /// generation they started with.
@@ -316,7 +391,8 @@ impl LiveIndex {
         match self.options.max_age_ms {
             Some(max) if crate::time::now_ms() - as_of > max => Err(LiveError::Stale {
                 as_of: crate::time::format_rfc3339(as_of),
-                max_age_hours: max as f64 / 3_600_000.0,
+                age_hours: hours(crate::time::now_ms() - as_of),
+                max_age_hours: hours(max),
             }),
             _ => Ok(()),
         }

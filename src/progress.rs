@@ -10,6 +10,11 @@ pub trait Progress: Sync {
     fn advance(&self, n: u64);
     /// The operation is over.
     fn finish(&self);
+    /// Whether the user asked to stop: a build then ends with
+    /// [`IndexError::Interrupted`](crate::index::IndexError::Interrupted), publishing nothing.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// Reports nothing.

@@ -16,8 +16,9 @@ use rayon::prelude::*;
 use crate::code::{GS, alphabet, layout};
 use crate::list::MAGIC_LINE;
 
-/// What to generate.
-#[derive(Clone, Debug)]
+/// What to generate. `write_lists` records it beside the lists (`.synthetic.json`), so that
+/// deltas and scan streams can follow the same snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GenConfig {
     /// Seed: the same seed gives the same files.
     pub seed: u64,
@@ -511,9 +512,35 @@ pub fn write_lists(dir: &Path, config: &GenConfig) -> std::io::Result<GenReport>
         }
         Ok(())
     })?);
+    let recorded = serde_json::to_vec_pretty(config).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join(CONFIG_FILE), recorded)?;
     Ok(GenReport {
         files,
         codes: config.codes,
+    })
+}
+
+/// Where [`write_lists`] records its configuration: hidden, so that a directory of lists
+/// given to `build` does not take it for a list.
+pub const CONFIG_FILE: &str = ".synthetic.json";
+
+/// The configuration [`write_lists`] recorded in `dir`.
+pub fn read_config(dir: &Path) -> std::io::Result<GenConfig> {
+    let path = dir.join(CONFIG_FILE);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "{}: {e} (lists written by `cisgate gen` have it)",
+                path.display()
+            ),
+        )
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: {e}", path.display()),
+        )
     })
 }
 

@@ -265,3 +265,41 @@ fn sales_expire_after_the_retention_period() {
     live.refresh().unwrap();
     assert!(live.check(&code, &Default::default()).unwrap().is_blocked());
 }
+
+#[test]
+fn a_refresher_follows_new_generations_until_dropped() {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let idx = base(dir.path());
+    let live = Arc::new(LiveIndex::open(&idx, LiveOptions::default()).unwrap());
+    let refresher = live.refresh_every(Duration::from_millis(20));
+    let before = live.generation().index().manifest().generation;
+    index::apply(&idx, &[delta(dir.path(), 0)], &keep_layers(), &NoProgress).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while live.generation().index().manifest().generation == before {
+        assert!(Instant::now() < deadline, "the refresher never switched");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(refresher.last_error(), None);
+    // Dropped: no more switching (the thread has ended when drop returns).
+    drop(refresher);
+    let now = live.generation().index().manifest().generation;
+    index::apply(&idx, &[delta(dir.path(), 1)], &keep_layers(), &NoProgress).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(live.generation().index().manifest().generation, now);
+    // The thread does not keep the index alive either.
+    let weak = Arc::downgrade(&live);
+    let refresher = live.refresh_every(Duration::from_millis(20));
+    drop(live);
+    // (A refresh in progress holds it for a moment.)
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while weak.upgrade().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the refresher keeps the index alive"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(refresher);
+}

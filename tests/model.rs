@@ -167,7 +167,9 @@ fn stale_data_is_refused_and_freshness_is_configurable() {
     #[cfg(feature = "cli")]
     {
         let out = common::cisgate(&["check", "--index", idx.to_str().unwrap(), &ki(0)], None);
-        assert_eq!(out.status.code(), Some(2));
+        // Refused per code (a JSON line each), exit status 4, the reason on stderr.
+        assert_eq!(out.status.code(), Some(4));
+        assert!(common::stdout(&out).contains(r#""status":"refused""#));
         assert!(
             common::stderr(&out).contains("offline check refused"),
             "{}",

@@ -621,7 +621,7 @@ fn stale_offline_data_denies_rather_than_allowing_unchecked() {
             .offline_error
             .as_ref()
             .unwrap()
-            .contains("older than")
+            .contains("h old, over the allowed")
     );
     assert!(verdict.tag_1265.ends_with("&Ver=77"));
 }

@@ -131,6 +131,29 @@ async fn raw(addr: SocketAddr, request: &[u8]) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_full_codes_of_the_longest_structure_fit_the_default_limit() {
+    let svc = start().await;
+    let crypto = "A".repeat(88);
+    let codes: Vec<Value> = (0..1000)
+        .map(|i| {
+            json!({"cis": format!(
+                "0104600439931256215abcdEFGH1234{i:07}\u{1d}91EE07\u{1d}92{crypto}\u{1d}8005000150\u{1d}3103000350"
+            )})
+        })
+        .collect();
+    let body = json!({ "cis_list": codes });
+    assert!(
+        body.to_string().len() > 180_000,
+        "{}",
+        body.to_string().len()
+    );
+    let (status, answer) = svc.post("/api/v2/cis/outCheck", body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["results"].as_array().unwrap().len(), 1000);
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_and_config() {
     let svc = start().await;
     let (code, status) = svc.get("/api/v2/status").await;
@@ -143,7 +166,7 @@ async fn status_and_config() {
     let (code, config) = svc.get("/api/v2/config").await;
     assert_eq!(code, 200);
     assert_eq!(config["auth"], "none");
-    assert_eq!(config["limits"]["bodyBytes"], 65536);
+    assert_eq!(config["limits"]["bodyBytes"], 262144);
     svc.stop().await;
 }
 
@@ -247,7 +270,7 @@ async fn out_check_errors_and_limits() {
     let r = svc.post_raw("/api/v2/cis/outCheck", "{not json").await;
     assert_eq!(r.status().as_u16(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["errorCode"], 6011);
-    let big = format!(r#"{{"cis_list":[{{"cis":"{}"}}]}}"#, "A".repeat(70_000));
+    let big = format!(r#"{{"cis_list":[{{"cis":"{}"}}]}}"#, "A".repeat(300_000));
     let r = svc.post_raw("/api/v2/cis/outCheck", big).await;
     assert_eq!(r.status().as_u16(), 413);
     assert_eq!(r.json::<Value>().await.unwrap()["errorCode"], 6011);

@@ -227,6 +227,28 @@ fn bytes<'a>(ptr: *const u8, len: usize, what: &str, max: usize) -> Result<&'a [
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
+/// A batch element whose pointer and length [`element`] accepted: its bytes without a copy
+/// or a second check.
+#[repr(transparent)]
+struct Checked(cisgate_bytes);
+
+impl AsRef<[u8]> for Checked {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: checked by `element` (non-null, `len` readable bytes) before wrapping.
+        unsafe { std::slice::from_raw_parts(self.0.ptr, self.0.len) }
+    }
+}
+
+/// Element `i` of a batch's input array: checked like [`bytes`], with its name formatted
+/// only for an error (a name per element would cost more than looking it up).
+fn element<'a>(c: &cisgate_bytes, i: usize, array: &str) -> Result<&'a [u8], Failure> {
+    if c.len <= CISGATE_MAX_CODE_LEN && c.len > 0 && !c.ptr.is_null() {
+        // SAFETY: the caller passes `len` readable bytes at `ptr` (the documented contract).
+        return Ok(unsafe { std::slice::from_raw_parts(c.ptr, c.len) });
+    }
+    bytes(c.ptr, c.len, &format!("{array}[{i}]"), CISGATE_MAX_CODE_LEN)
+}
+
 fn text<'a>(ptr: *const u8, len: usize, what: &str, max: usize) -> Result<&'a str, Failure> {
     let b = bytes(ptr, len, what, max)?;
     std::str::from_utf8(b).map_err(|e| argument(format!("{what} is not UTF-8: {e}")))
@@ -528,10 +550,7 @@ pub extern "C" fn cisgate_check_batch(
         let inputs: Vec<std::borrow::Cow<'_, str>> = codes
             .iter()
             .enumerate()
-            .map(|(i, c)| {
-                bytes(c.ptr, c.len, &format!("codes[{i}]"), CISGATE_MAX_CODE_LEN)
-                    .map(String::from_utf8_lossy)
-            })
+            .map(|(i, c)| element(c, i, "codes").map(String::from_utf8_lossy))
             .collect::<Result<_, _>>()?;
         let verdicts = index
             .live
@@ -584,14 +603,14 @@ pub extern "C" fn cisgate_contains_ki_batch(
     guard(err, || {
         let index = index_ref(index)?;
         let (kis, out) = batch(kis, count, out)?;
-        let keys: Vec<&[u8]> = kis
-            .iter()
-            .enumerate()
-            .map(|(i, k)| bytes(k.ptr, k.len, &format!("kis[{i}]"), CISGATE_MAX_CODE_LEN))
-            .collect::<Result<_, _>>()?;
+        for (i, k) in kis.iter().enumerate() {
+            element(k, i, "kis")?;
+        }
+        // SAFETY: `Checked` is a transparent wrapper, and every element was just checked.
+        let keys: &[Checked] = unsafe { &*(std::ptr::from_ref(kis) as *const [Checked]) };
         let generation = index.live.generation();
         let mut found = Vec::with_capacity(keys.len());
-        generation.index().contains_ki_batch(&keys, &mut found);
+        generation.index().contains_ki_batch(keys, &mut found);
         for (o, f) in out.iter_mut().zip(found) {
             *o = u8::from(f);
         }

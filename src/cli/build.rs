@@ -58,7 +58,18 @@ pub fn run(args: Args) -> CmdResult {
     };
     let lists = expand(&args.lists)?;
     let out = args.out;
-    let report = index::build(&out, &lists, &options, &TerminalProgress::new())?;
+    super::progress::stop_on_interrupt();
+    let progress = TerminalProgress::new();
+    let report = match index::build(&out, &lists, &options, &progress) {
+        Ok(report) => report,
+        Err(index::IndexError::Interrupted) => {
+            drop(progress);
+            eprintln!("cisgate: interrupted, nothing published");
+            return Ok(130);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    drop(progress);
     let m = &report.manifest;
     let bytes: u64 = m.files().map(|f| f.len).sum();
     let entries = m.counts.values().sum::<u64>();
@@ -83,6 +94,15 @@ pub fn run(args: Args) -> CmdResult {
         println!("  {bytes} bytes in {} files, no entries", m.files().count());
     }
     println!("  content digest {}", m.content_digest);
+    let age_ms = cisgate::time::now_ms() - m.as_of_ms;
+    if age_ms > cisgate::live::DEFAULT_MAX_AGE_MS {
+        eprintln!(
+            "cisgate: WARNING: the data is as of {}, {:.1} h old: checks and sales will be refused past {} h (check/serve --max-age-hours, --ignore-freshness)",
+            cisgate::time::format_rfc3339(m.as_of_ms),
+            age_ms as f64 / 3_600_000.0,
+            cisgate::live::DEFAULT_MAX_AGE_MS / 3_600_000
+        );
+    }
     if report.normalised > 0 {
         println!(
             "  {} full marking codes listed by their КИ",

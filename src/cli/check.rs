@@ -1,20 +1,99 @@
 //! `cisgate check`: check codes against an index.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use std::sync::Arc;
 
 use cisgate::CheckOptions;
 use cisgate::check::Status;
-use cisgate::live::{LiveIndex, LiveOptions};
+use cisgate::live::{LiveError, LiveIndex, LiveOptions};
 use cisgate::online::{AnsweredBy, OnlineChecker, OnlineConfig};
 
-use super::{CmdResult, for_each_input_batch, write_json_line};
+use super::{CmdResult, Freshness, for_each_input_batch, write_json_line};
+
+/// The line printed for a code that is not checked because the data is too old.
+#[derive(serde::Serialize)]
+struct Refused<'a> {
+    input: &'a str,
+    status: &'static str,
+    reasons: [&'static str; 1],
+    age_hours: f64,
+    max_age_hours: f64,
+    index_version: &'a str,
+    as_of: String,
+}
+
+/// Check codes (arguments, else one per line on stdin) and print verdicts as JSON.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Index directory.
+    #[arg(long)]
+    index: PathBuf,
+    /// Sale price, compared with minimum and max retail prices: rubles with kopecks
+    /// (`100.50`) or whole kopecks (`10050`).
+    #[arg(long, value_parser = parse_price)]
+    price: Option<u64>,
+    /// Skip hashing the index on open (structure and lengths are still checked).
+    #[arg(long)]
+    no_verify: bool,
+    /// Print counts and rate to stderr at the end.
+    #[arg(long)]
+    summary: bool,
+    /// Ask True API first with this JSON configuration; the index answers when online
+    /// does not within the budget.
+    #[arg(long, value_name = "CONFIG")]
+    online: Option<PathBuf>,
+    #[command(flatten)]
+    freshness: Freshness,
+    /// Codes to check.
+    codes: Vec<String>,
+}
+
+/// A price in kopecks from `100.50` / `100,50` (rubles) or `10050` (kopecks).
+fn parse_price(text: &str) -> Result<u64, String> {
+    let wrong = || {
+        format!(
+            "{text:?} is not a price: give rubles with kopecks (100.50) or whole kopecks (10050)"
+        )
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match text.split_once(['.', ',']) {
+        None if digits(text) => text.parse().map_err(|_| wrong()),
+        Some((rubles, kopecks)) if digits(rubles) && digits(kopecks) && kopecks.len() <= 2 => {
+            let rubles: u64 = rubles.parse().map_err(|_| wrong())?;
+            let kopecks: u64 = format!("{kopecks:0<2}").parse().map_err(|_| wrong())?;
+            rubles
+                .checked_mul(100)
+                .and_then(|k| k.checked_add(kopecks))
+                .ok_or_else(wrong)
+        }
+        _ => Err(wrong()),
+    }
+}
+
+/// Checks offline, or online first with `--online`.
+pub fn run(args: Args) -> CmdResult {
+    let options = CheckOptions {
+        price_kopecks: args.price,
+    };
+    let live = args.freshness.options(!args.no_verify);
+    match &args.online {
+        Some(config) => run_online(
+            &args.index,
+            config,
+            &args.codes,
+            options,
+            live,
+            args.summary,
+        ),
+        None => run_offline(&args.index, &args.codes, options, live, args.summary),
+    }
+}
 
 /// Prints one verdict per code as JSON; with `summary`, counts and rate go to stderr.
-pub fn run(
+fn run_offline(
     dir: &Path,
     codes: &[String],
     options: CheckOptions,
@@ -26,34 +105,66 @@ pub fn run(
     let mut out = std::io::BufWriter::new(stdout.lock());
     let (mut allowed, mut blocked, mut invalid) = (0u64, 0u64, 0u64);
     let started = Instant::now();
+    let mut refused = 0u64;
+    let mut warned = false;
     for_each_input_batch(codes, 16_384, |batch| {
-        let verdicts = index
-            .check_batch(batch, &options)
-            .map_err(std::io::Error::other)?;
-        for verdict in verdicts {
-            match verdict.status {
-                Status::Allowed => allowed += 1,
-                Status::Blocked => blocked += 1,
-                Status::Invalid => invalid += 1,
+        match index.check_batch(batch, &options) {
+            Ok(verdicts) => {
+                for verdict in verdicts {
+                    match verdict.status {
+                        Status::Allowed => allowed += 1,
+                        Status::Blocked => blocked += 1,
+                        Status::Invalid => invalid += 1,
+                    }
+                    write_json_line(&mut out, &verdict)?;
+                }
             }
-            write_json_line(&mut out, &verdict)?;
+            // Old data: every code still gets its line, refused, and the reason once.
+            Err(
+                stale @ LiveError::Stale {
+                    age_hours,
+                    max_age_hours,
+                    ..
+                },
+            ) => {
+                if !std::mem::replace(&mut warned, true) {
+                    eprintln!("cisgate: {stale}");
+                }
+                let generation = index.generation();
+                let manifest = generation.index().manifest();
+                for input in batch {
+                    refused += 1;
+                    let line = Refused {
+                        input,
+                        status: "refused",
+                        reasons: ["stale"],
+                        age_hours,
+                        max_age_hours,
+                        index_version: &manifest.version,
+                        as_of: cisgate::time::format_rfc3339(manifest.as_of_ms),
+                    };
+                    write_json_line(&mut out, &line)?;
+                }
+            }
+            Err(e) => return Err(std::io::Error::other(e)),
         }
-        Ok(())
+        out.flush()
     })?;
     out.flush()?;
     if summary {
-        let total = allowed + blocked + invalid;
+        let total = allowed + blocked + invalid + refused;
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
-            "{total} codes: {allowed} allowed, {blocked} blocked, {invalid} invalid in {secs:.3}s ({:.0} codes/s)",
+            "{total} codes: {allowed} allowed, {blocked} blocked, {invalid} invalid, {refused} refused in {secs:.3}s ({:.0} codes/s)",
             total as f64 / secs.max(1e-9)
         );
     }
-    Ok(0)
+    // Refusals are answers, but a script must notice that the data is too old.
+    Ok(if refused > 0 { 4 } else { 0 })
 }
 
-/// Like [`run`], online first: prints one [`cisgate::online::OnlineVerdict`] per code.
-pub fn run_online(
+/// Like [`run_offline`], online first: prints one [`cisgate::online::OnlineVerdict`] per code.
+fn run_online(
     dir: &Path,
     config: &Path,
     codes: &[String],

@@ -36,8 +36,20 @@ pub fn read_handmade(path: &Path) -> Result<Vec<HandmadeCode>, Box<dyn std::erro
         .collect()
 }
 
+/// Build the bundled sample index and check the hand-made codes against it.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The data directory (holding sample/ and codes/).
+    #[arg(long, default_value = "data")]
+    data: PathBuf,
+    /// Where to build the demo index.
+    #[arg(long, default_value = "target/demo-index")]
+    out: PathBuf,
+}
+
 /// Builds `data/sample/*` into `out`, checks every hand-made code and reports mismatches.
-pub fn run(data: &Path, out: &Path) -> CmdResult {
+pub fn run(args: Args) -> CmdResult {
+    let (data, out) = (args.data.as_path(), args.out.as_path());
     let sample = data.join("sample");
     let mut lists: Vec<PathBuf> = std::fs::read_dir(&sample)
         .map_err(|e| {

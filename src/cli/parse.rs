@@ -21,9 +21,21 @@ struct Output<'a> {
     error: Option<String>,
 }
 
+/// Normalise codes (arguments, else one per line on stdin) and print them as JSON.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Print only the КИ, one line per input (readings of an ambiguous input separated
+    /// by spaces, an empty line for an input that is not a code).
+    #[arg(long)]
+    ki: bool,
+    /// Codes to parse.
+    codes: Vec<String>,
+}
+
 /// Prints one JSON object per input: the КИ and its parts, every candidate when the input
 /// is ambiguous, or the error.
-pub fn run(codes: &[String], ki_only: bool) -> CmdResult {
+pub fn run(args: Args) -> CmdResult {
+    let (codes, ki_only) = (&args.codes[..], args.ki);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for_each_input_batch(codes, 4096, |batch| {
@@ -73,7 +85,7 @@ pub fn run(codes: &[String], ki_only: bool) -> CmdResult {
             };
             line?;
         }
-        Ok(())
+        out.flush()
     })?;
     out.flush()?;
     Ok(0)

@@ -1,28 +1,47 @@
 //! `cisgate serve`: run the HTTP service until SIGTERM or Ctrl-C.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use cisgate::live::{LiveIndex, LiveOptions};
+use cisgate::LiveIndex;
 use cisgate::serve::{ServeConfig, Server};
 
-use super::CmdResult;
+use super::{CmdResult, Freshness};
 
-/// Serves `dir`; returns when a shutdown signal has drained the requests in progress.
-pub fn run(
-    dir: &Path,
+/// Serve the index through the Local Module's HTTP API (v2 and v1), a streaming bulk
+/// endpoint and /metrics; picks up new generations without a restart.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Index directory.
+    #[arg(long)]
+    index: PathBuf,
+    /// Address to listen on: ip:port or host:port (default 127.0.0.1:5995, or the
+    /// configuration's).
+    #[arg(long)]
     listen: Option<String>,
-    config: Option<&Path>,
-    live: LiveOptions,
-) -> CmdResult {
-    let mut config = match config {
+    /// JSON configuration: users, tokens, CORS origins, limits.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Skip hashing the index on open (structure and lengths are still checked).
+    #[arg(long)]
+    no_verify: bool,
+    #[command(flatten)]
+    freshness: Freshness,
+}
+
+/// Serves the index; returns when a shutdown signal has drained the requests in progress.
+pub fn run(args: Args) -> CmdResult {
+    let mut config = match &args.config {
         Some(path) => ServeConfig::from_file(path)?,
         None => ServeConfig::default(),
     };
-    if let Some(listen) = listen {
+    if let Some(listen) = args.listen {
         config.listen = listen;
     }
-    let live = Arc::new(LiveIndex::open(dir, live)?);
+    let live = Arc::new(LiveIndex::open(
+        &args.index,
+        args.freshness.options(!args.no_verify),
+    )?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("cisgate-serve")

@@ -1,11 +1,20 @@
 //! `cisgate verify`: check every byte of an index.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use super::CmdResult;
 
+/// Check every byte of an index; exits non-zero naming the damaged file.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Index directory.
+    #[arg(long)]
+    index: PathBuf,
+}
+
 /// Prints what was checked; a damaged index is an error naming the file.
-pub fn run(dir: &Path) -> CmdResult {
+pub fn run(args: Args) -> CmdResult {
+    let dir = &args.index;
     let report = cisgate::index::verify(dir)?;
     println!(
         "ok: {} files, {} bytes, {} entries verified in {}",

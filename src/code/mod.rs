@@ -522,10 +522,12 @@ fn read_structures(text: &[u8], repairs: &mut Vec<Repair>) -> Result<Vec<Code>, 
     let mut codes = Vec::new();
     let mut first_error = None;
     let mut recovered = false;
+    let mut textual = false;
     if text.starts_with(b"01") {
         match read_gs1(text, &ctx()) {
-            Ok((found, from_structure)) => {
-                recovered |= from_structure;
+            Ok((found, end)) => {
+                recovered |= end == SerialEnd::Structure;
+                textual |= end == SerialEnd::TextualGs;
                 codes.extend(found);
             }
             Err(e) => first_error = Some(e),
@@ -543,14 +545,18 @@ fn read_structures(text: &[u8], repairs: &mut Vec<Repair>) -> Result<Vec<Code>, 
         let mut restored = Vec::with_capacity(text.len() + 1);
         restored.push(b'0');
         restored.extend_from_slice(text);
-        if let Ok((found, from_structure)) = read_gs1(&restored, &ctx()) {
+        if let Ok((found, end)) = read_gs1(&restored, &ctx()) {
             repairs.push(Repair::RestoredLeadingZero);
-            recovered |= from_structure;
+            recovered |= end == SerialEnd::Structure;
+            textual |= end == SerialEnd::TextualGs;
             codes.extend(found);
         }
     }
     if recovered {
         repairs.push(Repair::GsRecoveredFromStructure);
+    }
+    if textual && !repairs.contains(&Repair::TextualGs) {
+        repairs.push(Repair::TextualGs);
     }
     if !codes.is_empty() {
         return Ok(codes);
@@ -562,9 +568,21 @@ fn read_structures(text: &[u8], repairs: &mut Vec<Repair>) -> Result<Vec<Code>, 
     }))
 }
 
-/// Reads `01` + GTIN + `21` + serial + optional AIs. Returns the readings and whether the
-/// serial's end had to be found from the structure (no GS after it).
-fn read_gs1(text: &[u8], ctx: &RepairContext) -> Result<(Vec<Code>, bool), ParseError> {
+/// What ended the serial of a GS1 reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SerialEnd {
+    /// A GS byte (or the end of the input).
+    Gs,
+    /// A textual GS that may also be serial characters (`<GS>`): the structure's lengths
+    /// confirmed it, so it is reported as the textual GS it is.
+    TextualGs,
+    /// Nothing: the end was found from the structure's fixed lengths.
+    Structure,
+}
+
+/// Reads `01` + GTIN + `21` + serial + optional AIs. Returns the readings and what ended
+/// the serial.
+fn read_gs1(text: &[u8], ctx: &RepairContext) -> Result<(Vec<Code>, SerialEnd), ParseError> {
     if !text.starts_with(b"01") {
         return Err(ParseError::NotACode {
             len: text.len(),
@@ -603,13 +621,14 @@ fn read_gs1(text: &[u8], ctx: &RepairContext) -> Result<(Vec<Code>, bool), Parse
     {
         return Ok((
             vec![make(segment.len(), ai::parse_lenient(after_gs))],
-            false,
+            SerialEnd::Gs,
         ));
     }
 
     // Otherwise the serial's end must come from the structure: every serial length whose
     // remainder reads as known AIs is a candidate.
     let mut codes = Vec::new();
+    let mut textual_end = false;
     for &len in &SERIAL_LENGTHS {
         if len > segment.len() || first_non_gs1(&segment[..len]).is_some() {
             continue;
@@ -618,14 +637,25 @@ fn read_gs1(text: &[u8], ctx: &RepairContext) -> Result<(Vec<Code>, bool), Parse
         let Some(mut extras) = ai::parse_exact(rest) else {
             continue;
         };
+        // A separator counted from the end: one at `rest`'s start ends the serial.
+        textual_end = extras
+            .textual_separators
+            .iter()
+            .any(|&(left, _)| left == rest.len());
         if extras.batch.is_none() {
             extras.batch = ai::parse_lenient(after_gs).batch;
         }
         codes.push(make(len, extras));
     }
     if !codes.is_empty() {
-        let from_structure = codes.len() > 1 || codes[0].serial.len() < segment.len();
-        return Ok((codes, from_structure));
+        let end = if codes.len() == 1 && codes[0].serial.len() == segment.len() {
+            SerialEnd::Gs
+        } else if codes.len() == 1 && textual_end {
+            SerialEnd::TextualGs
+        } else {
+            SerialEnd::Structure
+        };
+        return Ok((codes, end));
     }
 
     let serial_pos = 18;

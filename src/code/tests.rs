@@ -119,6 +119,15 @@ fn textual_gs_forms() {
         assert_eq!(leading.ki, KI13, "leading {gs}");
     }
     assert!(repairs(&format!("{KI13}[GS]93dGVz")).contains(&Repair::TextualGs));
+    // Every textual form reports the same repair, whether or not its characters could
+    // also belong to a serial (`<GS>` and `x1d` can).
+    for gs in ["<GS>", "[GS]", "{GS}", "\\x1d", "x1d"] {
+        assert_eq!(
+            repairs(&format!("{KI13}{gs}93dGVz")),
+            [Repair::TextualGs],
+            "{gs}"
+        );
+    }
 }
 
 #[test]

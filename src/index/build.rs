@@ -310,6 +310,11 @@ pub fn build(
     }
 
     let segment_id = previous.as_ref().map_or(1, |m| m.next_segment_id);
+    // A build that fails or is interrupted leaves none of its files behind.
+    let unpublished = SegmentFiles {
+        dir: out,
+        prefix: Some(format!("seg-{segment_id:06}-")),
+    };
     let mut files = Vec::new();
     let mut counts = BTreeMap::new();
     let mut digest = ContentDigest::default();
@@ -323,6 +328,9 @@ pub fn build(
             .unwrap_or_else(|| Collected::new(kind, options.cis_layout));
         match entries {
             Collected::Cis(builder) => {
+                if progress.cancelled() {
+                    return Err(IndexError::Interrupted);
+                }
                 progress.stage(&format!("writing {kind}"), 0);
                 let (written, meta) = write_blocks(out, segment_id, builder)?;
                 duplicates += written.duplicates;
@@ -413,9 +421,13 @@ pub fn build(
         ),
         content_digest: digest.to_string(),
     };
+    if progress.cancelled() {
+        return Err(IndexError::Interrupted);
+    }
     progress.stage("publishing", 0);
     manifest::sync_dir(out)?;
     manifest::publish(out, &manifest)?;
+    unpublished.keep();
     gc::remove_unreferenced(out, &manifest)?;
     drop(lock);
     progress.finish();
@@ -428,6 +440,37 @@ pub fn build(
         normalised,
         entry_bytes,
     })
+}
+
+/// The data files of a segment being written: removed when dropped (a failed or
+/// interrupted build), forgotten once the generation is published.
+struct SegmentFiles<'a> {
+    dir: &'a Path,
+    prefix: Option<String>,
+}
+
+impl SegmentFiles<'_> {
+    fn keep(mut self) {
+        self.prefix = None;
+    }
+}
+
+impl Drop for SegmentFiles<'_> {
+    fn drop(&mut self) {
+        let Some(prefix) = &self.prefix else { return };
+        let Ok(entries) = std::fs::read_dir(self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(prefix.as_str())
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
 }
 
 /// Reads one list into `target`: a thread decompresses and cuts chunks while the chunks
@@ -493,6 +536,9 @@ fn read_list(
                         break;
                     }
                 }
+            }
+            if progress.cancelled() {
+                return Err(IndexError::Interrupted);
             }
             // One collection per worker, not per piece: fewer maps to fill and merge.
             let parsed: Vec<(Collected, LineStats)> = batch
@@ -726,6 +772,9 @@ impl FstSink<'_, '_> {
         self.count += 1;
         if self.count.is_multiple_of(65_536) {
             self.progress.advance(65_536);
+            if self.progress.cancelled() {
+                return Err(IndexError::Interrupted);
+            }
         }
         Ok(())
     }

@@ -164,6 +164,11 @@ pub fn read_pointer(dir: &Path) -> Result<(String, String), IndexError> {
     let pointer = match std::fs::read(&current) {
         Ok(p) => p,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if !dir.is_dir() {
+                return Err(IndexError::NoSuchDirectory {
+                    dir: dir.to_path_buf(),
+                });
+            }
             return Err(IndexError::NotAnIndex {
                 dir: dir.to_path_buf(),
             });

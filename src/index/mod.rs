@@ -40,6 +40,15 @@ use crate::list::{ListError, ListKind};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IndexError {
+    /// The user stopped the operation; nothing was published and its files are removed.
+    #[error("interrupted; nothing published")]
+    Interrupted,
+    /// The directory does not exist.
+    #[error("{dir}: no such directory")]
+    NoSuchDirectory {
+        /// The directory.
+        dir: PathBuf,
+    },
     /// The directory holds no `CURRENT` file.
     #[error("{dir} is not a cisgate index (no CURRENT file)")]
     NotAnIndex {

@@ -69,6 +69,11 @@ pub mod codes {
 /// Shortest password accepted when listening beyond loopback.
 pub const MIN_REMOTE_PASSWORD: usize = 12;
 
+/// The default request body limit: 1000 codes (the LM's limit per request) of the longest
+/// structure as JSON — a КИ with a 20-character serial, crypto key and an 88-character
+/// crypto code, AIs 8005 and 3103, each GS escaped as `\u001d` — is about 200 KB.
+pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+
 /// The default listen address: the LM's port, loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5995";
 
@@ -114,7 +119,7 @@ impl Default for ServeConfig {
             users: Vec::new(),
             tokens: Vec::new(),
             cors_origins: Vec::new(),
-            body_limit_bytes: 64 * 1024,
+            body_limit_bytes: DEFAULT_BODY_LIMIT,
             request_timeout_ms: 5000,
             max_concurrent_requests: 4096,
             max_connections: 1024,
@@ -278,16 +283,34 @@ pub struct Server {
     state: Arc<AppState>,
 }
 
+/// `host:port` or `ip:port` to one address: a name (`localhost:5995`) is resolved, IPv4
+/// preferred, as a till's software would reach it.
+async fn listen_address(listen: &str) -> Result<SocketAddr, ServeError> {
+    if let Ok(addr) = listen.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let refused = |why: String| {
+        ServeError::Refused(format!(
+            "{listen:?} is not an address or host:port such as {DEFAULT_LISTEN} or localhost:5995{why}"
+        ))
+    };
+    let resolved: Vec<SocketAddr> = tokio::net::lookup_host(listen)
+        .await
+        .map_err(|e| refused(format!(" ({e})")))?
+        .collect();
+    resolved
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(resolved.first())
+        .copied()
+        .ok_or_else(|| refused(String::new()))
+}
+
 impl Server {
     /// Binds `config.listen`. Refuses to listen beyond loopback without credentials.
     pub async fn bind(config: ServeConfig, live: Arc<LiveIndex>) -> Result<Server, ServeError> {
         let credentials = Credentials::new(config.users.clone(), config.tokens.clone());
-        let addr: SocketAddr = config.listen.parse().map_err(|_| {
-            ServeError::Refused(format!(
-                "{:?} is not an address such as {DEFAULT_LISTEN}",
-                config.listen
-            ))
-        })?;
+        let addr = listen_address(&config.listen).await?;
         if let Some(user) = config.users.iter().find(|u| u.password.is_empty()) {
             return Err(ServeError::Refused(format!(
                 "user {:?} has an empty password",
@@ -370,6 +393,9 @@ impl Server {
                 "warning",
                 serde_json::json!({"message": "serving WITHOUT authentication (loopback only); configure users or tokens"}),
             );
+        }
+        if let Err(stale) = state.live.check_fresh() {
+            log("warning", serde_json::json!({"message": stale.to_string()}));
         }
         let refresher = tokio::spawn(refresh_loop(state.clone()));
         let app = router(state.clone());
