@@ -15,7 +15,9 @@ pub struct Args {
 /// Prints what was checked; a damaged index is an error naming the file.
 pub fn run(args: Args) -> CmdResult {
     let dir = &args.index;
-    let report = cisgate::index::verify(dir)?;
+    let progress = super::progress::TerminalProgress::new();
+    let report = cisgate::index::verify_with(dir, &progress)?;
+    drop(progress);
     println!(
         "ok: {} files, {} bytes, {} entries verified in {}",
         report.files,

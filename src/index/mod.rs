@@ -24,6 +24,8 @@ pub mod segment;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use crate::progress::Progress;
+
 pub use apply::{ApplyOptions, ApplyReport, apply};
 pub use build::{BuildOptions, BuildReport, build};
 pub use compact::{CompactOptions, CompactReport, compact};
@@ -633,19 +635,30 @@ pub struct VerifyReport {
 /// every FST's own structure, key counts and the content digest. The error names the first
 /// damaged file.
 pub fn verify(dir: &Path) -> Result<VerifyReport, IndexError> {
+    verify_with(dir, &crate::progress::NoProgress)
+}
+
+/// [`verify`], reporting each stage to `progress`.
+pub fn verify_with(dir: &Path, progress: &dyn Progress) -> Result<VerifyReport, IndexError> {
+    progress.stage("hashing every file", 0);
     let index = Index::open(dir)?;
     let bytes = index.manifest.files().map(|f| f.len).sum();
     let walk = (|| {
         for table in Table::ALL {
+            progress.stage(&format!("checking {}", table.name()), 0);
             if let Err(reason) = index.stacks[table.slot()].verify() {
                 return Err(format!("{}: {reason}", table.name()));
             }
         }
+        progress.stage("counting entries", 0);
         let mut counts = [0u64; 5];
         for table in Table::ALL {
             index.for_each_entry(table, |_, _| counts[table.slot()] += 1);
         }
-        Ok((counts, index.compute_digest().to_string()))
+        progress.stage("recomputing the content digest", 0);
+        let digest = index.compute_digest().to_string();
+        progress.finish();
+        Ok((counts, digest))
     })();
     let manifest_path = dir.join(index.manifest.file_name());
     let (counts, digest) = walk.map_err(|reason| IndexError::Damaged {
