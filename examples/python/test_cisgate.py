@@ -17,7 +17,7 @@ class CisgateTest(unittest.TestCase):
             with self.assertRaises(cisgate.Error) as caught:
                 index.check(BLOCKED)
             self.assertEqual(caught.exception.code, cisgate.ERR_STALE)
-            self.assertIn("older than", str(caught.exception))
+            self.assertIn("h old, over the allowed 72 h", str(caught.exception))
 
     def test_checks_batch_sale_and_errors(self):
         self.assertEqual(cisgate.abi_version(), 1)

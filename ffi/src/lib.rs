@@ -234,9 +234,28 @@ struct Checked(cisgate_bytes);
 
 impl AsRef<[u8]> for Checked {
     fn as_ref(&self) -> &[u8] {
+        if self.0.len == 0 {
+            return &[];
+        }
         // SAFETY: checked by `element` (non-null, `len` readable bytes) before wrapping.
         unsafe { std::slice::from_raw_parts(self.0.ptr, self.0.len) }
     }
+}
+
+/// A batch's input array, every element checked like [`bytes`] (in one branch-free pass
+/// when all are fine, which is the hot path).
+fn checked<'a>(inputs: &'a [cisgate_bytes], array: &str) -> Result<&'a [Checked], Failure> {
+    let fine = inputs.iter().fold(true, |ok, c| {
+        ok & (c.len <= CISGATE_MAX_CODE_LEN) & (c.len > 0) & !c.ptr.is_null()
+    });
+    if !fine {
+        for (i, c) in inputs.iter().enumerate() {
+            element(c, i, array)?;
+        }
+    }
+    // SAFETY: `Checked` is a transparent wrapper of `cisgate_bytes`, and every element was
+    // just checked (an empty one is read as empty, whatever its pointer).
+    Ok(unsafe { &*(std::ptr::from_ref(inputs) as *const [Checked]) })
 }
 
 /// Element `i` of a batch's input array: checked like [`bytes`], with its name formatted
@@ -283,10 +302,11 @@ fn live_error(e: LiveError) -> Failure {
 /// Copies `text` into a fixed buffer, cut to fit, NUL-terminated.
 fn fill(buffer: &mut [c_char], text: &str) {
     let n = text.len().min(buffer.len().saturating_sub(1));
-    for (dst, &src) in buffer.iter_mut().zip(&text.as_bytes()[..n]) {
-        *dst = src as c_char;
-    }
-    if let Some(end) = buffer.get_mut(n) {
+    // SAFETY: `c_char` is `i8` or `u8`, the same size and alignment as `u8`.
+    let bytes: &mut [u8] =
+        unsafe { std::slice::from_raw_parts_mut(buffer.as_mut_ptr().cast(), buffer.len()) };
+    bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
+    if let Some(end) = bytes.get_mut(n) {
         *end = 0;
     }
 }
@@ -544,22 +564,24 @@ pub extern "C" fn cisgate_check_batch(
     guard(err, || {
         let index = index_ref(index)?;
         let (codes, out) = batch(codes, count, out)?;
-        for o in out.iter_mut() {
-            refused(o);
-        }
-        let inputs: Vec<std::borrow::Cow<'_, str>> = codes
+        let inputs: Vec<std::borrow::Cow<'_, str>> = checked(codes, "codes")?
             .iter()
-            .enumerate()
-            .map(|(i, c)| element(c, i, "codes").map(String::from_utf8_lossy))
-            .collect::<Result<_, _>>()?;
-        let verdicts = index
-            .live
-            .check_batch(&inputs, &price(price_kopecks))
-            .map_err(live_error)?;
-        for (o, v) in out.iter_mut().zip(&verdicts) {
-            write_verdict(o, v);
+            .map(|c| String::from_utf8_lossy(c.as_ref()))
+            .collect();
+        match index.live.check_batch(&inputs, &price(price_kopecks)) {
+            Ok(verdicts) => {
+                for (o, v) in out.iter_mut().zip(&verdicts) {
+                    write_verdict(o, v);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                for o in out.iter_mut() {
+                    refused(o);
+                }
+                Err(live_error(e))
+            }
         }
-        Ok(())
     })
 }
 
@@ -603,17 +625,12 @@ pub extern "C" fn cisgate_contains_ki_batch(
     guard(err, || {
         let index = index_ref(index)?;
         let (kis, out) = batch(kis, count, out)?;
-        for (i, k) in kis.iter().enumerate() {
-            element(k, i, "kis")?;
-        }
-        // SAFETY: `Checked` is a transparent wrapper, and every element was just checked.
-        let keys: &[Checked] = unsafe { &*(std::ptr::from_ref(kis) as *const [Checked]) };
-        let generation = index.live.generation();
-        let mut found = Vec::with_capacity(keys.len());
-        generation.index().contains_ki_batch(keys, &mut found);
-        for (o, f) in out.iter_mut().zip(found) {
-            *o = u8::from(f);
-        }
+        let keys = checked(kis, "kis")?;
+        index
+            .live
+            .generation()
+            .index()
+            .contains_ki_batch_with(keys, |i, banned| out[i] = u8::from(banned));
         Ok(())
     })
 }

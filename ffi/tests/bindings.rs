@@ -14,18 +14,26 @@ fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-/// Where cargo put this build's libcisgate_ffi.{so,a}: beside the test's `deps` folder.
+/// Where cargo put this build's libcisgate_ffi.{so,a}: `deps/` beside the test binary
+/// (`cargo test` leaves them there), or the folder above it (after a `cargo build`).
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    for lib in ["libcisgate_ffi.so", "libcisgate_ffi.a"] {
-        assert!(
-            dir.join(lib).exists(),
-            "{} missing: cargo builds it with the crate (cargo test -p cisgate-ffi)",
-            dir.join(lib).display()
-        );
-    }
-    dir
+    let deps = exe.parent().unwrap();
+    let has_both = |dir: &Path| {
+        ["libcisgate_ffi.so", "libcisgate_ffi.a"]
+            .iter()
+            .all(|lib| dir.join(lib).exists())
+    };
+    [deps, deps.parent().unwrap()]
+        .into_iter()
+        .find(|d| has_both(d))
+        .unwrap_or_else(|| {
+            panic!(
+                "libcisgate_ffi.so and .a are missing from {}: cargo builds them with the crate (cargo test -p cisgate-ffi)",
+                deps.display()
+            )
+        })
+        .to_path_buf()
 }
 
 /// A fresh index of the bundled sample.

@@ -562,10 +562,23 @@ impl Index {
     /// Looks up many canonical КИ at once (faster than one by one: the filter probes of a
     /// group overlap); `out[i]` says whether `kis[i]` is banned.
     pub fn contains_ki_batch<K: AsRef<[u8]>>(&self, kis: &[K], out: &mut Vec<bool>) {
+        out.clear();
+        out.reserve(kis.len());
+        self.contains_ki_batch_with(kis, |_, banned| out.push(banned));
+    }
+
+    /// Like [`contains_ki_batch`](Self::contains_ki_batch), handing each answer to
+    /// `found(i, banned)` in order, so that a caller can write it where it wants it.
+    pub fn contains_ki_batch_with<K: AsRef<[u8]>>(
+        &self,
+        kis: &[K],
+        mut found: impl FnMut(usize, bool),
+    ) {
         let mut values = Vec::with_capacity(kis.len());
         self.stacks[Table::BlockedCis.slot()].get_batch(kis, &mut values);
-        out.clear();
-        out.extend(values.iter().map(Option::is_some));
+        for (i, value) in values.iter().enumerate() {
+            found(i, value.is_some());
+        }
     }
 
     /// Bytes of one table's data over all segments (filters not included).
