@@ -679,55 +679,49 @@ fn a_running_serve_switches_to_a_pulled_generation() {
     let _ = serve.wait();
 }
 
-#[test]
-fn a_truncated_object_is_refused_and_the_node_is_unchanged() {
-    let (fleet, added) = Fleet::node_behind(false);
+/// The largest object the node needs is damaged in the store by `damage` (given the
+/// bucket, its key and its bytes): the pull fails naming it with `says`, the node is
+/// unchanged, and once the object is whole again the next pull succeeds.
+fn object_fault(compacted: bool, damage: impl Fn(&Bucket, &str, &[u8]), says: &str) {
+    let (fleet, added) = Fleet::node_behind(compacted);
     let before = fleet.node_state();
     let bucket = fleet.bucket();
     let key = fleet.largest_new_object();
     let whole = bucket.get(&key);
-    bucket.put(&key, whole[..whole.len() / 2].to_vec());
+    damage(&bucket, &key, &whole);
     let message = fleet.pull_fails();
     assert!(message.contains(&key), "{message}");
-    assert!(message.contains("nothing changed"), "{message}");
+    assert!(message.contains(says), "{message}");
     fleet.assert_unchanged(&before, &added);
     bucket.put(&key, whole);
     fleet.assert_next_pull_succeeds(&added);
+}
+
+#[test]
+fn a_truncated_object_is_refused_and_the_node_is_unchanged() {
+    object_fault(
+        false,
+        |bucket, key, whole| bucket.put(key, whole[..whole.len() / 2].to_vec()),
+        "nothing changed",
+    );
 }
 
 #[test]
 fn a_corrupted_object_is_refused_and_the_node_is_unchanged() {
-    let (fleet, added) = Fleet::node_behind(true);
-    let before = fleet.node_state();
-    let bucket = fleet.bucket();
-    let key = fleet.largest_new_object();
-    let whole = bucket.get(&key);
-    let mut damaged = whole.clone();
-    let middle = damaged.len() / 2;
-    damaged[middle] ^= 0x20;
-    bucket.put(&key, damaged);
-    let message = fleet.pull_fails();
-    assert!(message.contains(&key), "{message}");
-    assert!(message.contains("hashing to"), "{message}");
-    fleet.assert_unchanged(&before, &added);
-    bucket.put(&key, whole);
-    fleet.assert_next_pull_succeeds(&added);
+    object_fault(
+        true,
+        |bucket, key, whole| {
+            let mut damaged = whole.to_vec();
+            damaged[whole.len() / 2] ^= 0x20;
+            bucket.put(key, damaged);
+        },
+        "hashing to",
+    );
 }
 
 #[test]
 fn a_missing_object_is_named_and_the_node_is_unchanged() {
-    let (fleet, added) = Fleet::node_behind(false);
-    let before = fleet.node_state();
-    let bucket = fleet.bucket();
-    let key = fleet.largest_new_object();
-    let whole = bucket.get(&key);
-    bucket.delete(&key);
-    let message = fleet.pull_fails();
-    assert!(message.contains(&key), "{message}");
-    assert!(message.contains("missing"), "{message}");
-    fleet.assert_unchanged(&before, &added);
-    bucket.put(&key, whole);
-    fleet.assert_next_pull_succeeds(&added);
+    object_fault(false, |bucket, key, _| bucket.delete(key), "missing");
 }
 
 #[test]

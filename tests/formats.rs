@@ -40,6 +40,20 @@ fn build(out: &Path, args: &[&str]) -> String {
     stdout(&done)
 }
 
+/// Builds header-less blocked_cis files (as of now, version 1) with `extra` options.
+fn build_cis(out: &Path, extra: &[&str]) -> String {
+    let as_of = now();
+    let mut args = vec!["--kind", "blocked_cis", "--as-of", &as_of, "--version", "1"];
+    args.extend(extra);
+    build(out, &args)
+}
+
+fn assert_both_blocked(index: &Path) {
+    for ki in [KI1, KI2] {
+        assert_eq!(status(index, &[], ki)["status"], "blocked", "{ki}");
+    }
+}
+
 #[test]
 fn a_header_less_file_of_codes_with_the_header_given_as_options() {
     let dir = tempfile::tempdir().unwrap();
@@ -115,15 +129,9 @@ fn csv_and_tsv_with_chosen_columns() {
     )
     .unwrap();
     let idx = dir.path().join("idx");
-    build(
+    build_cis(
         &idx,
         &[
-            "--kind",
-            "blocked_cis",
-            "--as-of",
-            &now(),
-            "--version",
-            "1",
             "--format",
             "csv",
             "--delimiter",
@@ -134,8 +142,7 @@ fn csv_and_tsv_with_chosen_columns() {
             p(&csv),
         ],
     );
-    assert_eq!(status(&idx, &[], KI1)["status"], "blocked");
-    assert_eq!(status(&idx, &[], KI2)["status"], "blocked");
+    assert_both_blocked(&idx);
 
     // Minimum prices from a TSV: GTIN in column 1, price (kopecks) in column 3.
     let tsv = dir.path().join("prices.tsv");
@@ -178,24 +185,8 @@ fn json_lines_with_a_chosen_member() {
     )
     .unwrap();
     let idx = dir.path().join("idx");
-    build(
-        &idx,
-        &[
-            "--kind",
-            "blocked_cis",
-            "--as-of",
-            &now(),
-            "--version",
-            "1",
-            "--format",
-            "jsonl",
-            "--field",
-            "code",
-            p(&jsonl),
-        ],
-    );
-    assert_eq!(status(&idx, &[], KI1)["status"], "blocked");
-    assert_eq!(status(&idx, &[], KI2)["status"], "blocked");
+    build_cis(&idx, &["--format", "jsonl", "--field", "code", p(&jsonl)]);
+    assert_both_blocked(&idx);
 }
 
 #[test]
@@ -211,25 +202,12 @@ fn full_marking_codes_are_listed_by_their_ki_and_counted() {
     )
     .unwrap();
     let idx = dir.path().join("idx");
-    let summary = build(
-        &idx,
-        &[
-            "--kind",
-            "blocked_cis",
-            "--as-of",
-            &now(),
-            "--version",
-            "1",
-            "--full-codes",
-            p(&list),
-        ],
-    );
+    let summary = build_cis(&idx, &["--full-codes", p(&list)]);
     assert!(
         summary.contains("2 full marking codes listed by their КИ"),
         "{summary}"
     );
-    assert_eq!(status(&idx, &[], KI1)["status"], "blocked");
-    assert_eq!(status(&idx, &[], KI2)["status"], "blocked");
+    assert_both_blocked(&idx);
     let info: Value =
         serde_json::from_slice(&cisgate(&["info", "--index", p(&idx)], None).stdout).unwrap();
     assert_eq!(info["counts"]["blocked_cis"], 3);
