@@ -2,7 +2,7 @@
 //! same keys and queries, in one process and run.
 //!
 //! `cargo bench --bench compare -- --keys N [--population synthetic|skewed]
-//! [--engines cisgate,hashbrown]` (default 10,000,000 keys of the `cisgate gen` catalogue,
+//! [--engines cisgate,hashbrown] [--work DIR]` (default 10,000,000 keys of the `cisgate gen` catalogue,
 //! all engines). Prints a table with each figure and cisgate's ratio to every baseline, then
 //! the engine-v2 goals as ratios measured in this run, and writes the figures to
 //! `target/compare.json`.
@@ -300,6 +300,17 @@ fn write_delta(path: &Path, parent: &str, version: &str, adds: &[Vec<u8>], remov
     w.flush().unwrap();
 }
 
+/// Removes the working directory on drop unless the caller asked to keep it.
+struct Cleanup(Option<PathBuf>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
     args.iter()
         .position(|a| a == name)
@@ -319,7 +330,23 @@ fn main() {
         arg::<String>(&args, "--engines").map(|e| e.split(',').map(str::to_string).collect());
     let wanted = |name: &str| engines.as_ref().is_none_or(|e| e.iter().any(|w| w == name));
     let threads = rayon::current_num_threads();
-    let tmp = tempfile::tempdir().unwrap();
+    // `--work DIR` keeps the lists and indexes there (to study them afterwards).
+    let tmp = match arg::<PathBuf>(&args, "--work") {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).unwrap();
+            tempfile::Builder::new()
+                .prefix("compare-")
+                .tempdir_in(&dir)
+                .unwrap()
+                .keep()
+        }
+        None => tempfile::tempdir().unwrap().keep(),
+    };
+    let _cleanup = Cleanup(
+        arg::<PathBuf>(&args, "--work")
+            .is_none()
+            .then(|| tmp.clone()),
+    );
     let started = Instant::now();
     // Stream 0: the list; stream 1: absent queries and codes added by deltas.
     let code: Box<dyn Fn(u64, u64) -> Vec<u8> + Sync> = match population.as_str() {
@@ -375,8 +402,8 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    let sorted_list = tmp.path().join("sorted.list");
-    let zstd_list = tmp.path().join("unsorted.list.zst");
+    let sorted_list = tmp.join("sorted.list");
+    let zstd_list = tmp.join("unsorted.list.zst");
     write_list(&sorted_list, &sorted, false);
     write_list(&zstd_list, &unsorted, true);
     // Eight deltas of 12,500 additions and 12,500 removals each, for the compaction figure.
@@ -392,7 +419,7 @@ fn main() {
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            let path = tmp.path().join(format!("delta-{d}.list"));
+            let path = tmp.join(format!("delta-{d}.list"));
             let parent = if d == 0 {
                 "bench".to_string()
             } else {
@@ -442,7 +469,7 @@ fn main() {
             index::build(dir, &[list.to_path_buf()], &options, &NoProgress).unwrap();
             secs(t.elapsed())
         };
-        let d1 = tmp.path().join(format!("{name}-sorted"));
+        let d1 = tmp.join(format!("{name}-sorted"));
         let build_sorted = timed_build(&d1, &sorted_list);
         // Compaction: the base and eight delta layers folded into a new base.
         let keep = index::ApplyOptions {
@@ -462,7 +489,7 @@ fn main() {
         let compact = secs(t.elapsed());
         assert_eq!(compacted.layers_folded, 8);
         std::fs::remove_dir_all(&d1).unwrap();
-        let d = tmp.path().join(name);
+        let d = tmp.join(name);
         let build_zstd = timed_build(&d, &zstd_list);
         let t = Instant::now();
         drop(OpenOptions::new().verify_checksums(true).open(&d).unwrap());
@@ -511,7 +538,7 @@ fn main() {
     }
     // plain fst::Set, memory-mapped
     if wanted("fst") {
-        let path = tmp.path().join("plain.fst");
+        let path = tmp.join("plain.fst");
         let t = Instant::now();
         let mut b = fst::SetBuilder::new(std::io::BufWriter::new(
             std::fs::File::create(&path).unwrap(),
@@ -558,7 +585,7 @@ fn main() {
     }
     // SQLite WITHOUT ROWID
     if wanted("sqlite") {
-        let path = tmp.path().join("ki.sqlite");
+        let path = tmp.join("ki.sqlite");
         let t = Instant::now();
         let mut conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; CREATE TABLE ki (k BLOB PRIMARY KEY) WITHOUT ROWID;").unwrap();

@@ -110,9 +110,21 @@ static POW82: [u128; MAX_SERIAL + 1] = {
     p
 };
 
-/// Bits needed for a serial of `len` characters.
+/// Bits needed for a serial of n characters, n in 0..=20.
+static UNIVERSE_BITS: [u32; MAX_SERIAL + 1] = {
+    let mut bits = [0u32; MAX_SERIAL + 1];
+    let mut i = 0;
+    while i <= MAX_SERIAL {
+        bits[i] = 128 - (POW82[i] - 1).leading_zeros();
+        i += 1;
+    }
+    bits
+};
+
+/// Bits needed for a serial of `len` characters (at most [`MAX_SERIAL`]).
+#[inline]
 fn universe_bits(len: usize) -> u32 {
-    128 - (POW82[len] - 1).leading_zeros()
+    UNIVERSE_BITS[len]
 }
 
 /// The odd multiplier of the scrambling bijection, and its inverse modulo 2^128 (which is
@@ -657,6 +669,44 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
         .map_or(0, u64::from_le_bytes)
 }
 
+/// The key and shape of the block a 32-byte slot describes, checked for sanity (`None`
+/// for a malformed slot).
+fn parse_slot(m: &[u8]) -> Option<(BlockKey, BlockMeta)> {
+    if m.len() < SLOT_LEN {
+        return None;
+    }
+    let key_len = usize::from(m[0]);
+    if key_len != GS1_KEY && key_len != PACK_KEY {
+        return None;
+    }
+    let serial_len = usize::from(m[key_len]);
+    if serial_len == 0 || serial_len > MAX_SERIAL {
+        return None;
+    }
+    let mut key = BlockKey([0u8; 20]);
+    key.0.copy_from_slice(&m[..20]);
+    let k = u32::from(m[20]);
+    let wide = m[21] & 1 == 1;
+    let count = u64::from(u32::from_le_bytes([m[22], m[23], m[24], m[25]]));
+    let mut off = [0u8; 8];
+    off[..6].copy_from_slice(&m[26..32]);
+    let meta = BlockMeta {
+        serial_len,
+        k,
+        wide,
+        count,
+        offset: u64::from_le_bytes(off),
+    };
+    if k > universe_bits(serial_len)
+        || k > MAX_DIRECTORY_BITS
+        || count == 0
+        || (!wide && count > 65_535)
+    {
+        return None;
+    }
+    Some((key, meta))
+}
+
 impl KiBlocks {
     /// Validates the header, every section's place and every block entry's shape and
     /// bounds (not the records themselves: that is `verify`). Never panics.
@@ -715,11 +765,7 @@ impl KiBlocks {
         };
         // The FSTs' own checksums, always: the fst crate may panic on a damaged FST, and
         // a loader must not (found by fuzzing the loader on raw payloads).
-        let fst_part = |range, what: &str| {
-            let fst = fst::raw::Fst::new(part(range)?).map_err(|e| format!("{what}: {e}"))?;
-            fst.verify().map_err(|e| format!("{what} checksum: {e}"))?;
-            Ok::<_, String>(fst)
-        };
+        let fst_part = |range, what: &str| super::open_fst(part(range)?, what);
         let dict = fst_part(s.dict, "block dictionary")?;
         let overflow = fst_part(s.overflow, "overflow FST")?;
         if dict.len() as u64 != s.blocks {
@@ -747,14 +793,15 @@ impl KiBlocks {
         let data_end = (s.data.1 - DATA_PAD) as u64;
         let mut total = s.overflow_entries;
         let mut occupied = 0u64;
-        for i in 0..s.slots as usize {
-            if segment.slot_is_empty(i) {
+        let (slots_off, slots_len) = s.slots_at;
+        let table = &segment.payload()[slots_off..slots_off + slots_len];
+        for (i, m) in table.chunks_exact(SLOT_LEN).enumerate() {
+            if m[0] == 0 {
                 continue;
             }
             occupied += 1;
-            let (_, meta) = segment
-                .block(i)
-                .ok_or_else(|| format!("slot {i}: malformed block entry"))?;
+            let (_, meta) =
+                parse_slot(m).ok_or_else(|| format!("slot {i}: malformed block entry"))?;
             if meta.offset.saturating_add(meta.body_len()) > data_end {
                 return Err(format!(
                     "slot {i}: block at {}..{} runs past the data ({data_end} bytes)",
@@ -797,37 +844,7 @@ impl KiBlocks {
 
     /// The key and shape of the block in slot `i`, checked for sanity.
     fn block(&self, i: usize) -> Option<(BlockKey, BlockMeta)> {
-        let m = self.slot_bytes(i)?;
-        let key_len = usize::from(m[0]);
-        if key_len != GS1_KEY && key_len != PACK_KEY {
-            return None;
-        }
-        let serial_len = usize::from(m[key_len]);
-        if serial_len == 0 || serial_len > MAX_SERIAL {
-            return None;
-        }
-        let mut key = BlockKey([0u8; 20]);
-        key.0.copy_from_slice(&m[..20]);
-        let k = u32::from(m[20]);
-        let wide = m[21] & 1 == 1;
-        let count = u64::from(u32::from_le_bytes([m[22], m[23], m[24], m[25]]));
-        let mut off = [0u8; 8];
-        off[..6].copy_from_slice(&m[26..32]);
-        let meta = BlockMeta {
-            serial_len,
-            k,
-            wide,
-            count,
-            offset: u64::from_le_bytes(off),
-        };
-        if k > universe_bits(serial_len)
-            || k > MAX_DIRECTORY_BITS
-            || count == 0
-            || (!wide && count > 65_535)
-        {
-            return None;
-        }
-        Some((key, meta))
+        parse_slot(self.slot_bytes(i)?)
     }
 
     /// Finds a block by key: its slot and shape.
@@ -1232,8 +1249,7 @@ impl TableSegment for KiBlocks {
             Ok(())
         });
         checked?;
-        self.overflow
-            .verify()
+        super::check_fst_checksum(self.overflow.as_bytes())
             .map_err(|e| format!("overflow FST checksum: {e}"))?;
         let mut stream = self.overflow.stream();
         while let Some((k, _)) = fst::Streamer::next(&mut stream) {

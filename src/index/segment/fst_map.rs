@@ -14,14 +14,11 @@ pub(crate) struct FstSegment {
 }
 
 impl FstSegment {
-    /// Reads the FST's header and checks its own checksum, whatever the container's check
-    /// was: a damaged FST can make the fst crate panic on lookup (found by fuzzing; see
-    /// tests/regressions.rs), and a payload that passed the container's checksum only
-    /// because it was written with a matching one is still no FST.
+    /// Reads the FST and checks its own checksum (see [`super::open_fst`]).
     pub(crate) fn open(bytes: MappedBytes) -> Result<FstSegment, String> {
-        let fst = Fst::new(bytes).map_err(|e| format!("not a valid FST: {e}"))?;
-        fst.verify().map_err(|e| format!("FST checksum: {e}"))?;
-        Ok(FstSegment { fst })
+        Ok(FstSegment {
+            fst: super::open_fst(bytes, "the FST")?,
+        })
     }
 }
 
@@ -51,9 +48,7 @@ impl TableSegment for FstSegment {
     }
 
     fn verify(&self) -> Result<(), String> {
-        self.fst
-            .verify()
-            .map_err(|e| format!("FST checksum: {e}"))?;
+        super::check_fst_checksum(self.fst.as_bytes()).map_err(|e| format!("FST checksum: {e}"))?;
         // Walking visits every node; a structurally broken FST that passed both checksums
         // would panic inside the fst crate, so the walk turns a panic into damage.
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
