@@ -253,6 +253,27 @@ impl Fleet {
         self.cisgate(&args)
     }
 
+    /// Builds the builder's lists into the directory `index` and publishes that index to
+    /// `to` with the secret key file `key`; returns what publish printed.
+    fn build_and_publish(&self, index: &str, to: &str, key: &str) -> String {
+        let index = self.path(index);
+        let lists = self.dir.path().join("builder/lists");
+        let out = self.cisgate(&["build", "--out", &index, lists.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let key = self.path(key);
+        let out = self.cisgate(&[
+            "publish",
+            "--index",
+            &index,
+            "--to",
+            to,
+            "--secret-key",
+            &key,
+        ]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        common::stdout(&out)
+    }
+
     fn publish(&self) -> String {
         let out = self.publish_with(&[]);
         assert!(out.status.success(), "{}", common::stderr(&out));
@@ -611,30 +632,10 @@ fn publish_then_pull_a_generation_then_only_its_delta() {
 fn builds_from_the_same_lists_publish_nothing_new() {
     let fleet = Fleet::new();
     fleet.publish();
-    let lists = fleet.dir.path().join("builder/lists");
-    let rebuilt = fleet.dir.path().join("rebuilt");
-    let out = fleet.cisgate(&[
-        "build",
-        "--out",
-        rebuilt.to_str().unwrap(),
-        lists.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let key = fleet.path("publisher.key");
-    let out = fleet.cisgate(&[
-        "publish",
-        "--index",
-        rebuilt.to_str().unwrap(),
-        "--to",
-        "s3://fleet/chain",
-        "--secret-key",
-        &key,
-    ]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    let printed = fleet.build_and_publish("rebuilt", "s3://fleet/chain", "publisher.key");
     assert!(
-        common::stdout(&out).contains("0 objects uploaded (0 bytes)"),
-        "{}",
-        common::stdout(&out)
+        printed.contains("0 objects uploaded (0 bytes)"),
+        "{printed}"
     );
 }
 
@@ -739,26 +740,7 @@ fn a_pointer_signed_by_another_key_is_refused() {
     assert!(out.status.success());
     let bucket = fleet.bucket();
     let genuine = bucket.get("channels/LATEST.minisig");
-    let intruder = fleet.dir.path().join("intruder-index");
-    let lists = fleet.dir.path().join("builder/lists");
-    let out = fleet.cisgate(&[
-        "build",
-        "--out",
-        intruder.to_str().unwrap(),
-        lists.to_str().unwrap(),
-    ]);
-    assert!(out.status.success());
-    let key = fleet.path("intruder.key");
-    let out = fleet.cisgate(&[
-        "publish",
-        "--index",
-        intruder.to_str().unwrap(),
-        "--to",
-        "s3://fleet/intruder",
-        "--secret-key",
-        &key,
-    ]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    fleet.build_and_publish("intruder-index", "s3://fleet/intruder", "intruder.key");
     let forged = Bucket::new(&fleet.s3.endpoint());
     let forged_signature = forged.runtime.block_on(async {
         let got = forged
