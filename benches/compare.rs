@@ -685,6 +685,13 @@ fn report(results: &BTreeMap<&str, Figures>, n: usize, population: &str) {
                 }
             );
         };
+        let at_least = |label: &str, value: Option<f64>, min: f64| {
+            show(label, value, &format!("≥ {min}"), value.map(|r| r >= min))
+        };
+        // cisgate's rate for `key` ÷ the baseline's rate.
+        let vs = |baseline: Option<&Figures>, key: &str| {
+            ratio(rate(ours, key), baseline.and_then(|b| rate(b, key)))
+        };
         let hash = results.get("hashbrown HashSet");
         let fst = results.get("fst::Set (plain)");
         let v1 = results.get("cisgate-fst");
@@ -695,63 +702,32 @@ fn report(results: &BTreeMap<&str, Figures>, n: usize, population: &str) {
             "≤ 10.5",
             bpk.map(|b| b <= 10.5),
         );
-        let present = ratio(
-            rate(ours, "present, 1 thread, batch"),
-            hash.and_then(|h| rate(h, "present, 1 thread, batch")),
-        );
-        show(
-            "present, batch, 1 thread ÷ HashSet",
-            present,
-            "≥ 1.0",
-            present.map(|r| r >= 1.0),
-        );
-        let present_fst = ratio(
-            rate(ours, "present, 1 thread, batch"),
-            fst.and_then(|h| rate(h, "present, 1 thread, batch")),
-        );
-        show(
+        let present = vs(hash, "present, 1 thread, batch");
+        at_least("present, batch, 1 thread ÷ HashSet", present, 1.0);
+        let present_fst = vs(fst, "present, 1 thread, batch");
+        at_least(
             "present, batch, 1 thread ÷ plain fst::Set",
             present_fst,
-            "≥ 2",
-            present_fst.map(|r| r >= 2.0),
+            2.0,
         );
-        let mix = ratio(
-            rate(ours, "mix 0.1%, 1 thread, batch"),
-            hash.and_then(|h| rate(h, "mix 0.1%, 1 thread, batch")),
-        );
-        show(
-            "checkout mix, batch, 1 thread ÷ HashSet",
-            mix,
-            "≥ 3",
-            mix.map(|r| r >= 3.0),
-        );
+        let mix = vs(hash, "mix 0.1%, 1 thread, batch");
+        at_least("checkout mix, batch, 1 thread ÷ HashSet", mix, 3.0);
         let scaling = ratio(
             rate(ours, "mix 0.1%, all cores, batch"),
             rate(ours, "mix 0.1%, 1 thread, batch"),
         );
-        show(
-            "checkout mix, batch, all cores ÷ 1 thread",
-            scaling,
-            "≥ 1.8",
-            scaling.map(|r| r >= 1.8),
-        );
+        at_least("checkout mix, batch, all cores ÷ 1 thread", scaling, 1.8);
         let build = ratio(
             fst.and_then(|f| f.build_sorted_s),
             ours.build_unsorted_zstd_s,
         );
-        show(
+        at_least(
             "build: plain fst::Set from sorted ÷ cisgate from unsorted zstd",
             build,
-            "≥ 5",
-            build.map(|r| r >= 5.0),
+            5.0,
         );
         let compact = ratio(v1.and_then(|f| f.compact_s), ours.compact_s);
-        show(
-            "compaction: format-1 layout ÷ КИ blocks",
-            compact,
-            "≥ 5",
-            compact.map(|r| r >= 5.0),
-        );
+        at_least("compaction: format-1 layout ÷ КИ blocks", compact, 5.0);
         show(
             "open without verification, ms",
             ours.open_ms,
