@@ -2,7 +2,7 @@
 # Distribution figures for docs/BENCHMARKS.md, against a local s3s-fs:
 #   publish and pull of an N-key generation (default 10 M), pulling a 100,000-entry delta
 #   (bytes moved against a full download), and 20 node directories pulling at once.
-# Usage: benches/fleet.sh [KEYS] (WORK=dir to keep the files; needs s3s-fs, see .ci/test)
+# Usage: benches/fleet.sh [KEYS] (WORK=dir to keep the files; needs s3s-fs, which .ci/tools installs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 keys="${1:-10000000}"

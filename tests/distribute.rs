@@ -1,5 +1,5 @@
-//! Fleet distribution against a real S3-compatible server (s3s-fs, started here; `.ci/test`
-//! installs it when missing): publish, pull, deltas, a running `serve` switching, and every
+//! Fleet distribution against a real S3-compatible server (s3s-fs, started here; installed by
+//! `.ci/tools` when missing): publish, pull, deltas, a running `serve` switching, and every
 //! fault the node must survive with its index unchanged and answering.
 #![cfg(feature = "cli")]
 
@@ -21,27 +21,33 @@ const BUCKET: &str = "fleet";
 const ACCESS_KEY: &str = "cisgate-test";
 const SECRET_KEY: &str = "cisgate-test-secret";
 
-/// Where the s3s-fs binary is: `S3S_FS`, the `PATH`, or cargo's bin directory.
+/// Where the s3s-fs binary is: `S3S_FS`, the `PATH`, or cargo's bin directory; when it is
+/// in none of them, `.ci/tools` installs it (once per test run).
 fn s3s_fs_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("S3S_FS") {
         return PathBuf::from(path);
     }
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    if let Some(home) = std::env::var_os("CARGO_HOME") {
-        dirs.push(PathBuf::from(home).join("bin"));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cargo/bin"));
-    }
-    dirs.into_iter()
-        .map(|d| d.join("s3s-fs"))
-        .find(|p| p.is_file())
-        .expect(
-            "s3s-fs is not installed: run .ci/test, or \
-             cargo install s3s-fs --version 0.14.1 --features binary --locked",
-        )
+    let find = || {
+        let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect())
+            .unwrap_or_default();
+        if let Some(home) = std::env::var_os("CARGO_HOME") {
+            dirs.push(PathBuf::from(home).join("bin"));
+        }
+        if let Some(home) = std::env::var_os("HOME") {
+            dirs.push(PathBuf::from(home).join(".cargo/bin"));
+        }
+        dirs.into_iter()
+            .map(|d| d.join("s3s-fs"))
+            .find(|p| p.is_file())
+    };
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    find()
+        .or_else(|| {
+            INSTALLED.get_or_init(common::tools::install_test_tools);
+            find()
+        })
+        .expect("s3s-fs is still missing after .ci/tools")
 }
 
 fn free_port() -> u16 {

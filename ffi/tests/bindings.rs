@@ -1,11 +1,23 @@
 //! The bindings and examples for C, C# and Python, built and run against the library this
 //! test run built: each opens an index made from data/sample, checks known blocked and
 //! allowed codes, a batch, a sale, and errors, and exits non-zero on any wrong answer.
-//! C# needs Mono (`mcs`, `mono`: Debian's mono-mcs and mono-runtime, which .ci/test
-//! installs); Python needs only python3.
+//! C# needs Mono (`mcs`, `mono`: Debian's mono-mcs and mono-runtime), Python only
+//! python3; when one is missing, `.ci/tools` installs it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+#[path = "../../tests/common/tools.rs"]
+mod tools;
+
+/// Makes sure every program in `programs` is on the `PATH`, running `.ci/tools` once per
+/// test run when one is not.
+fn require(programs: &[&str]) {
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    if !programs.iter().all(|p| tools::on_path(p)) {
+        INSTALLED.get_or_init(tools::install_test_tools);
+    }
+}
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -70,6 +82,7 @@ fn run(cmd: &mut Command, what: &str) -> String {
 
 #[test]
 fn c_example_linked_dynamically_and_statically() {
+    require(&["cc"]);
     let lib = lib_dir();
     let dir = tempfile::tempdir().unwrap();
     let source = repo().join("examples/c/check.c");
@@ -108,6 +121,7 @@ fn c_example_linked_dynamically_and_statically() {
 
 #[test]
 fn csharp_example_under_mono() {
+    require(&["mcs", "mono"]);
     let lib = lib_dir();
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join("example.exe");
@@ -117,7 +131,7 @@ fn csharp_example_under_mono() {
             .arg(format!("-out:{}", exe.display()))
             .arg(sources.join("Cisgate.cs"))
             .arg(sources.join("Example.cs")),
-        "compiling the C# example (needs mcs: apt-get install mono-mcs mono-runtime)",
+        "compiling the C# example",
     );
     let index = sample_index(dir.path());
     let out = run(
@@ -132,6 +146,7 @@ fn csharp_example_under_mono() {
 
 #[test]
 fn python_module_and_test() {
+    require(&["python3"]);
     let lib = lib_dir();
     let dir = tempfile::tempdir().unwrap();
     let index = sample_index(dir.path());

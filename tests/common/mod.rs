@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 use cisgate::index::{self, BuildOptions};
 use cisgate::progress::NoProgress;
 
+pub mod tools;
+
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
