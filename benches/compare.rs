@@ -382,15 +382,7 @@ fn main() {
         .map(|i| code(1, i))
         .filter(|k| sorted.binary_search(k).is_err())
         .collect();
-    let mix: Vec<Vec<u8>> = (0..absent.len())
-        .map(|i| {
-            if i % 1000 == 0 {
-                present[i % present.len()].clone()
-            } else {
-                absent[i].clone()
-            }
-        })
-        .collect();
+    let mix = cisgate::synth::checkout_mix(&present, &absent);
     let blocks: std::collections::HashSet<&[u8]> = sorted
         .iter()
         .map(|k| &k[..k.len().saturating_sub(if k.len() == 21 { 7 } else { 13 })])

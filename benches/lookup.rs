@@ -107,15 +107,7 @@ fn benches(c: &mut Criterion) {
         )
     });
     // The checkout mix: one present key in a thousand.
-    let mix: Vec<Vec<u8>> = (0..4096)
-        .map(|i| {
-            if i % 1000 == 0 {
-                present[i].clone()
-            } else {
-                absent[i].clone()
-            }
-        })
-        .collect();
+    let mix = cisgate::synth::checkout_mix(&present, &absent);
     let mut out = Vec::new();
     g.bench_function("contains_ki_batch 4096, checkout mix", |b| {
         b.iter(|| {

@@ -84,15 +84,7 @@ fn main() {
         .into_par_iter()
         .map(|i| catalogue.code(codes + 1_000_000_000 + i).ki)
         .collect();
-    let mix: Vec<Vec<u8>> = (0..n as usize)
-        .map(|i| {
-            if i % 1000 == 0 {
-                present[i].clone()
-            } else {
-                absent[i].clone()
-            }
-        })
-        .collect();
+    let mix = cisgate::synth::checkout_mix(&present, &absent);
     let threads = rayon::current_num_threads();
     println!("million lookups per second ({threads} cores):");
     for (name, keys) in [

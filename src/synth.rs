@@ -427,6 +427,20 @@ fn write_list(
     Ok(path)
 }
 
+/// The checkout mix the benchmarks measure: as many queries as `absent` holds, one in a
+/// thousand a present key (taken from `present` in turn), the others absent keys.
+pub fn checkout_mix(present: &[Vec<u8>], absent: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    (0..absent.len())
+        .map(|i| {
+            if i % 1000 == 0 {
+                present[i % present.len()].clone()
+            } else {
+                absent[i].clone()
+            }
+        })
+        .collect()
+}
+
 /// Writes the four lists into `dir`: banned КИ partitioned by product group (codes number
 /// `0..codes`), banned and grey GTINs, banned medicine series and nicotine minimum prices.
 pub fn write_lists(dir: &Path, config: &GenConfig) -> std::io::Result<GenReport> {

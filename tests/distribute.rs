@@ -200,16 +200,21 @@ impl Fleet {
             s3,
             dir,
         };
-        let out = fleet.cisgate(&[
-            "keygen",
-            "--secret-key",
-            &fleet.path("publisher.key"),
-            "--public-key",
-            &fleet.path("publisher.pub"),
-        ]);
-        assert!(out.status.success(), "{}", common::stderr(&out));
+        fleet.keygen("publisher");
         common::synthetic_index(&fleet.dir.path().join("builder"), &fleet.config);
         fleet
+    }
+
+    /// Writes the key pair `NAME.key` and `NAME.pub`.
+    fn keygen(&self, name: &str) {
+        let out = self.cisgate(&[
+            "keygen",
+            "--secret-key",
+            &self.path(&format!("{name}.key")),
+            "--public-key",
+            &self.path(&format!("{name}.pub")),
+        ]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
     }
 
     fn path(&self, name: &str) -> String {
@@ -736,14 +741,7 @@ fn a_pointer_signed_by_another_key_is_refused() {
     let (fleet, added) = Fleet::node_behind(false);
     let before = fleet.node_state();
     // Someone with write access to the bucket, but not the publisher's key.
-    let out = fleet.cisgate(&[
-        "keygen",
-        "--secret-key",
-        &fleet.path("intruder.key"),
-        "--public-key",
-        &fleet.path("intruder.pub"),
-    ]);
-    assert!(out.status.success());
+    fleet.keygen("intruder");
     let bucket = fleet.bucket();
     let genuine = bucket.get("channels/LATEST.minisig");
     fleet.build_and_publish("intruder-index", "s3://fleet/intruder", "intruder.key");
