@@ -300,17 +300,6 @@ fn write_delta(path: &Path, parent: &str, version: &str, adds: &[Vec<u8>], remov
     w.flush().unwrap();
 }
 
-/// Removes the working directory on drop unless the caller asked to keep it.
-struct Cleanup(Option<PathBuf>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        if let Some(dir) = &self.0 {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
 fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
     args.iter()
         .position(|a| a == name)
@@ -330,23 +319,20 @@ fn main() {
         arg::<String>(&args, "--engines").map(|e| e.split(',').map(str::to_string).collect());
     let wanted = |name: &str| engines.as_ref().is_none_or(|e| e.iter().any(|w| w == name));
     let threads = rayon::current_num_threads();
-    // `--work DIR` keeps the lists and indexes there (to study them afterwards).
-    let tmp = match arg::<PathBuf>(&args, "--work") {
+    // `--work DIR` keeps the lists and indexes there (to study them afterwards); without
+    // it they go to a temporary directory removed when `_scratch` drops.
+    let (_scratch, tmp) = match arg::<PathBuf>(&args, "--work") {
         Some(dir) => {
             std::fs::create_dir_all(&dir).unwrap();
-            tempfile::Builder::new()
-                .prefix("compare-")
-                .tempdir_in(&dir)
-                .unwrap()
-                .keep()
+            let kept = tempfile::Builder::new().prefix("compare-").tempdir_in(&dir);
+            (None, kept.unwrap().keep())
         }
-        None => tempfile::tempdir().unwrap().keep(),
+        None => {
+            let scratch = tempfile::tempdir().unwrap();
+            let path = scratch.path().to_path_buf();
+            (Some(scratch), path)
+        }
     };
-    let _cleanup = Cleanup(
-        arg::<PathBuf>(&args, "--work")
-            .is_none()
-            .then(|| tmp.clone()),
-    );
     let started = Instant::now();
     // Stream 0: the list; stream 1: absent queries and codes added by deltas.
     let code: Box<dyn Fn(u64, u64) -> Vec<u8> + Sync> = match population.as_str() {
