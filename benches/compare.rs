@@ -193,92 +193,6 @@ fn dir_bytes(dir: &Path, prefix: &str) -> u64 {
         .sum()
 }
 
-/// A small, fast, seeded generator (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-const GS1_SET: &[u8] =
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!\"%&'()*+,-./:;<=>?_";
-
-/// The skewed population: 200,000 products with Zipf (s = 1.2) popularity; per product one
-/// structure (13-character serials with a country letter, 6, 7 or 20 characters, tobacco
-/// packs, or sequential 13-digit serials). Code `i` of stream `stream` is deterministic.
-struct Skewed {
-    gtins: Vec<[u8; 14]>,
-    cdf: Vec<f64>,
-}
-
-impl Skewed {
-    const PRODUCTS: usize = 200_000;
-
-    fn new() -> Skewed {
-        let mut rng = Rng(42);
-        let gtins = (0..Self::PRODUCTS)
-            .map(|_| {
-                let mut g = [b'0'; 14];
-                g[1] = b'4';
-                g[2] = b'6';
-                for d in g.iter_mut().take(13).skip(3) {
-                    *d = b'0' + (rng.next() % 10) as u8;
-                }
-                g[13] = cisgate::code::alphabet::gtin_check_digit(&g[..13]);
-                g
-            })
-            .collect();
-        let mut cdf = Vec::with_capacity(Self::PRODUCTS);
-        let mut total = 0.0;
-        for r in 0..Self::PRODUCTS {
-            total += 1.0 / ((r + 1) as f64).powf(1.2);
-            cdf.push(total);
-        }
-        for c in cdf.iter_mut() {
-            *c /= total;
-        }
-        Skewed { gtins, cdf }
-    }
-
-    fn code(&self, stream: u64, i: u64) -> Vec<u8> {
-        let mut rng = Rng(stream.wrapping_mul(0xA076_1D64_78BD_642F) ^ i);
-        let u = rng.unit();
-        let p = self.cdf.partition_point(|&c| c < u).min(Self::PRODUCTS - 1);
-        let gtin = &self.gtins[p];
-        let pick = |rng: &mut Rng| GS1_SET[(rng.next() % 82) as usize];
-        let gs1 = |serial: &[u8]| [b"01".as_slice(), gtin, b"21", serial].concat();
-        match p % 20 {
-            0..=9 => {
-                let mut serial: Vec<u8> = (0..13).map(|_| pick(&mut rng)).collect();
-                if rng.unit() < 0.9 {
-                    serial[0] = b"5555Ee1234"[(rng.next() % 10) as usize];
-                }
-                gs1(&serial)
-            }
-            10..=12 => gs1(&(0..6).map(|_| pick(&mut rng)).collect::<Vec<_>>()),
-            13..=15 => gs1(&(0..7).map(|_| pick(&mut rng)).collect::<Vec<_>>()),
-            16 => gs1(&(0..20).map(|_| pick(&mut rng)).collect::<Vec<_>>()),
-            17 | 18 => [
-                gtin.as_slice(),
-                &(0..7).map(|_| pick(&mut rng)).collect::<Vec<_>>(),
-            ]
-            .concat(),
-            // Sequential serials: the code's own number, so streams never collide.
-            _ => gs1(format!("{:013}", stream * 1_000_000_000_000 + i).as_bytes()),
-        }
-    }
-}
-
 /// Writes a delta list: `+` lines for `adds`, `-` lines for `removes`.
 fn write_delta(path: &Path, parent: &str, version: &str, adds: &[Vec<u8>], removes: &[Vec<u8>]) {
     let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
@@ -337,8 +251,8 @@ fn main() {
     // Stream 0: the list; stream 1: absent queries and codes added by deltas.
     let code: Box<dyn Fn(u64, u64) -> Vec<u8> + Sync> = match population.as_str() {
         "skewed" => {
-            let skewed = Skewed::new();
-            Box::new(move |stream, i| skewed.code(stream, i))
+            let skewed = cisgate::synth::Skewed::new();
+            Box::new(move |stream, i| skewed.ki(stream, i))
         }
         "synthetic" => {
             let config = GenConfig {

@@ -17,10 +17,11 @@
 //! a torn tail is ignored on replay and cut off by the next append. A bad record followed
 //! by more data is corruption and an error naming the offset.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+
+use crate::index::filter::key_hash;
 
 const MAGIC: &[u8; 8] = b"CISGJRN1";
 const OP_SELL: u8 = 1;
@@ -79,7 +80,10 @@ pub struct Journal {
     file: File,
     /// Bytes of valid records read so far (including the header).
     offset: u64,
-    state: HashMap<Box<[u8]>, SoldState>,
+    /// The last state of every КИ mentioned, keyed by the index's key hash so that a
+    /// batch check, which has hashed each КИ for the filters already, looks it up without
+    /// hashing again.
+    state: hashbrown::HashTable<(Box<[u8]>, SoldState)>,
 }
 
 impl Journal {
@@ -99,7 +103,7 @@ impl Journal {
             path: path.to_path_buf(),
             file,
             offset: 0,
-            state: HashMap::new(),
+            state: hashbrown::HashTable::new(),
         };
         journal.catch_up()?;
         Ok(journal)
@@ -127,7 +131,18 @@ impl Journal {
 
     /// What the journal says about `ki`, if anything.
     pub fn state(&self, ki: &[u8]) -> Option<SoldState> {
-        self.state.get(ki).copied()
+        self.state_hashed(ki, key_hash(ki))
+    }
+
+    /// [`state`](Self::state) of a КИ whose [`key_hash`] the caller has.
+    #[inline]
+    pub fn state_hashed(&self, ki: &[u8], hash: u64) -> Option<SoldState> {
+        self.state.find(hash, |(k, _)| **k == *ki).map(|(_, s)| *s)
+    }
+
+    /// Whether the journal mentions no КИ (then lookups can skip it).
+    pub fn is_empty(&self) -> bool {
+        self.state.is_empty()
     }
 
     /// Every КИ the journal mentions with its last state.
@@ -175,7 +190,16 @@ impl Journal {
                         } else {
                             SoldState::Returned(time)
                         };
-                        self.state.insert(ki.into(), state);
+                        let hash = key_hash(ki);
+                        match self
+                            .state
+                            .entry(hash, |(k, _)| **k == *ki, |(k, _)| key_hash(k))
+                        {
+                            hashbrown::hash_table::Entry::Occupied(mut e) => e.get_mut().1 = state,
+                            hashbrown::hash_table::Entry::Vacant(e) => {
+                                e.insert((ki.into(), state));
+                            }
+                        }
                     }
                     pos += len;
                 }

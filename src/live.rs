@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
-use crate::check::{CheckOptions, Verdict};
+use crate::check::{CheckOptions, Decision, Outcome, SoldSource, Verdict};
 use crate::code;
 use crate::index::compact::DEFAULT_SOLD_RETENTION_MS;
 use crate::index::{Index, IndexError, OpenOptions, Table, manifest};
@@ -55,8 +55,8 @@ pub const DEFAULT_MAX_AGE_MS: i64 = 72 * 3600 * 1000;
 
 /// Batches shorter than this are checked on the calling thread.
 const PARALLEL_BATCH_MIN: usize = 256;
-/// Codes per parallel task (one journal lock each).
-const PARALLEL_CHUNK: usize = 128;
+/// Codes per parallel task.
+const PARALLEL_CHUNK: usize = 1024;
 
 /// How a [`LiveIndex`] behaves.
 #[derive(Clone, Debug)]
@@ -293,6 +293,83 @@ impl Generation {
     }
 }
 
+/// One generation and a read view of its sold journal, for checks that must all answer
+/// from the same state ([`LiveIndex::with_view`]). Shared across threads by reference.
+pub struct CheckView<'a> {
+    generation: &'a Arc<Generation>,
+    journal: &'a Journal,
+    oldest: i64,
+}
+
+impl CheckView<'_> {
+    /// The generation answering.
+    pub fn generation(&self) -> Arc<Generation> {
+        Arc::clone(self.generation)
+    }
+
+    /// Its index: the database version is `index().manifest().version`, the data's age
+    /// `index().as_of_text()`.
+    pub fn index(&self) -> &Index {
+        &self.generation.index
+    }
+
+    fn sold(&self) -> SoldSource<'_> {
+        SoldSource::Journal {
+            journal: self.journal,
+            oldest: self.oldest,
+        }
+    }
+
+    /// Decides every input in order on the calling thread, handing each [`Outcome`] to
+    /// `each(i, outcome)`: the one path every answer is written from.
+    pub fn check_each<S: AsRef<[u8]>>(
+        &self,
+        inputs: &[S],
+        options: &CheckOptions,
+        each: impl FnMut(usize, &Outcome<'_>),
+    ) {
+        self.index()
+            .decide_each(inputs, options, &self.sold(), each);
+    }
+
+    /// Decides each input into `out[i]` on the calling thread (`out` as long as `inputs`).
+    pub fn check_into<S: AsRef<[u8]>>(
+        &self,
+        inputs: &[S],
+        options: &CheckOptions,
+        out: &mut [Decision],
+    ) {
+        self.check_each(inputs, options, |i, outcome| {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = *outcome.decision;
+            }
+        });
+    }
+
+    /// [`check_into`](Self::check_into) spread over the cores (the calling thread when
+    /// the batch is small).
+    pub fn par_check_into<S: AsRef<[u8]> + Sync>(
+        &self,
+        inputs: &[S],
+        options: &CheckOptions,
+        out: &mut [Decision],
+    ) {
+        use rayon::prelude::*;
+        if inputs.len() < PARALLEL_BATCH_MIN {
+            return self.check_into(inputs, options, out);
+        }
+        inputs
+            .par_chunks(PARALLEL_CHUNK)
+            .zip(out.par_chunks_mut(PARALLEL_CHUNK))
+            .for_each(|(inputs, out)| self.check_into(inputs, options, out));
+    }
+
+    /// Rich verdicts of `inputs`, on the calling thread.
+    pub fn verdicts<S: AsRef<[u8]>>(&self, inputs: &[S], options: &CheckOptions) -> Vec<Verdict> {
+        self.index().verdicts(inputs, options, &self.sold())
+    }
+}
+
 /// An index directory kept open for checks, sales and returns.
 pub struct LiveIndex {
     dir: PathBuf,
@@ -398,65 +475,85 @@ impl LiveIndex {
         }
     }
 
+    /// Runs `f` with a [`CheckView`]: the current generation and a read view of its sold
+    /// journal, so that every check made through it answers from one generation. Refused
+    /// with [`LiveError::Stale`] when the data is too old. Sales wait while a view is held.
+    pub fn with_view<T>(&self, f: impl FnOnce(&CheckView<'_>) -> T) -> Result<T, LiveError> {
+        let generation = self.current.load_full();
+        self.fresh(&generation)?;
+        let journal = read_lock(&generation.journal.state);
+        let view = CheckView {
+            generation: &generation,
+            journal: &journal,
+            oldest: self.oldest_kept_sale(),
+        };
+        Ok(f(&view))
+    }
+
     /// Checks one code: the offline lists, and whether it is sold here. Refused with
     /// [`LiveError::Stale`] when the data is too old.
     pub fn check(&self, input: &str, options: &CheckOptions) -> Result<Verdict, LiveError> {
-        let generation = self.current.load();
-        self.fresh(&generation)?;
-        let journal = read_lock(&generation.journal.state);
-        Ok(self.check_in(
-            &generation,
-            &journal,
-            input,
-            options,
-            self.oldest_kept_sale(),
-        ))
+        self.with_view(|view| {
+            view.verdicts(&[input], options)
+                .pop()
+                .expect("the check path answers every input")
+        })
     }
 
-    /// Checks many codes across cores against one generation.
+    /// Checks many codes across cores against one generation, into rich verdicts.
     pub fn check_batch<S: AsRef<str> + Sync>(
         &self,
         inputs: &[S],
         options: &CheckOptions,
     ) -> Result<Vec<Verdict>, LiveError> {
         use rayon::prelude::*;
-        let generation = self.current.load_full();
-        self.fresh(&generation)?;
-        let oldest = self.oldest_kept_sale();
-        // One read lock of the journal per chunk, not per code: both cores taking the same
-        // lock for every code would bounce its cache line between them.
-        let check_chunk = |chunk: &[S]| {
-            let journal = read_lock(&generation.journal.state);
-            chunk
-                .iter()
-                .map(|s| self.check_in(&generation, &journal, s.as_ref(), options, oldest))
-                .collect::<Vec<_>>()
-        };
-        // Handing a few codes to the thread pool costs more than checking them here.
-        if inputs.len() < PARALLEL_BATCH_MIN {
-            return Ok(check_chunk(inputs));
-        }
-        Ok(inputs
-            .par_chunks(PARALLEL_CHUNK)
-            .flat_map_iter(check_chunk)
-            .collect())
+        self.with_view(|view| {
+            let verdicts = |chunk: &[S]| {
+                let bytes: Vec<&[u8]> = chunk.iter().map(|s| s.as_ref().as_bytes()).collect();
+                view.verdicts(&bytes, options)
+            };
+            // Handing a few codes to the thread pool costs more than checking them here.
+            if inputs.len() < PARALLEL_BATCH_MIN {
+                return verdicts(inputs);
+            }
+            inputs
+                .par_chunks(PARALLEL_CHUNK)
+                .flat_map_iter(verdicts)
+                .collect()
+        })
+    }
+
+    /// Decides each input into `out[i]` on the calling thread, without heap allocation
+    /// for the forms scanners send. Returns the generation that answered (its version
+    /// and `as_of`, once per batch).
+    pub fn check_batch_into<S: AsRef<[u8]>>(
+        &self,
+        inputs: &[S],
+        options: &CheckOptions,
+        out: &mut [Decision],
+    ) -> Result<Arc<Generation>, LiveError> {
+        self.with_view(|view| {
+            view.check_into(inputs, options, out);
+            view.generation()
+        })
+    }
+
+    /// [`check_batch_into`](Self::check_batch_into) spread over the cores.
+    pub fn par_check_batch_into<S: AsRef<[u8]> + Sync>(
+        &self,
+        inputs: &[S],
+        options: &CheckOptions,
+        out: &mut [Decision],
+    ) -> Result<Arc<Generation>, LiveError> {
+        self.with_view(|view| {
+            view.par_check_into(inputs, options, out);
+            view.generation()
+        })
     }
 
     /// Sales before this time (Unix ms) have expired.
     fn oldest_kept_sale(&self) -> i64 {
         crate::time::now_ms() - self.options.sold_retention_ms
-    }
-
-    fn check_in(
-        &self,
-        generation: &Generation,
-        journal: &Journal,
-        input: &str,
-        options: &CheckOptions,
-        oldest: i64,
-    ) -> Verdict {
-        let sold = |ki: &[u8]| generation.sold_at(journal, ki).is_some_and(|t| t >= oldest);
-        generation.index.check_with_sold(input, options, &sold)
     }
 
     /// Whether `ki` (canonical) is sold here and not returned.

@@ -167,6 +167,17 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
+    /// Seeded as the skewed population always was (no mixing of the seed).
+    fn raw(seed: u64) -> Rng {
+        Rng(seed)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// A character of `set` by remainder (the skewed population's draw).
+    fn pick_mod(&mut self, set: &[u8]) -> u8 {
+        set[(self.next() % set.len() as u64) as usize]
+    }
     fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
     }
@@ -367,6 +378,152 @@ fn series_is_banned(gtin: &[u8], batch: &[u8]) -> bool {
     let mut key = gtin.to_vec();
     key.extend_from_slice(batch);
     xxhash_rust::xxh3::xxh3_64(&key).is_multiple_of(8)
+}
+
+/// A second population, skewed as real catalogues are: 200,000 products with Zipf
+/// (s = 1.2) popularity, so a few products hold most codes and many hold one or two; per
+/// product one structure (13-character serials with a country letter, 6, 7 or 20
+/// characters, tobacco packs, or sequential 13-digit serials); one product in seven of the
+/// 13-character kind carries a batch (AI 10). Code `i` of stream `stream` is deterministic.
+pub struct Skewed {
+    gtins: Vec<[u8; 14]>,
+    cdf: Vec<f64>,
+}
+
+/// One code of the skewed population.
+pub struct SkewedCode {
+    /// Its КИ.
+    pub ki: Vec<u8>,
+    /// The full marking code a scanner reads: КИ + GS + 91/92 crypto (and a batch), or
+    /// the 29-character pack code.
+    pub km: Vec<u8>,
+    /// Index of its product.
+    pub product: usize,
+    /// The batch, when it carries one.
+    pub batch: Option<Vec<u8>>,
+}
+
+impl Default for Skewed {
+    fn default() -> Self {
+        Skewed::new()
+    }
+}
+
+impl Skewed {
+    /// Products in the population.
+    pub const PRODUCTS: usize = 200_000;
+
+    /// The population (the same every time).
+    pub fn new() -> Skewed {
+        let mut rng = Rng::raw(42);
+        let gtins = (0..Self::PRODUCTS)
+            .map(|_| {
+                let mut g = [b'0'; 14];
+                g[1] = b'4';
+                g[2] = b'6';
+                for d in g.iter_mut().take(13).skip(3) {
+                    *d = b'0' + (rng.next() % 10) as u8;
+                }
+                g[13] = alphabet::gtin_check_digit(&g[..13]);
+                g
+            })
+            .collect();
+        let mut cdf = Vec::with_capacity(Self::PRODUCTS);
+        let mut total = 0.0;
+        for r in 0..Self::PRODUCTS {
+            total += 1.0 / ((r + 1) as f64).powf(1.2);
+            cdf.push(total);
+        }
+        for c in cdf.iter_mut() {
+            *c /= total;
+        }
+        Skewed { gtins, cdf }
+    }
+
+    /// The GTIN of product `p`.
+    pub fn gtin(&self, p: usize) -> &[u8; 14] {
+        &self.gtins[p % Self::PRODUCTS]
+    }
+
+    /// Whether product `p` is a tobacco pack (КИ of 21 characters, price in the code).
+    pub fn is_pack(p: usize) -> bool {
+        matches!(p % 20, 17 | 18)
+    }
+
+    /// The КИ of code `i` of `stream`.
+    pub fn ki(&self, stream: u64, i: u64) -> Vec<u8> {
+        self.code(stream, i).ki
+    }
+
+    /// Code `i` of `stream`, with the full marking code.
+    pub fn code(&self, stream: u64, i: u64) -> SkewedCode {
+        let mut rng = Rng::raw(stream.wrapping_mul(0xA076_1D64_78BD_642F) ^ i);
+        let u = rng.unit();
+        let p = self.cdf.partition_point(|&c| c < u).min(Self::PRODUCTS - 1);
+        let gtin = &self.gtins[p];
+        let gs1 = |serial: &[u8]| [b"01".as_slice(), gtin, b"21", serial].concat();
+        let ki = match p % 20 {
+            0..=9 => {
+                let mut serial: Vec<u8> = (0..13).map(|_| rng.pick_mod(GS1_SET)).collect();
+                if rng.unit() < 0.9 {
+                    serial[0] = rng.pick_mod(b"5555Ee1234");
+                }
+                gs1(&serial)
+            }
+            10..=12 => gs1(&(0..6).map(|_| rng.pick_mod(GS1_SET)).collect::<Vec<_>>()),
+            13..=15 => gs1(&(0..7).map(|_| rng.pick_mod(GS1_SET)).collect::<Vec<_>>()),
+            16 => gs1(&(0..20).map(|_| rng.pick_mod(GS1_SET)).collect::<Vec<_>>()),
+            17 | 18 => [
+                gtin.as_slice(),
+                &(0..7).map(|_| rng.pick_mod(GS1_SET)).collect::<Vec<_>>(),
+            ]
+            .concat(),
+            // Sequential serials: the code's own number, so streams never collide.
+            _ => gs1(format!("{:013}", stream * 1_000_000_000_000 + i).as_bytes()),
+        };
+        let mut km = ki.clone();
+        let mut batch = None;
+        if Self::is_pack(p) {
+            km.extend_from_slice(&alphabet::base80_encode4(10_000 + rng.below(30_000) as u32));
+            for _ in 0..4 {
+                km.push(rng.pick(GS1_SET));
+            }
+        } else {
+            km.push(GS);
+            km.extend_from_slice(b"91");
+            for _ in 0..4 {
+                km.push(rng.pick(GS1_SET));
+            }
+            km.push(GS);
+            km.extend_from_slice(b"92");
+            for _ in 0..44 {
+                km.push(rng.pick(CRYPTO_SET));
+            }
+            if p % 20 < 10 && p % 7 == 0 {
+                let b = series_of(gtin, rng.below(8));
+                km.push(GS);
+                km.extend_from_slice(b"10");
+                km.extend_from_slice(&b);
+                batch = Some(b);
+            }
+        }
+        SkewedCode {
+            ki,
+            km,
+            product: p,
+            batch,
+        }
+    }
+}
+
+/// Whether a medicine batch of `gtin` is on the banned-series list [`write_lists`] writes.
+pub fn is_banned_series(gtin: &[u8], batch: &[u8]) -> bool {
+    series_is_banned(gtin, batch)
+}
+
+/// The `k`-th batch number of `gtin`, as the generators write them.
+pub fn series_number(gtin: &[u8], k: u64) -> Vec<u8> {
+    series_of(gtin, k)
 }
 
 /// Files written by [`write_lists`].

@@ -6,14 +6,16 @@
 use super::GS;
 use super::alphabet::is_gs1_char;
 
-/// What a parse of the elements after the serial found.
+/// What a parse of the elements after the serial found. Borrows the parsed text, so that
+/// a parse without textual separators allocates nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Extras {
+pub struct Extras<'a> {
     /// AI 10: batch / series.
-    pub batch: Option<Vec<u8>>,
+    pub batch: Option<&'a [u8]>,
     /// Textual separators (`<GS>`, `x1d`) read at element boundaries, as (bytes left in
     /// the parsed text where the separator starts, its length): every text parsed is a
     /// suffix of the first, so this locates them without knowing where parsing began.
+    /// Recorded only by [`separators_exact`]; the other parses leave it empty.
     pub textual_separators: Vec<(usize, usize)>,
 }
 
@@ -79,9 +81,17 @@ pub fn separator_len(s: &[u8]) -> Option<usize> {
     }
 }
 
-fn skip_separators<'a>(mut s: &'a [u8], extras: &mut Extras) -> &'a [u8] {
+/// How a parse goes: tolerating unknown trailing data or not, recording where textual
+/// separators stand or not (only the normalised text needs them; lookups do not).
+#[derive(Clone, Copy)]
+struct Mode {
+    lenient: bool,
+    record: bool,
+}
+
+fn skip_separators<'a>(mut s: &'a [u8], extras: &mut Extras<'_>, mode: Mode) -> &'a [u8] {
     while let Some(n) = separator_len(s) {
-        if n > 1 {
+        if n > 1 && mode.record {
             extras.textual_separators.push((s.len(), n));
         }
         s = &s[n..];
@@ -90,22 +100,49 @@ fn skip_separators<'a>(mut s: &'a [u8], extras: &mut Extras) -> &'a [u8] {
 }
 
 /// Parses the whole of `s` as a sequence of known AIs. `None` if any part does not fit.
-pub fn parse_exact(s: &[u8]) -> Option<Extras> {
-    parse_from(s, Extras::default(), false)
+pub fn parse_exact(s: &[u8]) -> Option<Extras<'_>> {
+    parse_from(
+        s,
+        Extras::default(),
+        Mode {
+            lenient: false,
+            record: false,
+        },
+    )
+}
+
+/// [`parse_exact`], also recording where textual separators stand.
+pub fn separators_exact(s: &[u8]) -> Option<Extras<'_>> {
+    parse_from(
+        s,
+        Extras::default(),
+        Mode {
+            lenient: false,
+            record: true,
+        },
+    )
 }
 
 /// Parses as many known AIs from `s` as fit and keeps what they hold; unknown trailing data
 /// is tolerated because the КИ, which is all a lookup needs, ends before it.
-pub fn parse_lenient(s: &[u8]) -> Extras {
-    parse_from(s, Extras::default(), true).unwrap_or_default()
+pub fn parse_lenient(s: &[u8]) -> Extras<'_> {
+    parse_from(
+        s,
+        Extras::default(),
+        Mode {
+            lenient: true,
+            record: false,
+        },
+    )
+    .unwrap_or_default()
 }
 
-fn parse_from(s: &[u8], mut extras: Extras, lenient: bool) -> Option<Extras> {
-    let s = skip_separators(s, &mut extras);
+fn parse_from<'a>(s: &'a [u8], mut extras: Extras<'a>, mode: Mode) -> Option<Extras<'a>> {
+    let s = skip_separators(s, &mut extras, mode);
     if s.is_empty() {
         return Some(extras);
     }
-    let give_up = |extras: Extras| if lenient { Some(extras) } else { None };
+    let give_up = |extras: Extras<'a>| if mode.lenient { Some(extras) } else { None };
     let Some((ai_len, shape)) = match_ai(s) else {
         return give_up(extras);
     };
@@ -121,29 +158,33 @@ fn parse_from(s: &[u8], mut extras: Extras, lenient: bool) -> Option<Extras> {
             if !fixed(n, ok) {
                 return give_up(extras);
             }
-            parse_from(&body[n..], extras, lenient)
+            parse_from(&body[n..], extras, mode)
         }
         Value::KeyId => {
             if !fixed(4, |b| is_gs1_char(*b)) {
                 return give_up(extras);
             }
-            let after = skip_separators(&body[4..], &mut extras);
+            let after = skip_separators(&body[4..], &mut extras, mode);
             if !after.starts_with(b"92") {
                 return give_up(extras);
             }
-            parse_from(after, extras, lenient)
+            parse_from(after, extras, mode)
         }
         Value::Crypto => {
+            let exact = Mode {
+                lenient: false,
+                ..mode
+            };
             for n in [44, 88] {
                 if !fixed(n, |b| is_gs1_char(*b)) {
                     continue;
                 }
-                if let Some(found) = parse_from(&body[n..], extras.clone(), false) {
+                if let Some(found) = parse_from(&body[n..], extras.clone(), exact) {
                     return Some(found);
                 }
             }
-            if lenient && fixed(44, |b| is_gs1_char(*b)) {
-                return parse_from(&body[44..], extras, true);
+            if mode.lenient && fixed(44, |b| is_gs1_char(*b)) {
+                return parse_from(&body[44..], extras, mode);
             }
             give_up(extras)
         }
@@ -154,9 +195,9 @@ fn parse_from(s: &[u8], mut extras: Extras, lenient: bool) -> Option<Extras> {
                 return give_up(extras);
             }
             if &s[..ai_len] == b"10" {
-                extras.batch = Some(value.to_vec());
+                extras.batch = Some(value);
             }
-            parse_from(&body[end..], extras, lenient)
+            parse_from(&body[end..], extras, mode)
         }
     }
 }
@@ -186,13 +227,20 @@ mod tests {
 
     #[test]
     fn batch_is_kept_across_textual_separators() {
-        let x = parse_exact(b"93abcd<GS>10SER1").unwrap();
-        assert_eq!(x.batch.as_deref(), Some(&b"SER1"[..]));
+        let x = separators_exact(b"93abcd<GS>10SER1").unwrap();
+        assert_eq!(x.batch, Some(&b"SER1"[..]));
+        assert_eq!(x.textual_separators, [(10, 4)]);
+        assert!(
+            parse_exact(b"93abcd<GS>10SER1")
+                .unwrap()
+                .textual_separators
+                .is_empty()
+        );
     }
 
     #[test]
     fn lenient_keeps_what_it_found() {
         let x = parse_lenient(b"10LOT7\x1dZZunknown");
-        assert_eq!(x.batch.as_deref(), Some(&b"LOT7"[..]));
+        assert_eq!(x.batch, Some(&b"LOT7"[..]));
     }
 }

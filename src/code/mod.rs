@@ -16,6 +16,7 @@
 mod ai;
 pub mod alphabet;
 pub mod layout;
+mod scan;
 
 use std::fmt;
 
@@ -23,6 +24,7 @@ use base64::Engine as _;
 use serde::Serialize;
 
 pub use alphabet::{first_non_gs1, is_gs1_char, is_valid_gtin};
+pub use scan::{MAX_BATCH_LEN, MAX_KI_LEN, Reading, Repairs, Scan, scan};
 
 /// The GS1 group separator (FNC1 inside a code).
 pub const GS: u8 = 0x1d;
@@ -107,6 +109,37 @@ pub enum Repair {
 }
 
 impl Repair {
+    /// Every repair.
+    pub const ALL: [Repair; 8] = [
+        Repair::KeyboardLayoutRu,
+        Repair::SymbologyPrefix,
+        Repair::LeadingGs,
+        Repair::TextualGs,
+        Repair::BracketedAis,
+        Repair::Base64,
+        Repair::RestoredLeadingZero,
+        Repair::GsRecoveredFromStructure,
+    ];
+
+    /// A small number for compact storage (1..=8; never 0).
+    pub fn code(self) -> u32 {
+        match self {
+            Repair::KeyboardLayoutRu => 1,
+            Repair::SymbologyPrefix => 2,
+            Repair::LeadingGs => 3,
+            Repair::TextualGs => 4,
+            Repair::BracketedAis => 5,
+            Repair::Base64 => 6,
+            Repair::RestoredLeadingZero => 7,
+            Repair::GsRecoveredFromStructure => 8,
+        }
+    }
+
+    /// The repair with this [`code`](Self::code).
+    pub fn from_code(code: u32) -> Option<Repair> {
+        Repair::ALL.into_iter().find(|r| r.code() == code)
+    }
+
     /// Stable name used in JSON output.
     pub fn name(self) -> &'static str {
         match self {
@@ -342,7 +375,7 @@ pub fn normalised_text(input: &str) -> Result<String, ParseError> {
             let tail_start = code.ki.len();
             let tail_len = text.len() - tail_start;
             // Only a tail that is wholly AIs says for sure where its boundaries are.
-            let extras = ai::parse_exact(&text[tail_start..]).unwrap_or_default();
+            let extras = ai::separators_exact(&text[tail_start..]).unwrap_or_default();
             let mut spans = extras.textual_separators;
             spans.sort_unstable();
             // Smallest remaining length = rightmost: replacing right to left keeps the
@@ -607,7 +640,7 @@ fn read_gs1(text: &[u8], ctx: &RepairContext) -> Result<(Vec<Code>, SerialEnd), 
             serial_len: serial_len as u8,
         },
         mrp_kopecks: None,
-        batch: extras.batch.map(|b| lossy(&b)),
+        batch: extras.batch.map(lossy),
     };
 
     let gs_at = tail.iter().position(|&b| b == GS);
@@ -637,11 +670,8 @@ fn read_gs1(text: &[u8], ctx: &RepairContext) -> Result<(Vec<Code>, SerialEnd), 
         let Some(mut extras) = ai::parse_exact(rest) else {
             continue;
         };
-        // A separator counted from the end: one at `rest`'s start ends the serial.
-        textual_end = extras
-            .textual_separators
-            .iter()
-            .any(|&(left, _)| left == rest.len());
+        // A textual separator at `rest`'s start ends the serial.
+        textual_end = ai::separator_len(rest).is_some_and(|n| n > 1);
         if extras.batch.is_none() {
             extras.batch = ai::parse_lenient(after_gs).batch;
         }

@@ -237,12 +237,14 @@ impl Source {
 
 /// How many keys ahead batch lookups prefetch filter blocks.
 const PREFETCH_DISTANCE: usize = 16;
+/// Keys per step of a batch lookup: the scratch of one step lives on the stack.
+pub(crate) const BATCH_CHUNK: usize = 256;
 
 /// All segments' data for one table; layers newest first. One filter probe, and for keys
 /// the filter does not rule out one lookup in the segment's data, per segment: a layer maps
 /// each key it changes to its new value or to [`TOMBSTONE`].
 #[derive(Default)]
-struct TableStack {
+pub(crate) struct TableStack {
     base: Option<Source>,
     layers: Vec<Source>,
 }
@@ -256,70 +258,79 @@ impl TableStack {
         self.layers.iter().chain(self.base.as_ref())
     }
 
-    /// Looks up many keys. Per chunk: hash every key; then, source by source (newest
-    /// first), probe the filters of the keys still undecided while the filter blocks of the
-    /// keys `PREFETCH_DISTANCE` places on are fetched, and hand the keys that pass to the
-    /// segment's own batch lookup, which overlaps their memory latency in turn.
-    fn get_batch<K: AsRef<[u8]>>(&self, keys: &[K], out: &mut Vec<Option<u64>>) {
-        const CHUNK: usize = 256;
-        out.clear();
-        out.reserve(keys.len());
-        let mut hashes = [0u64; CHUNK];
-        // Per key of the chunk: None undecided, Some(value or TOMBSTONE) decided.
-        let mut decided: [Option<u64>; CHUNK] = [None; CHUNK];
-        let mut undecided: Vec<usize> = Vec::with_capacity(CHUNK);
-        let mut passing: Vec<usize> = Vec::with_capacity(CHUNK);
-        let mut queries: Vec<Query<'_>> = Vec::with_capacity(CHUNK);
-        for chunk in keys.chunks(CHUNK) {
-            let n = chunk.len();
-            for (h, k) in hashes.iter_mut().zip(chunk) {
-                *h = filter::key_hash(k.as_ref());
+    /// Whether no segment holds this table (its lookups can be skipped).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.base.is_none() && self.layers.is_empty()
+    }
+
+    /// Looks up at most [`BATCH_CHUNK`] keys whose filter hashes the caller computed
+    /// (`hashes[i]` of `keys[i]`), into `out[i]`, without allocating. Source by source
+    /// (newest first): probe the filters of the keys still undecided while the filter
+    /// blocks of the keys `PREFETCH_DISTANCE` places on are fetched, and hand the keys
+    /// that pass to the segment's own batch lookup, which overlaps their memory latency in
+    /// turn.
+    pub(crate) fn get_chunk<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        hashes: &[u64],
+        out: &mut [Option<u64>],
+    ) {
+        let n = keys.len().min(BATCH_CHUNK).min(out.len());
+        // `out[i]`: None undecided, Some(value or TOMBSTONE) decided.
+        let decided = &mut out[..n];
+        decided.fill(None);
+        let mut undecided = [0u16; BATCH_CHUNK];
+        let mut passing = [0u16; BATCH_CHUNK];
+        let mut queries = [Query::new(&[]); BATCH_CHUNK];
+        for (s, source) in self.sources().enumerate() {
+            let mut open = 0;
+            for (i, d) in decided.iter().enumerate() {
+                undecided[open] = i as u16;
+                open += usize::from(s == 0 || d.is_none());
             }
-            decided[..n].fill(None);
-            for (s, source) in self.sources().enumerate() {
-                undecided.clear();
-                if s == 0 {
-                    undecided.extend(0..n);
-                } else {
-                    undecided.extend((0..n).filter(|&i| decided[i].is_none()));
-                }
-                if undecided.is_empty() {
-                    break;
-                }
-                passing.clear();
-                match &source.filter {
-                    Some(f) => {
-                        for &i in undecided.iter().take(PREFETCH_DISTANCE) {
-                            f.prefetch(hashes[i]);
-                        }
-                        for (at, &i) in undecided.iter().enumerate() {
-                            if let Some(&ahead) = undecided.get(at + PREFETCH_DISTANCE) {
-                                f.prefetch(hashes[ahead]);
-                            }
-                            if f.may_contain(hashes[i]) {
-                                passing.push(i);
-                            }
-                        }
+            if open == 0 {
+                break;
+            }
+            let undecided = &undecided[..open];
+            let mut pass = 0;
+            match &source.filter {
+                Some(f) => {
+                    for &i in undecided.iter().take(PREFETCH_DISTANCE) {
+                        f.prefetch(hashes[usize::from(i)]);
                     }
-                    None => passing.extend_from_slice(&undecided),
-                }
-                if passing.is_empty() {
-                    continue;
-                }
-                queries.clear();
-                queries.extend(passing.iter().map(|&i| Query::new(chunk[i].as_ref())));
-                source.data.get_batch(&mut queries);
-                for (q, &i) in queries.iter().zip(&passing) {
-                    if q.found.is_some() {
-                        decided[i] = q.found;
+                    for (at, &i) in undecided.iter().enumerate() {
+                        if let Some(&ahead) = undecided.get(at + PREFETCH_DISTANCE) {
+                            f.prefetch(hashes[usize::from(ahead)]);
+                        }
+                        passing[pass] = i;
+                        pass += usize::from(f.may_contain(hashes[usize::from(i)]));
                     }
                 }
+                None => {
+                    passing[..open].copy_from_slice(undecided);
+                    pass = open;
+                }
             }
-            out.extend(decided[..n].iter().map(|d| d.filter(|&v| v != TOMBSTONE)));
+            if pass == 0 {
+                continue;
+            }
+            for (q, &i) in queries.iter_mut().zip(&passing[..pass]) {
+                *q = Query::new(keys[usize::from(i)].as_ref());
+            }
+            source.data.get_batch(&mut queries[..pass]);
+            for (q, &i) in queries.iter().zip(&passing[..pass]) {
+                if q.found.is_some() {
+                    decided[usize::from(i)] = q.found;
+                }
+            }
+        }
+        for d in decided.iter_mut() {
+            *d = d.filter(|&v| v != TOMBSTONE);
         }
     }
 
-    fn get_hashed(&self, key: &[u8], hash: u64) -> Option<u64> {
+    /// The value of `key`, whose filter hash is `hash`.
+    pub(crate) fn get_hashed(&self, key: &[u8], hash: u64) -> Option<u64> {
         for layer in &self.layers {
             if let Some(v) = layer.get(key, hash) {
                 return (v != TOMBSTONE).then_some(v);
@@ -549,6 +560,11 @@ impl Index {
         self.manifest.segments.len().saturating_sub(1)
     }
 
+    /// One table's segments, for the check path's batch lookups.
+    pub(crate) fn stack(&self, table: Table) -> &TableStack {
+        &self.stacks[table.slot()]
+    }
+
     /// Raw lookup of a key in one table: the value for maps, 0 for sets, `None` if absent.
     pub fn get(&self, table: Table, key: &[u8]) -> Option<u64> {
         self.stacks[table.slot()].get(key)
@@ -574,10 +590,17 @@ impl Index {
         kis: &[K],
         mut found: impl FnMut(usize, bool),
     ) {
-        let mut values = Vec::with_capacity(kis.len());
-        self.stacks[Table::BlockedCis.slot()].get_batch(kis, &mut values);
-        for (i, value) in values.iter().enumerate() {
-            found(i, value.is_some());
+        let stack = &self.stacks[Table::BlockedCis.slot()];
+        let mut hashes = [0u64; BATCH_CHUNK];
+        let mut values = [None; BATCH_CHUNK];
+        for (c, chunk) in kis.chunks(BATCH_CHUNK).enumerate() {
+            for (h, k) in hashes.iter_mut().zip(chunk) {
+                *h = filter::key_hash(k.as_ref());
+            }
+            stack.get_chunk(chunk, &hashes[..chunk.len()], &mut values);
+            for (i, value) in values[..chunk.len()].iter().enumerate() {
+                found(c * BATCH_CHUNK + i, value.is_some());
+            }
         }
     }
 

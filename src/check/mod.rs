@@ -5,12 +5,18 @@
 //! passes the sale price — the price is below the listed minimum or above the max retail
 //! price printed in a tobacco code. An ambiguous input is blocked if any reading is.
 
+mod decision;
+mod engine;
+pub mod json;
+
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::code::{self, Code, Repair, Structure};
-use crate::index::{Index, Table};
-use crate::list::gtin_flags;
+use crate::code::{Repair, Structure};
+use crate::index::Index;
+
+pub use decision::{Decision, Outcome, Reasons};
+pub(crate) use engine::SoldSource;
 
 /// The decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -45,6 +51,31 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, in the order verdicts list them.
+    pub const ALL: [Reason; 7] = [
+        Reason::Cis,
+        Reason::Gtin,
+        Reason::GreyGtin,
+        Reason::Series,
+        Reason::BelowMinPrice,
+        Reason::AboveMaxPrice,
+        Reason::Sold,
+    ];
+
+    /// This reason's bit in [`Reasons`] (the same bits as the C ABI's
+    /// `CISGATE_REASON_*`). Explicit, so that reordering the enum changes nothing.
+    pub const fn bit(self) -> u8 {
+        match self {
+            Reason::Cis => 1,
+            Reason::Gtin => 1 << 1,
+            Reason::GreyGtin => 1 << 2,
+            Reason::Series => 1 << 3,
+            Reason::BelowMinPrice => 1 << 4,
+            Reason::AboveMaxPrice => 1 << 5,
+            Reason::Sold => 1 << 6,
+        }
+    }
+
     /// Stable name used in JSON output.
     pub fn name(self) -> &'static str {
         match self {
@@ -124,6 +155,45 @@ impl Verdict {
     }
 }
 
+impl Verdict {
+    /// The rich verdict of one outcome of the check path: `version` and `as_of` are the
+    /// answering generation's.
+    pub fn of_outcome(
+        outcome: &Outcome<'_>,
+        options: &CheckOptions,
+        version: &str,
+        as_of: &str,
+    ) -> Verdict {
+        let decision = outcome.decision;
+        let mut verdict = Verdict {
+            input: String::from_utf8_lossy(outcome.input).into_owned(),
+            status: decision.status(),
+            reasons: decision.reasons().iter().collect(),
+            ki: decision.ki().map(str::to_string),
+            gtin: decision.gtin().map(str::to_string),
+            candidates: Vec::new(),
+            min_price_kopecks: decision.min_price_kopecks(),
+            max_retail_price_kopecks: decision.max_retail_price_kopecks(),
+            price_kopecks: options.price_kopecks,
+            repaired: decision.repairs().iter().collect(),
+            error: outcome.error.map(|e| e.to_string()),
+            index_version: version.to_string(),
+            as_of: as_of.to_string(),
+        };
+        if decision.is_ambiguous() {
+            verdict.candidates = outcome
+                .readings()
+                .map(|(reading, reasons)| CandidateVerdict {
+                    ki: String::from_utf8_lossy(reading.ki()).into_owned(),
+                    structure: reading.structure(),
+                    reasons: reasons.iter().collect(),
+                })
+                .collect();
+        }
+        verdict
+    }
+}
+
 impl Index {
     /// Checks one scanned or typed code.
     pub fn check(&self, input: &str) -> Verdict {
@@ -132,7 +202,9 @@ impl Index {
 
     /// Checks one code with options (the sale price).
     pub fn check_with(&self, input: &str, options: &CheckOptions) -> Verdict {
-        self.check_with_sold(input, options, &|_| false)
+        self.verdicts(&[input], options, &SoldSource::Ignored)
+            .pop()
+            .expect("the check path answers every input")
     }
 
     /// Checks one code; `is_sold` says whether a canonical КИ is sold here (see
@@ -143,70 +215,9 @@ impl Index {
         options: &CheckOptions,
         is_sold: &dyn Fn(&[u8]) -> bool,
     ) -> Verdict {
-        let manifest = self.manifest();
-        let mut verdict = Verdict {
-            input: input.to_string(),
-            status: Status::Invalid,
-            reasons: Vec::new(),
-            ki: None,
-            gtin: None,
-            candidates: Vec::new(),
-            min_price_kopecks: None,
-            max_retail_price_kopecks: None,
-            price_kopecks: options.price_kopecks,
-            repaired: Vec::new(),
-            error: None,
-            index_version: manifest.version.clone(),
-            as_of: self.as_of_text().to_string(),
-        };
-        let parsed = match code::parse(input) {
-            Ok(p) => p,
-            Err(e) => {
-                verdict.error = Some(e.to_string());
-                return verdict;
-            }
-        };
-        for candidate in &parsed.candidates {
-            let (mut reasons, min_price) = self.reasons_for(candidate, options);
-            if is_sold(candidate.ki.as_bytes()) {
-                reasons.push(Reason::Sold);
-            }
-            verdict.reasons.extend(&reasons);
-            verdict.min_price_kopecks = verdict.min_price_kopecks.max(min_price);
-            verdict.max_retail_price_kopecks =
-                verdict.max_retail_price_kopecks.or(candidate.mrp_kopecks);
-            if parsed.is_ambiguous() {
-                verdict.candidates.push(CandidateVerdict {
-                    ki: candidate.ki.clone(),
-                    structure: candidate.structure,
-                    reasons,
-                });
-            }
-        }
-        verdict.reasons.sort_unstable();
-        verdict.reasons.dedup();
-        let same_gtin = parsed
-            .candidates
-            .iter()
-            .all(|c| c.gtin == parsed.candidates[0].gtin);
-        let single = !parsed.is_ambiguous();
-        verdict.repaired = parsed.repairs;
-        // Owned from here on: the strings move into the verdict instead of being copied.
-        let mut candidates = parsed.candidates;
-        if let Some(first) = candidates.first_mut() {
-            if same_gtin {
-                verdict.gtin = Some(std::mem::take(&mut first.gtin));
-            }
-            if single {
-                verdict.ki = Some(std::mem::take(&mut first.ki));
-            }
-        }
-        verdict.status = if verdict.reasons.is_empty() {
-            Status::Allowed
-        } else {
-            Status::Blocked
-        };
-        verdict
+        self.verdicts(&[input], options, &SoldSource::Custom(is_sold))
+            .pop()
+            .expect("the check path answers every input")
     }
 
     /// Checks many codes across all cores; results are in input order.
@@ -216,42 +227,44 @@ impl Index {
         options: &CheckOptions,
     ) -> Vec<Verdict> {
         inputs
-            .par_iter()
-            .map(|s| self.check_with(s.as_ref(), options))
+            .par_chunks(engine::PARALLEL_CHUNK)
+            .flat_map_iter(|chunk| {
+                let bytes: Vec<&[u8]> = chunk.iter().map(|s| s.as_ref().as_bytes()).collect();
+                self.verdicts(&bytes, options, &SoldSource::Ignored)
+            })
             .collect()
     }
 
-    fn reasons_for(&self, code: &Code, options: &CheckOptions) -> (Vec<Reason>, Option<u64>) {
-        let mut reasons = Vec::new();
-        if self.contains_ki(code.ki.as_bytes()) {
-            reasons.push(Reason::Cis);
-        }
-        let gtin = code.gtin.as_bytes();
-        if let Some(flags) = self.get(Table::BlockedGtin, gtin) {
-            if flags & gtin_flags::BLOCKED != 0 {
-                reasons.push(Reason::Gtin);
+    /// Decides each input into `out[i]` on the calling thread, without allocating for
+    /// the forms scanners send (see [`Decision`]). The sold list is not consulted (that is
+    /// [`crate::live::LiveIndex`]'s). `out` must be as long as `inputs`; extra entries are
+    /// left alone.
+    pub fn check_batch_into<S: AsRef<[u8]>>(
+        &self,
+        inputs: &[S],
+        options: &CheckOptions,
+        out: &mut [Decision],
+    ) {
+        self.decide_each(inputs, options, &SoldSource::Ignored, |i, outcome| {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = *outcome.decision;
             }
-            if flags & gtin_flags::GREY != 0 {
-                reasons.push(Reason::GreyGtin);
-            }
-        }
-        if let Some(batch) = &code.batch {
-            let mut key = Vec::with_capacity(14 + batch.len());
-            key.extend_from_slice(gtin);
-            key.extend_from_slice(batch.as_bytes());
-            if self.get(Table::BlockedSeries, &key).is_some() {
-                reasons.push(Reason::Series);
-            }
-        }
-        let min_price = self.get(Table::MinPrice, gtin);
-        if let Some(price) = options.price_kopecks {
-            if min_price.is_some_and(|min| price < min) {
-                reasons.push(Reason::BelowMinPrice);
-            }
-            if code.mrp_kopecks.is_some_and(|mrp| price > u64::from(mrp)) {
-                reasons.push(Reason::AboveMaxPrice);
-            }
-        }
-        (reasons, min_price)
+        });
+    }
+
+    /// Rich verdicts of `inputs` on the calling thread.
+    pub(crate) fn verdicts<S: AsRef<[u8]>>(
+        &self,
+        inputs: &[S],
+        options: &CheckOptions,
+        sold: &SoldSource<'_>,
+    ) -> Vec<Verdict> {
+        let version = &self.manifest().version;
+        let as_of = self.as_of_text();
+        let mut out = Vec::with_capacity(inputs.len());
+        self.decide_each(inputs, options, sold, |_, outcome| {
+            out.push(Verdict::of_outcome(outcome, options, version, as_of));
+        });
+        out
     }
 }

@@ -1,0 +1,328 @@
+//! The one check path every front door uses: inputs → readings → batched lookups in every
+//! table → one [`Decision`] per input.
+//!
+//! Inputs are taken a step at a time (up to [`STEP`] readings). Each is read by the fast
+//! [`code::scan`] or, when that declines, the full [`code::parse`]; readings go into the
+//! step's scratch, which lives on the stack. Then, table by table, the whole step is looked
+//! up at once: the КИ and GTIN of every reading are hashed once, the banned-КИ table and
+//! the GTIN tables take the step through [`TableStack::get_chunk`] (filters probed and
+//! segments walked with their memory fetches overlapped), the rare batch codes probe the
+//! series table, and the sold state comes from the journal snapshot the caller holds and
+//! the folded sold table, with the hash already computed. Nothing on this path allocates
+//! for the forms scanners send; an invalid input allocates its error message.
+
+use super::decision::{Decision, Outcome, Reasons};
+use super::{CheckOptions, Reason};
+use crate::code::{self, ParseError, Reading, Repairs};
+use crate::index::{BATCH_CHUNK, Index, Table, TableStack, filter::key_hash};
+use crate::journal::{Journal, SoldState};
+use crate::list::gtin_flags;
+
+/// Readings per step; the scratch of a step lives on the stack (about 16 KiB).
+const STEP: usize = 128;
+const _: () = assert!(STEP <= BATCH_CHUNK && STEP <= u8::MAX as usize + 1);
+
+/// Inputs per task when a batch is spread over the cores.
+pub(crate) const PARALLEL_CHUNK: usize = 1024;
+
+/// Where the sold state comes from.
+pub(crate) enum SoldSource<'a> {
+    /// Not consulted: a plain [`Index`] check.
+    Ignored,
+    /// A journal snapshot and the index's folded sold table; sales before `oldest`
+    /// (Unix ms) have expired.
+    Journal {
+        /// The journal, read-locked by the caller for the whole batch.
+        journal: &'a Journal,
+        /// Sales before this time no longer count.
+        oldest: i64,
+    },
+    /// A caller's own rule, by canonical КИ.
+    Custom(&'a dyn Fn(&[u8]) -> bool),
+}
+
+/// The scratch of one step.
+struct Step {
+    readings: [Reading; STEP],
+    ki_hash: [u64; STEP],
+    gtin_hash: [u64; STEP],
+    reasons: [Reasons; STEP],
+    min_price: [Option<u64>; STEP],
+    found: [Option<u64>; STEP],
+    n_readings: usize,
+    /// Per input of the step: its first reading and how many it has (0: invalid).
+    spans: [(u8, u8); STEP],
+    repairs: [Repairs; STEP],
+    n_inputs: usize,
+    /// Parser errors by input position in the step; empty unless an input was invalid.
+    errors: Vec<(usize, ParseError)>,
+}
+
+/// How one input was read.
+enum Read {
+    /// The fast path's single reading.
+    Scanned(code::Scan),
+    /// The full parser's readings (heap: the rare forms it alone reads).
+    Parsed(Vec<Reading>, Repairs),
+    /// Not a code.
+    Invalid(ParseError),
+}
+
+fn read(input: &[u8]) -> Read {
+    if let Some(scan) = code::scan(input) {
+        return Read::Scanned(scan);
+    }
+    let text = String::from_utf8_lossy(input);
+    let parsed = match code::parse(&text) {
+        Ok(parsed) => parsed,
+        Err(e) => return Read::Invalid(e),
+    };
+    // Every structure's КИ and batch fit a reading, and an input reads at most five
+    // ways; anything else is refused rather than checked in part.
+    let readings: Option<Vec<Reading>> = parsed.candidates.iter().map(Reading::of_code).collect();
+    match readings {
+        Some(readings) if readings.len() <= STEP => {
+            Read::Parsed(readings, Repairs::of(&parsed.repairs))
+        }
+        _ => Read::Invalid(ParseError::NotACode {
+            len: text.len(),
+            start: text.chars().take(16).collect(),
+            context: code::RepairContext(parsed.repairs),
+        }),
+    }
+}
+
+impl Read {
+    fn readings(&self) -> usize {
+        match self {
+            Read::Scanned(_) => 1,
+            Read::Parsed(readings, _) => readings.len(),
+            Read::Invalid(_) => 0,
+        }
+    }
+}
+
+impl Step {
+    fn new() -> Step {
+        Step {
+            readings: [Reading::default(); STEP],
+            ki_hash: [0; STEP],
+            gtin_hash: [0; STEP],
+            reasons: [Reasons::NONE; STEP],
+            min_price: [None; STEP],
+            found: [None; STEP],
+            n_readings: 0,
+            spans: [(0, 0); STEP],
+            repairs: [Repairs::default(); STEP],
+            n_inputs: 0,
+            errors: Vec::new(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.n_readings = 0;
+        self.n_inputs = 0;
+        self.errors.clear();
+    }
+
+    fn fits(&self, read: &Read) -> bool {
+        self.n_inputs < STEP && self.n_readings + read.readings() <= STEP
+    }
+
+    fn add(&mut self, read: Read) {
+        let start = self.n_readings;
+        let mut push = |reading: Reading| {
+            self.readings[self.n_readings] = reading;
+            self.n_readings += 1;
+        };
+        let repairs = match read {
+            Read::Scanned(scan) => {
+                push(scan.reading);
+                scan.repairs
+            }
+            Read::Parsed(readings, repairs) => {
+                for reading in readings {
+                    push(reading);
+                }
+                repairs
+            }
+            Read::Invalid(error) => {
+                self.errors.push((self.n_inputs, error));
+                Repairs::default()
+            }
+        };
+        self.spans[self.n_inputs] = (start as u8, (self.n_readings - start) as u8);
+        self.repairs[self.n_inputs] = repairs;
+        self.n_inputs += 1;
+    }
+}
+
+impl Index {
+    /// Decides every input in order, handing each [`Outcome`] to `each(i, outcome)`, on
+    /// the calling thread.
+    pub(crate) fn decide_each<S: AsRef<[u8]>>(
+        &self,
+        inputs: &[S],
+        options: &CheckOptions,
+        sold: &SoldSource<'_>,
+        mut each: impl FnMut(usize, &Outcome<'_>),
+    ) {
+        let mut step = Step::new();
+        let mut first = 0;
+        for (i, input) in inputs.iter().enumerate() {
+            let read = read(input.as_ref());
+            if !step.fits(&read) {
+                self.look_up(&mut step, options, sold);
+                emit(&step, &inputs[first..i], first, &mut each);
+                step.clear();
+                first = i;
+            }
+            step.add(read);
+        }
+        if step.n_inputs > 0 {
+            self.look_up(&mut step, options, sold);
+            emit(&step, &inputs[first..], first, &mut each);
+        }
+    }
+
+    /// Every table's lookups for the readings of one step, into `step.reasons` and
+    /// `step.min_price`.
+    fn look_up(&self, step: &mut Step, options: &CheckOptions, sold: &SoldSource<'_>) {
+        let n = step.n_readings;
+        let readings = &step.readings[..n];
+        let reasons = &mut step.reasons[..n];
+        let found = &mut step.found[..n];
+        let ki_hash = &mut step.ki_hash[..n];
+        let gtin_hash = &mut step.gtin_hash[..n];
+        let min_price = &mut step.min_price[..n];
+        let mut keys: [&[u8]; STEP] = [&[]; STEP];
+
+        for (((k, h), g), r) in keys
+            .iter_mut()
+            .zip(ki_hash.iter_mut())
+            .zip(gtin_hash.iter_mut())
+            .zip(readings)
+        {
+            *k = r.ki();
+            *h = key_hash(r.ki());
+            *g = key_hash(r.gtin());
+        }
+        self.stack(Table::BlockedCis)
+            .get_chunk(&keys[..n], ki_hash, found);
+        for (reason, f) in reasons.iter_mut().zip(found.iter()) {
+            *reason = Reasons::NONE;
+            reason.insert_if(Reason::Cis, f.is_some());
+        }
+
+        // Sold before the GTIN tables: `keys` still holds the КИ.
+        match sold {
+            SoldSource::Ignored => {}
+            SoldSource::Custom(is_sold) => {
+                for (reason, key) in reasons.iter_mut().zip(&keys[..n]) {
+                    reason.insert_if(Reason::Sold, is_sold(key));
+                }
+            }
+            SoldSource::Journal { journal, oldest } => {
+                let folded = self.stack(Table::Sold);
+                let (no_journal, no_folded) = (journal.is_empty(), folded.is_empty());
+                if !(no_journal && no_folded) {
+                    for ((reason, key), &hash) in
+                        reasons.iter_mut().zip(&keys[..n]).zip(ki_hash.iter())
+                    {
+                        let state = if no_journal {
+                            None
+                        } else {
+                            journal.state_hashed(key, hash)
+                        };
+                        let sold_at = match state {
+                            Some(SoldState::Sold(t)) => Some(t),
+                            Some(SoldState::Returned(_)) => None,
+                            None if no_folded => None,
+                            None => folded.get_hashed(key, hash).map(|t| t as i64),
+                        };
+                        reason.insert_if(Reason::Sold, sold_at.is_some_and(|t| t >= *oldest));
+                    }
+                }
+            }
+        }
+
+        for (k, r) in keys.iter_mut().zip(readings) {
+            *k = r.gtin();
+        }
+        let gtins = &keys[..n];
+        let blocked_gtin = self.stack(Table::BlockedGtin);
+        if !blocked_gtin.is_empty() {
+            blocked_gtin.get_chunk(gtins, gtin_hash, found);
+            for (reason, f) in reasons.iter_mut().zip(found.iter()) {
+                let flags = f.unwrap_or(0);
+                reason.insert_if(Reason::Gtin, flags & gtin_flags::BLOCKED != 0);
+                reason.insert_if(Reason::GreyGtin, flags & gtin_flags::GREY != 0);
+            }
+        }
+        min_price.fill(None);
+        let min_prices = self.stack(Table::MinPrice);
+        if !min_prices.is_empty() {
+            min_prices.get_chunk(gtins, gtin_hash, min_price);
+        }
+        let series = self.stack(Table::BlockedSeries);
+        if !series.is_empty() {
+            look_up_series(series, readings, reasons);
+        }
+        if let Some(price) = options.price_kopecks {
+            for ((reason, min), r) in reasons.iter_mut().zip(min_price.iter()).zip(readings) {
+                reason.insert_if(Reason::BelowMinPrice, min.is_some_and(|m| price < m));
+                let mrp = r.mrp_kopecks();
+                reason.insert_if(
+                    Reason::AboveMaxPrice,
+                    mrp.is_some_and(|m| price > u64::from(m)),
+                );
+            }
+        }
+    }
+}
+
+/// The series table is keyed by GTIN + batch; only medicine codes carry a batch.
+fn look_up_series(series: &TableStack, readings: &[Reading], reasons: &mut [Reasons]) {
+    let mut key = [0u8; 14 + code::MAX_BATCH_LEN];
+    for (reading, reason) in readings.iter().zip(reasons.iter_mut()) {
+        let Some(batch) = reading.batch() else {
+            continue;
+        };
+        key[..14].copy_from_slice(reading.gtin());
+        key[14..14 + batch.len()].copy_from_slice(batch);
+        let key = &key[..14 + batch.len()];
+        reason.insert_if(
+            Reason::Series,
+            series.get_hashed(key, key_hash(key)).is_some(),
+        );
+    }
+}
+
+/// Hands each input of a looked-up step to `each`.
+fn emit<S: AsRef<[u8]>>(
+    step: &Step,
+    inputs: &[S],
+    first: usize,
+    each: &mut impl FnMut(usize, &Outcome<'_>),
+) {
+    let mut errors = step.errors.iter().peekable();
+    for (i, input) in inputs.iter().enumerate().take(step.n_inputs) {
+        let (start, count) = step.spans[i];
+        let span = usize::from(start)..usize::from(start) + usize::from(count);
+        let readings = &step.readings[span.clone()];
+        let reasons = &step.reasons[span.clone()];
+        let decision =
+            Decision::of_readings(readings, reasons, &step.min_price[span], step.repairs[i]);
+        let error = errors.next_if(|(at, _)| *at == i).map(|(_, e)| e);
+        each(
+            first + i,
+            &Outcome {
+                input: input.as_ref(),
+                decision: &decision,
+                error,
+                readings,
+                reasons,
+            },
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Verdicts written as JSON straight from the check path's outcomes.

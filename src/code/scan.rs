@@ -1,0 +1,414 @@
+//! The fast reading of the forms scanners send almost always, without heap allocation.
+//!
+//! [`scan`] reads a code whose normalisation only cuts bytes off its ends — a canonical
+//! GS1 string with GS, a `]d2`/`]C1`/`]Q3` prefix, a leading FNC1, the textual `<GS>` or
+//! `x1d` at an element boundary, a bare КИ, a 21/29-character tobacco pack — into an inline
+//! [`Reading`]. It runs the same structure rules as [`super::parse`] over the borrowed
+//! input, and answers `None` wherever it would have to rewrite the input (keyboard layout,
+//! `[GS]` and the other escaped forms, bracketed AIs, base64, a restored leading zero) or
+//! where the input reads more than one way or not at all: the caller then uses
+//! [`super::parse`], which decides every case. It never guesses: whenever it answers, the
+//! full parser gives the same single reading and the same repairs (a differential test in
+//! `tests/properties.rs` holds it to that).
+
+use super::alphabet::{self, first_non_gs1};
+use super::{Code, GS, MAX_INPUT_LEN, Repair, SERIAL_LENGTHS, Structure, ai};
+
+/// Longest КИ: `01` + GTIN-14 + `21` + a 20-character serial.
+pub const MAX_KI_LEN: usize = 38;
+/// Longest batch (AI 10 holds at most 20 characters).
+pub const MAX_BATCH_LEN: usize = 20;
+
+/// One reading of a code, held inline: the КИ, its structure, the batch and a tobacco
+/// pack's max retail price. What a lookup needs, with no heap behind it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    ki: [u8; MAX_KI_LEN],
+    ki_len: u8,
+    batch: [u8; MAX_BATCH_LEN],
+    batch_len: u8,
+    structure: Structure,
+    mrp_kopecks: Option<u32>,
+}
+
+impl std::fmt::Debug for Reading {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reading")
+            .field("ki", &String::from_utf8_lossy(self.ki()))
+            .field("structure", &self.structure)
+            .field("batch", &self.batch().map(String::from_utf8_lossy))
+            .field("mrp_kopecks", &self.mrp_kopecks)
+            .finish()
+    }
+}
+
+impl Default for Reading {
+    /// An empty placeholder (what a scratch buffer holds before a reading is written).
+    fn default() -> Self {
+        Reading {
+            ki: [0; MAX_KI_LEN],
+            ki_len: 0,
+            batch: [0; MAX_BATCH_LEN],
+            batch_len: 0,
+            structure: Structure::TobaccoPack,
+            mrp_kopecks: None,
+        }
+    }
+}
+
+impl Reading {
+    /// A reading of `ki` (at most [`MAX_KI_LEN`] bytes, as every structure's КИ is) with
+    /// an optional batch (at most [`MAX_BATCH_LEN`] bytes). `None` if either is longer.
+    pub fn new(
+        ki: &[u8],
+        structure: Structure,
+        batch: Option<&[u8]>,
+        mrp_kopecks: Option<u32>,
+    ) -> Option<Reading> {
+        let batch = batch.unwrap_or_default();
+        if ki.len() > MAX_KI_LEN || batch.len() > MAX_BATCH_LEN {
+            return None;
+        }
+        let mut reading = Reading {
+            ki: [0; MAX_KI_LEN],
+            ki_len: ki.len() as u8,
+            batch: [0; MAX_BATCH_LEN],
+            batch_len: batch.len() as u8,
+            structure,
+            mrp_kopecks,
+        };
+        reading.ki[..ki.len()].copy_from_slice(ki);
+        reading.batch[..batch.len()].copy_from_slice(batch);
+        Some(reading)
+    }
+
+    /// The reading of a parsed code.
+    pub fn of_code(code: &Code) -> Option<Reading> {
+        Reading::new(
+            code.ki.as_bytes(),
+            code.structure,
+            code.batch.as_deref().map(str::as_bytes),
+            code.mrp_kopecks,
+        )
+    }
+
+    /// The КИ.
+    #[inline]
+    pub fn ki(&self) -> &[u8] {
+        &self.ki[..usize::from(self.ki_len)]
+    }
+
+    /// The GTIN-14 inside the КИ.
+    #[inline]
+    pub fn gtin(&self) -> &[u8] {
+        match self.structure {
+            Structure::Gs1 { .. } => &self.ki[2..16],
+            Structure::TobaccoPack => &self.ki[..14],
+        }
+    }
+
+    /// The serial inside the КИ.
+    pub fn serial(&self) -> &[u8] {
+        match self.structure {
+            Structure::Gs1 { .. } => &self.ki()[18..],
+            Structure::TobaccoPack => &self.ki()[14..],
+        }
+    }
+
+    /// The batch (AI 10), when the code carries one.
+    #[inline]
+    pub fn batch(&self) -> Option<&[u8]> {
+        (self.batch_len > 0).then(|| &self.batch[..usize::from(self.batch_len)])
+    }
+
+    /// The structure.
+    pub fn structure(&self) -> Structure {
+        self.structure
+    }
+
+    /// A tobacco pack's max retail price, kopecks.
+    #[inline]
+    pub fn mrp_kopecks(&self) -> Option<u32> {
+        self.mrp_kopecks
+    }
+
+    /// The same reading as an owned [`Code`].
+    pub fn to_code(&self) -> Code {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        Code {
+            ki: text(self.ki()),
+            gtin: text(self.gtin()),
+            serial: text(self.serial()),
+            structure: self.structure,
+            mrp_kopecks: self.mrp_kopecks,
+            batch: self.batch().map(text),
+        }
+    }
+}
+
+/// The repairs applied to an input, in order, held inline (each repair appears at most
+/// once, and there are eight).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Repairs {
+    /// Four bits per repair ([`Repair::code`]), the first in the lowest bits.
+    packed: u32,
+    len: u8,
+}
+
+impl std::fmt::Debug for Repairs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Repairs {
+    /// Appends a repair (ignored when eight are held already, which cannot happen: each
+    /// repair is applied at most once).
+    pub fn push(&mut self, repair: Repair) {
+        if self.len < 8 {
+            self.packed |= repair.code() << (4 * u32::from(self.len));
+            self.len += 1;
+        }
+    }
+
+    /// Whether no repair was needed.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The repairs in the order they were applied.
+    pub fn iter(&self) -> impl Iterator<Item = Repair> + '_ {
+        (0..u32::from(self.len)).filter_map(|i| Repair::from_code((self.packed >> (4 * i)) & 0xf))
+    }
+
+    /// The repairs of a full parse.
+    pub fn of(repairs: &[Repair]) -> Repairs {
+        let mut out = Repairs::default();
+        for &r in repairs {
+            out.push(r);
+        }
+        out
+    }
+}
+
+/// What [`scan`] read: the single reading and the repairs it took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scan {
+    /// The one КИ the input reads as.
+    pub reading: Reading,
+    /// The repairs, in the order [`super::parse`] reports them.
+    pub repairs: Repairs,
+}
+
+/// Reads the common forms without allocating; `None` means "use [`super::parse`]".
+pub fn scan(input: &[u8]) -> Option<Scan> {
+    if input.len() > MAX_INPUT_LEN {
+        return None;
+    }
+    let mut repairs = Repairs::default();
+    let mut text = trim(input);
+    if text.is_empty() || !text.is_ascii() {
+        return None;
+    }
+    if text[0] == b']' {
+        match text.get(..3) {
+            Some(b"]d2" | b"]C1" | b"]Q3") => {
+                text = &text[3..];
+                repairs.push(Repair::SymbologyPrefix);
+            }
+            _ => return None,
+        }
+    }
+    // `[GS]`, `{GS}` and the backslash forms are rewritten by the full normaliser.
+    if text.iter().any(|b| matches!(b, b'[' | b'{' | b'\\')) {
+        return None;
+    }
+    let leading = text.iter().take_while(|&&b| b == GS).count();
+    if leading > 0 {
+        text = &text[leading..];
+        if ai::separator_len(text).is_some() {
+            return None; // a textual separator after the FNC1: the full normaliser's case
+        }
+        repairs.push(Repair::LeadingGs);
+    } else if ai::separator_len(text).is_some() {
+        return None;
+    }
+    while let [rest @ .., GS] = text {
+        text = rest;
+    }
+    if text.is_empty() {
+        return None;
+    }
+    let tobacco_length = (text.len() == 21 || text.len() == 29) && !text.contains(&GS);
+    let reading = if text.starts_with(b"01") {
+        if tobacco_length {
+            return None; // might also be a tobacco pack: let the full parser weigh both
+        }
+        gs1(text, &mut repairs)?
+    } else if tobacco_length {
+        tobacco_pack(text)?
+    } else {
+        return None;
+    };
+    Some(Scan { reading, repairs })
+}
+
+/// The input without the blanks [`super::parse`] trims.
+fn trim(input: &[u8]) -> &[u8] {
+    let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let start = input.iter().position(|b| !blank(b)).unwrap_or(input.len());
+    let end = input
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |e| e + 1);
+    &input[start..end]
+}
+
+fn valid_gtin(gtin: &[u8]) -> bool {
+    gtin.len() == 14
+        && gtin.iter().all(u8::is_ascii_digit)
+        && alphabet::gtin_check_digit(&gtin[..13]) == gtin[13]
+}
+
+/// `01` + GTIN + `21` + serial + AIs, with exactly one reading.
+fn gs1(text: &[u8], repairs: &mut Repairs) -> Option<Reading> {
+    if !valid_gtin(text.get(2..16)?) || text.get(16..18)? != b"21" {
+        return None;
+    }
+    let tail = &text[18..];
+    let gs_at = tail.iter().position(|&b| b == GS);
+    let segment = &tail[..gs_at.unwrap_or(tail.len())];
+    let after_gs = gs_at.map_or(&[][..], |p| &tail[p + 1..]);
+    let reading = |serial_len: usize, batch: Option<&[u8]>| {
+        Reading::new(
+            &text[..18 + serial_len],
+            Structure::Gs1 {
+                serial_len: serial_len as u8,
+            },
+            batch,
+            None,
+        )
+    };
+    // A GS right after a serial of a valid length settles it.
+    if gs_at.is_some()
+        && SERIAL_LENGTHS.contains(&segment.len())
+        && first_non_gs1(segment).is_none()
+    {
+        return reading(segment.len(), ai::parse_lenient(after_gs).batch);
+    }
+    // Otherwise the structure decides, as in the full parser: it must leave one reading.
+    let mut found = None;
+    for &len in &SERIAL_LENGTHS {
+        if len > segment.len() || first_non_gs1(&segment[..len]).is_some() {
+            continue;
+        }
+        let rest = &segment[len..];
+        let Some(extras) = ai::parse_exact(rest) else {
+            continue;
+        };
+        if found.is_some() {
+            return None;
+        }
+        let batch = extras.batch.or_else(|| ai::parse_lenient(after_gs).batch);
+        let textual_end = ai::separator_len(rest).is_some_and(|n| n > 1);
+        found = Some((len, batch, textual_end));
+    }
+    let (len, batch, textual_end) = found?;
+    if len != segment.len() {
+        repairs.push(if textual_end {
+            Repair::TextualGs
+        } else {
+            Repair::GsRecoveredFromStructure
+        });
+    }
+    reading(len, batch)
+}
+
+/// GTIN-14 + serial 7 [+ price 4 + check 4].
+fn tobacco_pack(text: &[u8]) -> Option<Reading> {
+    if !valid_gtin(&text[..14]) || first_non_gs1(&text[14..21]).is_some() {
+        return None;
+    }
+    let mut mrp_kopecks = None;
+    if text.len() == 29 {
+        let mut value = 0u32;
+        for &ch in &text[21..25] {
+            value = value * 80 + alphabet::base80_digit(ch)?;
+        }
+        if first_non_gs1(&text[25..29]).is_some() {
+            return None;
+        }
+        mrp_kopecks = Some(value);
+    }
+    Reading::new(&text[..21], Structure::TobaccoPack, None, mrp_kopecks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whenever the fast reading answers, the full parser gives the same reading and
+    /// repairs; on these common forms it must answer.
+    #[test]
+    fn common_forms_agree_with_the_full_parser() {
+        let crypto = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789+/=abcde";
+        let inputs = [
+            "0104600439931256215abcdEFGH1234\u{1d}93dGVz".to_string(),
+            "]d20104600439931256215abcdEFGH1234\u{1d}93dGVz".to_string(),
+            "\u{1d}0104600439931256215abcdEFGH1234\u{1d}93dGVz\u{1d}".to_string(),
+            "0104600439931256215abcdEFGH1234<GS>93dGVz".to_string(),
+            "0104600439931256215abcdEFGH1234".to_string(),
+            format!("0104600439931256215abcdEFGH1234\u{1d}91EE06\u{1d}92{crypto}"),
+            format!("0104600439931256215abcdEFGH1234\u{1d}91EE06\u{1d}92{crypto}\u{1d}10SER1"),
+            "04647297654361!%C5UGbACW.abcd".to_string(),
+            "04647297654361!%C5UGb".to_string(),
+            "0104600439931256215abcdEFGH123493dGVz".to_string(),
+        ];
+        for input in &inputs {
+            let fast = scan(input.as_bytes()).unwrap_or_else(|| panic!("{input:?} not read"));
+            let full = super::super::parse(input).unwrap();
+            assert_eq!(full.candidates, [fast.reading.to_code()], "{input:?}");
+            assert_eq!(full.repairs, fast.repairs.iter().collect::<Vec<_>>());
+        }
+        let with_batch = scan(inputs[6].as_bytes()).unwrap();
+        assert_eq!(with_batch.reading.batch(), Some(&b"SER1"[..]));
+    }
+
+    #[test]
+    fn rewritten_or_ambiguous_forms_are_left_to_the_full_parser() {
+        assert!(
+            super::super::parse("0104600439931256215abcdEF93dGVz")
+                .unwrap()
+                .is_ambiguous()
+        );
+        for input in [
+            "0104600439931256215abcdEFGH1234[GS]93dGVz",
+            "(01)04600439931256(21)5abcdEFGH1234(93)dGVz",
+            "104600439931256215abcdEFGH1234\u{1d}93dGVz",
+            "0104600439931256215abcdEF93dGVz",
+            "]d1whatever",
+            "",
+            "   ",
+        ] {
+            assert_eq!(scan(input.as_bytes()), None, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn repairs_keep_their_order() {
+        let r = Repairs::of(&[
+            Repair::SymbologyPrefix,
+            Repair::LeadingGs,
+            Repair::TextualGs,
+        ]);
+        assert_eq!(
+            r.iter().collect::<Vec<_>>(),
+            [
+                Repair::SymbologyPrefix,
+                Repair::LeadingGs,
+                Repair::TextualGs
+            ]
+        );
+        assert!(Repairs::default().is_empty());
+    }
+}
