@@ -373,6 +373,71 @@ fn main() {
     );
 
     let n = texts.len();
+    let mut out = vec![Decision::default(); batch];
+    if args.iter().any(|a| a == "--stages") {
+        // How the time splits: reading alone, КИ lookups alone, the whole check.
+        let read = best_of_three(n, || {
+            let mut found = 0usize;
+            for t in &texts {
+                found += usize::from(cisgate::code::scan(t).is_some());
+            }
+            std::hint::black_box(found);
+        });
+        let kis: Vec<Vec<u8>> = texts
+            .iter()
+            .filter_map(|t| cisgate::code::scan(t).map(|s| s.reading.ki().to_vec()))
+            .collect();
+        let index = live.generation();
+        let mut flags = Vec::new();
+        let lookups = best_of_three(kis.len(), || {
+            for c in kis.chunks(batch) {
+                index.index().contains_ki_batch(c, &mut flags);
+            }
+            std::hint::black_box(&flags);
+        });
+        let whole = best_of_three(n, || {
+            for chunk in texts.chunks(batch) {
+                live.check_batch_into(chunk, &options, &mut out[..chunk.len()])
+                    .unwrap();
+            }
+        });
+        let plain: Vec<&[u8]> = scans
+            .iter()
+            .filter(|s| s.plain)
+            .map(|s| s.text.as_slice())
+            .collect();
+        let whole_plain = best_of_three(plain.len(), || {
+            for chunk in plain.chunks(batch) {
+                live.check_batch_into(chunk, &options, &mut out[..chunk.len()])
+                    .unwrap();
+            }
+        });
+        let noisy: Vec<&[u8]> = scans
+            .iter()
+            .filter(|s| !s.plain)
+            .map(|s| s.text.as_slice())
+            .collect();
+        let whole_noisy = best_of_three(noisy.len(), || {
+            for chunk in noisy.chunks(batch) {
+                live.check_batch_into(chunk, &options, &mut out[..chunk.len()])
+                    .unwrap();
+            }
+        });
+        println!(
+            "M/s: scan {read:.2}, contains_ki_batch {lookups:.2}, whole check {whole:.2} (plain forms {whole_plain:.2}, other forms {whole_noisy:.2})"
+        );
+        return;
+    }
+    if args.iter().any(|a| a == "--profile") {
+        // Only the compact path on one thread, for a profiler.
+        for _ in 0..arg(&args, "--passes").unwrap_or(200) {
+            for chunk in texts.chunks(batch) {
+                live.check_batch_into(chunk, &options, &mut out[..chunk.len()])
+                    .unwrap();
+            }
+        }
+        return;
+    }
     let base_1 = best_of_three(n, || {
         let mut blocked = 0usize;
         for s in &texts {
@@ -387,7 +452,6 @@ fn main() {
             .sum();
         std::hint::black_box(blocked);
     });
-    let mut out = vec![Decision::default(); batch];
     let ours_1 = best_of_three(n, || {
         for chunk in texts.chunks(batch) {
             live.check_batch_into(chunk, &options, &mut out[..chunk.len()])

@@ -92,7 +92,9 @@ pub enum LiveError {
     Journal(#[from] JournalError),
     /// The data is older than the allowed period: offline checks are refused.
     #[error(
-        "offline check refused: the index data is as of {as_of}, {age_hours:.1} h old, over the allowed {max_age_hours} h; update the lists (cisgate build, apply or pull), or change the limit (--max-age-hours, --ignore-freshness; LiveOptions::max_age_ms)"
+        "offline check refused: the index data is as of {as_of}, {} old, over the allowed {}; update the lists (cisgate build, apply or pull), or change the limit (--max-age-hours, --ignore-freshness; LiveOptions::max_age_ms)",
+        crate::time::format_span(*age_ms),
+        crate::time::format_span(*max_age_ms)
     )]
     Stale {
         /// When the data was current.
@@ -101,6 +103,10 @@ pub enum LiveError {
         age_hours: f64,
         /// The allowed age in hours.
         max_age_hours: f64,
+        /// How old the data is, ms.
+        age_ms: i64,
+        /// The allowed age, ms.
+        max_age_ms: i64,
     },
     /// The input is not a marking code.
     #[error("{input:?}: {error}")]
@@ -354,14 +360,36 @@ impl CheckView<'_> {
         options: &CheckOptions,
         out: &mut [Decision],
     ) {
+        self.par_check_with(inputs, options, out, |slot, outcome| {
+            *slot = *outcome.decision
+        });
+    }
+
+    /// Decides `inputs` across the cores, handing each outcome to `write` with its slot of
+    /// `out` (as long as `inputs`): a caller's own answer type (the C ABI's verdicts)
+    /// written in place. The calling thread alone checks a short batch.
+    pub fn par_check_with<S: AsRef<[u8]> + Sync, T: Send>(
+        &self,
+        inputs: &[S],
+        options: &CheckOptions,
+        out: &mut [T],
+        write: impl Fn(&mut T, &Outcome<'_>) + Sync,
+    ) {
         use rayon::prelude::*;
+        let part = |inputs: &[S], out: &mut [T]| {
+            self.check_each(inputs, options, |i, outcome| {
+                if let Some(slot) = out.get_mut(i) {
+                    write(slot, outcome);
+                }
+            });
+        };
         if inputs.len() < PARALLEL_BATCH_MIN {
-            return self.check_into(inputs, options, out);
+            return part(inputs, out);
         }
         inputs
             .par_chunks(PARALLEL_CHUNK)
             .zip(out.par_chunks_mut(PARALLEL_CHUNK))
-            .for_each(|(inputs, out)| self.check_into(inputs, options, out));
+            .for_each(|(inputs, out)| part(inputs, out));
     }
 
     /// Rich verdicts of `inputs`, on the calling thread.
@@ -466,11 +494,16 @@ impl LiveIndex {
     fn fresh(&self, generation: &Generation) -> Result<(), LiveError> {
         let as_of = generation.index.manifest().as_of_ms;
         match self.options.max_age_ms {
-            Some(max) if crate::time::now_ms() - as_of > max => Err(LiveError::Stale {
-                as_of: crate::time::format_rfc3339(as_of),
-                age_hours: hours(crate::time::now_ms() - as_of),
-                max_age_hours: hours(max),
-            }),
+            Some(max) if crate::time::now_ms() - as_of > max => {
+                let age = crate::time::now_ms() - as_of;
+                Err(LiveError::Stale {
+                    as_of: crate::time::format_rfc3339(as_of),
+                    age_hours: hours(age),
+                    max_age_hours: hours(max),
+                    age_ms: age,
+                    max_age_ms: max,
+                })
+            }
             _ => Ok(()),
         }
     }
@@ -733,11 +766,15 @@ fn lock_until<T>(
 /// same КИ (the second sale would fail after the first was decided).
 fn canonical_kis<S: AsRef<str>>(inputs: &[S]) -> Result<Vec<String>, LiveError> {
     let mut kis: Vec<String> = Vec::with_capacity(inputs.len());
+    // Position of each КИ seen, to name both places of a repeat (a scan of the list would
+    // make a 4000-code sale cost millions of comparisons).
+    let mut seen = std::collections::HashMap::with_capacity(inputs.len());
     for (second, input) in inputs.iter().enumerate() {
         let ki = canonical_ki(input.as_ref())?;
-        if let Some(first) = kis.iter().position(|k| *k == ki) {
+        if let Some(&first) = seen.get(&ki) {
             return Err(LiveError::Duplicate { ki, first, second });
         }
+        seen.insert(ki.clone(), second);
         kis.push(ki);
     }
     Ok(kis)

@@ -34,6 +34,21 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// A duration for people: `73.2 h` from an hour up, `12.5 min` below it, `3.4 s` below a
+/// minute, so that a small limit never reads as `0 h`.
+pub fn format_span(ms: i64) -> String {
+    let ms = ms.max(0) as f64;
+    let (value, unit) = if ms >= 3_600_000.0 {
+        (ms / 3_600_000.0, "h")
+    } else if ms >= 60_000.0 {
+        (ms / 60_000.0, "min")
+    } else {
+        (ms / 1000.0, "s")
+    };
+    let text = format!("{value:.1}");
+    format!("{} {unit}", text.strip_suffix(".0").unwrap_or(&text))
+}
+
 /// Formats Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn format_rfc3339(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
@@ -108,6 +123,15 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_read_right_at_every_scale() {
+        assert_eq!(format_span(73 * 3_600_000 + 720_000), "73.2 h");
+        assert_eq!(format_span(72 * 3_600_000), "72 h");
+        assert_eq!(format_span(750_000), "12.5 min");
+        assert_eq!(format_span(3_400), "3.4 s");
+        assert_eq!(format_span(-5), "0 s");
+    }
 
     #[test]
     fn round_trip_and_forms() {

@@ -24,7 +24,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
 
-use cisgate::check::{Reason, Status, Verdict};
+use cisgate::check::{Decision, Status, Verdict};
 use cisgate::index::Table;
 use cisgate::live::{LiveError, LiveIndex, LiveOptions};
 
@@ -227,45 +227,42 @@ fn bytes<'a>(ptr: *const u8, len: usize, what: &str, max: usize) -> Result<&'a [
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
-/// A batch element whose pointer and length [`element`] accepted: its bytes without a copy
-/// or a second check.
+/// A batch element whose pointer and length [`checked`] accepted: its bytes without a copy
+/// or a second check. An element over [`CISGATE_MAX_CODE_LEN`] reads as empty, so that it
+/// is answered `INVALID` (no code is that long) without its bytes being touched.
 #[repr(transparent)]
 struct Checked(cisgate_bytes);
 
+// SAFETY: the bytes behind a batch element are only read, and the caller keeps them alive
+// and unchanged for the whole call (the documented contract), on whatever thread reads them.
+unsafe impl Sync for Checked {}
+
 impl AsRef<[u8]> for Checked {
     fn as_ref(&self) -> &[u8] {
-        if self.0.len == 0 {
+        if self.0.len == 0 || self.0.len > CISGATE_MAX_CODE_LEN {
             return &[];
         }
-        // SAFETY: checked by `element` (non-null, `len` readable bytes) before wrapping.
+        // SAFETY: checked by `checked` (non-null when `len` > 0; `len` readable bytes).
         unsafe { std::slice::from_raw_parts(self.0.ptr, self.0.len) }
     }
 }
 
-/// A batch's input array, every element checked like [`bytes`] (in one branch-free pass
-/// when all are fine, which is the hot path).
+/// A batch's input array with every element's pointer checked (in one branch-free pass
+/// when all are fine, which is the hot path): a null pointer with a length is an argument
+/// error naming the element; a length over the maximum is answered per element.
 fn checked<'a>(inputs: &'a [cisgate_bytes], array: &str) -> Result<&'a [Checked], Failure> {
-    let fine = inputs.iter().fold(true, |ok, c| {
-        ok & (c.len <= CISGATE_MAX_CODE_LEN) & (c.len > 0) & !c.ptr.is_null()
-    });
-    if !fine {
-        for (i, c) in inputs.iter().enumerate() {
-            element(c, i, array)?;
-        }
+    let fine = inputs
+        .iter()
+        .fold(true, |ok, c| ok & (!c.ptr.is_null() | (c.len == 0)));
+    if !fine && let Some(i) = inputs.iter().position(|c| c.ptr.is_null() && c.len > 0) {
+        return Err(argument(format!(
+            "{array}[{i}] is a null pointer with {} bytes",
+            inputs[i].len
+        )));
     }
     // SAFETY: `Checked` is a transparent wrapper of `cisgate_bytes`, and every element was
-    // just checked (an empty one is read as empty, whatever its pointer).
+    // just checked (an empty or over-long one is read as empty, whatever its pointer).
     Ok(unsafe { &*(std::ptr::from_ref(inputs) as *const [Checked]) })
-}
-
-/// Element `i` of a batch's input array: checked like [`bytes`], with its name formatted
-/// only for an error (a name per element would cost more than looking it up).
-fn element<'a>(c: &cisgate_bytes, i: usize, array: &str) -> Result<&'a [u8], Failure> {
-    if c.len <= CISGATE_MAX_CODE_LEN && c.len > 0 && !c.ptr.is_null() {
-        // SAFETY: the caller passes `len` readable bytes at `ptr` (the documented contract).
-        return Ok(unsafe { std::slice::from_raw_parts(c.ptr, c.len) });
-    }
-    bytes(c.ptr, c.len, &format!("{array}[{i}]"), CISGATE_MAX_CODE_LEN)
 }
 
 fn text<'a>(ptr: *const u8, len: usize, what: &str, max: usize) -> Result<&'a str, Failure> {
@@ -289,7 +286,22 @@ fn live_error(e: LiveError) -> Failure {
         LiveError::Journal(_) | LiveError::Busy { .. } | LiveError::Abandoned => {
             CISGATE_ERR_JOURNAL
         }
-        LiveError::Stale { .. } => CISGATE_ERR_STALE,
+        LiveError::Stale {
+            as_of,
+            age_ms,
+            max_age_ms,
+            ..
+        } => {
+            // Named as a C caller knows them, not by the CLI's flags or Rust's fields.
+            return (
+                CISGATE_ERR_STALE,
+                format!(
+                    "offline check refused: the index data is as of {as_of}, {} old, over the allowed {} (cisgate_options.max_age_hours); update the lists (cisgate build, apply or pull) and call cisgate_refresh, or open the index with a larger max_age_hours (0 or less never refuses)",
+                    cisgate::time::format_span(*age_ms),
+                    cisgate::time::format_span(*max_age_ms)
+                ),
+            );
+        }
         LiveError::InvalidCode { .. } => CISGATE_ERR_INVALID_CODE,
         LiveError::Ambiguous { .. } | LiveError::Duplicate { .. } => CISGATE_ERR_AMBIGUOUS,
         LiveError::AlreadySold { .. } => CISGATE_ERR_ALREADY_SOLD,
@@ -311,19 +323,35 @@ fn fill(buffer: &mut [c_char], text: &str) {
     }
 }
 
-fn reason_bit(r: Reason) -> u32 {
-    match r {
-        Reason::Cis => CISGATE_REASON_CIS,
-        Reason::Gtin => CISGATE_REASON_GTIN,
-        Reason::GreyGtin => CISGATE_REASON_GREY_GTIN,
-        Reason::Series => CISGATE_REASON_SERIES,
-        Reason::BelowMinPrice => CISGATE_REASON_BELOW_MIN_PRICE,
-        Reason::AboveMaxPrice => CISGATE_REASON_ABOVE_MAX_PRICE,
-        Reason::Sold => CISGATE_REASON_SOLD,
-    }
+/// Writes a decision of the check path into a caller's verdict (the reason bits are the
+/// core's own, [`cisgate::check::Reason::bit`]; a test holds them equal to the constants).
+fn write_decision(out: &mut cisgate_verdict, d: &Decision) {
+    out.status = match d.status() {
+        Status::Allowed => CISGATE_STATUS_ALLOWED,
+        Status::Blocked => CISGATE_STATUS_BLOCKED,
+        Status::Invalid => CISGATE_STATUS_INVALID,
+    };
+    out.reasons = u32::from(d.reasons().bits());
+    out.flags = if d.is_ambiguous() {
+        CISGATE_FLAG_AMBIGUOUS
+    } else {
+        0
+    } | if d.repairs().is_empty() {
+        0
+    } else {
+        CISGATE_FLAG_REPAIRED
+    };
+    fill(&mut out.ki, d.ki().unwrap_or(""));
+    fill(&mut out.gtin, d.gtin().unwrap_or(""));
+    out.min_price_kopecks = d
+        .min_price_kopecks()
+        .map_or(-1, |p| i64::try_from(p).unwrap_or(i64::MAX));
+    out.max_retail_price_kopecks = d.max_retail_price_kopecks().map_or(-1, i64::from);
 }
 
-fn write_verdict(out: &mut cisgate_verdict, v: &Verdict) {
+/// The rich verdict's fields in a caller's verdict (the online adapter's offline answer).
+#[cfg_attr(not(feature = "online"), allow(dead_code))]
+pub(crate) fn write_verdict(out: &mut cisgate_verdict, v: &Verdict) {
     out.status = match v.status {
         Status::Allowed => CISGATE_STATUS_ALLOWED,
         Status::Blocked => CISGATE_STATUS_BLOCKED,
@@ -332,8 +360,7 @@ fn write_verdict(out: &mut cisgate_verdict, v: &Verdict) {
     out.reasons = v
         .reasons
         .iter()
-        .map(|&r| reason_bit(r))
-        .fold(0, |a, b| a | b);
+        .fold(0, |bits, r| bits | u32::from(r.bit()));
     out.flags = if v.candidates.is_empty() {
         0
     } else {
@@ -345,7 +372,9 @@ fn write_verdict(out: &mut cisgate_verdict, v: &Verdict) {
     };
     fill(&mut out.ki, v.ki.as_deref().unwrap_or(""));
     fill(&mut out.gtin, v.gtin.as_deref().unwrap_or(""));
-    out.min_price_kopecks = v.min_price_kopecks.map_or(-1, |p| p as i64);
+    out.min_price_kopecks = v
+        .min_price_kopecks
+        .map_or(-1, |p| i64::try_from(p).unwrap_or(i64::MAX));
     out.max_retail_price_kopecks = v.max_retail_price_kopecks.map_or(-1, i64::from);
 }
 
@@ -359,10 +388,38 @@ fn refused(out: &mut cisgate_verdict) {
     out.max_retail_price_kopecks = -1;
 }
 
-fn price(price_kopecks: i64) -> cisgate::CheckOptions {
-    cisgate::CheckOptions {
-        price_kopecks: u64::try_from(price_kopecks).ok(),
+/// The sale price: kopecks, or -1 for none; any other negative is an argument error.
+fn price(price_kopecks: i64) -> Result<cisgate::CheckOptions, Failure> {
+    match price_kopecks {
+        -1 => Ok(cisgate::CheckOptions::default()),
+        p if p < 0 => Err(argument(format!(
+            "price_kopecks is {p}: give the price in kopecks (0 or more), or -1 for none"
+        ))),
+        p => Ok(cisgate::CheckOptions {
+            price_kopecks: Some(p as u64),
+        }),
     }
+}
+
+/// Checks `codes` into `out` against one generation: on the calling thread for a short
+/// batch, across the cores for a long one; stale data refuses every element.
+fn check_into(
+    live: &LiveIndex,
+    codes: &[Checked],
+    options: &cisgate::CheckOptions,
+    out: &mut [cisgate_verdict],
+) -> Result<(), Failure> {
+    let checked = live.with_view(|view| {
+        view.par_check_with(codes, options, out, |o, outcome| {
+            write_decision(o, outcome.decision)
+        })
+    });
+    checked.map_err(|e| {
+        for o in out.iter_mut() {
+            refused(o);
+        }
+        live_error(e)
+    })
 }
 
 /// The ABI version this library implements (`CISGATE_ABI_VERSION`).
@@ -540,13 +597,19 @@ pub extern "C" fn cisgate_check(
         let index = index_ref(index)?;
         let out = out_mut(out, "out")?;
         refused(out);
-        let input = String::from_utf8_lossy(bytes(code, code_len, "code", CISGATE_MAX_CODE_LEN)?);
-        let verdict = index
-            .live
-            .check(&input, &price(price_kopecks))
-            .map_err(live_error)?;
-        write_verdict(out, &verdict);
-        Ok(())
+        // Checked as any single argument (an over-long code is an argument error here; in
+        // a batch it is that element's INVALID verdict).
+        bytes(code, code_len, "code", CISGATE_MAX_CODE_LEN)?;
+        let code = [Checked(cisgate_bytes {
+            ptr: code,
+            len: code_len,
+        })];
+        check_into(
+            &index.live,
+            &code,
+            &price(price_kopecks)?,
+            std::slice::from_mut(out),
+        )
     })
 }
 
@@ -564,24 +627,8 @@ pub extern "C" fn cisgate_check_batch(
     guard(err, || {
         let index = index_ref(index)?;
         let (codes, out) = batch(codes, count, out)?;
-        let inputs: Vec<std::borrow::Cow<'_, str>> = checked(codes, "codes")?
-            .iter()
-            .map(|c| String::from_utf8_lossy(c.as_ref()))
-            .collect();
-        match index.live.check_batch(&inputs, &price(price_kopecks)) {
-            Ok(verdicts) => {
-                for (o, v) in out.iter_mut().zip(&verdicts) {
-                    write_verdict(o, v);
-                }
-                Ok(())
-            }
-            Err(e) => {
-                for o in out.iter_mut() {
-                    refused(o);
-                }
-                Err(live_error(e))
-            }
-        }
+        let codes = checked(codes, "codes")?;
+        check_into(&index.live, codes, &price(price_kopecks)?, out)
     })
 }
 

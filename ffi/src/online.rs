@@ -90,7 +90,7 @@ mod imp {
         let out = out_mut(out, "out")?;
         refused(&mut out.verdict);
         let input = text(code, code_len, "code", crate::CISGATE_MAX_CODE_LEN)?;
-        let v = online.checker.check(input, &price(price_kopecks));
+        let v = online.checker.check(input, &price(price_kopecks)?);
         match &v.offline {
             Some(offline) => write_verdict(&mut out.verdict, offline),
             None => {

@@ -149,7 +149,7 @@ impl Decision {
             decision.ki[..ki.len()].copy_from_slice(ki);
             decision.ki_len = ki.len() as u8;
         }
-        if readings.iter().all(|r| r.gtin() == first.gtin()) {
+        if !decision.ambiguous || readings.iter().all(|r| r.gtin() == first.gtin()) {
             decision.gtin.copy_from_slice(first.gtin());
             decision.has_gtin = true;
         }

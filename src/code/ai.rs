@@ -4,7 +4,7 @@
 //! to pick out the batch (AI 10, checked against banned medicine series).
 
 use super::GS;
-use super::alphabet::is_gs1_char;
+use super::alphabet::{all_digits, all_gs1};
 
 /// What a parse of the elements after the serial found. Borrows the parsed text, so that
 /// a parse without textual separators allocates nothing.
@@ -147,21 +147,21 @@ fn parse_from<'a>(s: &'a [u8], mut extras: Extras<'a>, mode: Mode) -> Option<Ext
         return give_up(extras);
     };
     let body = &s[ai_len..];
-    let fixed = |n: usize, ok: fn(&u8) -> bool| body.len() >= n && body[..n].iter().all(ok);
+    let fixed = |n: usize, all: fn(&[u8]) -> bool| body.len() >= n && all(&body[..n]);
     match shape {
         Value::Digits(n) | Value::Chars(n) => {
-            let ok: fn(&u8) -> bool = if matches!(shape, Value::Digits(_)) {
-                u8::is_ascii_digit
+            let all = if matches!(shape, Value::Digits(_)) {
+                all_digits
             } else {
-                |b| is_gs1_char(*b)
+                all_gs1
             };
-            if !fixed(n, ok) {
+            if !fixed(n, all) {
                 return give_up(extras);
             }
             parse_from(&body[n..], extras, mode)
         }
         Value::KeyId => {
-            if !fixed(4, |b| is_gs1_char(*b)) {
+            if !fixed(4, all_gs1) {
                 return give_up(extras);
             }
             let after = skip_separators(&body[4..], &mut extras, mode);
@@ -176,14 +176,14 @@ fn parse_from<'a>(s: &'a [u8], mut extras: Extras<'a>, mode: Mode) -> Option<Ext
                 ..mode
             };
             for n in [44, 88] {
-                if !fixed(n, |b| is_gs1_char(*b)) {
+                if !fixed(n, all_gs1) {
                     continue;
                 }
                 if let Some(found) = parse_from(&body[n..], extras.clone(), exact) {
                     return Some(found);
                 }
             }
-            if mode.lenient && fixed(44, |b| is_gs1_char(*b)) {
+            if mode.lenient && fixed(44, all_gs1) {
                 return parse_from(&body[44..], extras, mode);
             }
             give_up(extras)
@@ -191,7 +191,7 @@ fn parse_from<'a>(s: &'a [u8], mut extras: Extras<'a>, mode: Mode) -> Option<Ext
         Value::Variable(max) => {
             let end = body.iter().position(|&b| b == GS).unwrap_or(body.len());
             let value = &body[..end];
-            if value.is_empty() || value.len() > max || !value.iter().all(|b| is_gs1_char(*b)) {
+            if value.is_empty() || value.len() > max || !all_gs1(value) {
                 return give_up(extras);
             }
             if &s[..ai_len] == b"10" {

@@ -1,15 +1,45 @@
 //! Character sets of Честный ЗНАК codes and the GTIN check digit.
 
-/// The GS1 82-character set (ISO/IEC 646 subset) allowed in serials and crypto tails.
+/// The GS1 82-character set (ISO/IEC 646 subset), as a table: a lookup instead of a
+/// chain of comparisons, for the check path that tests every character of a code.
+const GS1: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8,
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9'
+            | b'!' | b'"' | b'%' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b','
+            | b'-' | b'.' | b'/' | b':' | b';' | b'<' | b'=' | b'>' | b'?' | b'_');
+        b += 1;
+    }
+    table
+};
+
+/// Whether `b` is in the GS1 82-character set allowed in serials and crypto tails.
+#[inline]
 pub const fn is_gs1_char(b: u8) -> bool {
-    matches!(b,
-        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9'
-        | b'!' | b'"' | b'%' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b','
-        | b'-' | b'.' | b'/' | b':' | b';' | b'<' | b'=' | b'>' | b'?' | b'_')
+    GS1[b as usize]
+}
+
+/// Whether every byte is in the GS1 set (no early exit: codes are valid almost always,
+/// and a branch per character costs more than the few characters it would save).
+#[inline]
+pub fn all_gs1(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |ok, &b| ok & GS1[usize::from(b)])
+}
+
+/// Whether every byte is an ASCII digit.
+#[inline]
+pub fn all_digits(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |ok, &b| ok & b.is_ascii_digit())
 }
 
 /// Position of the first byte outside the GS1 82-character set, if any.
+#[inline]
 pub fn first_non_gs1(bytes: &[u8]) -> Option<usize> {
+    if all_gs1(bytes) {
+        return None;
+    }
     bytes.iter().position(|&b| !is_gs1_char(b))
 }
 
@@ -17,9 +47,21 @@ pub fn first_non_gs1(bytes: &[u8]) -> Option<usize> {
 const BASE80: &[u8; 80] =
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!\"%&'*+-./_,:;=<>?";
 
+/// Each byte's base-80 value plus one (0: not a digit).
+const BASE80_VALUE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 80 {
+        table[BASE80[i] as usize] = i as u8 + 1;
+        i += 1;
+    }
+    table
+};
+
 /// Value of one base-80 digit, or `None` for a byte outside the alphabet.
+#[inline]
 pub fn base80_digit(b: u8) -> Option<u32> {
-    BASE80.iter().position(|&c| c == b).map(|p| p as u32)
+    BASE80_VALUE[usize::from(b)].checked_sub(1).map(u32::from)
 }
 
 /// Encodes `value` (< 80⁴) as four base-80 digits, most significant first.
@@ -46,9 +88,7 @@ pub fn gtin_check_digit(first13: &[u8]) -> u8 {
 
 /// Whether `gtin` is 14 ASCII digits with a correct check digit.
 pub fn is_valid_gtin(gtin: &[u8]) -> bool {
-    gtin.len() == 14
-        && gtin.iter().all(u8::is_ascii_digit)
-        && gtin_check_digit(&gtin[..13]) == gtin[13]
+    gtin.len() == 14 && all_digits(gtin) && gtin_check_digit(&gtin[..13]) == gtin[13]
 }
 
 #[cfg(test)]
@@ -58,6 +98,19 @@ mod tests {
     #[test]
     fn gs1_set_has_82_chars() {
         assert_eq!((0u8..=255).filter(|&b| is_gs1_char(b)).count(), 82);
+    }
+
+    #[test]
+    fn tables_agree_with_the_sets() {
+        for b in 0..=255u8 {
+            assert_eq!(base80_digit(b).is_some(), BASE80.contains(&b), "{b}");
+            assert_eq!(all_gs1(&[b]), is_gs1_char(b));
+        }
+        for (i, &c) in BASE80.iter().enumerate() {
+            assert_eq!(base80_digit(c), Some(i as u32));
+        }
+        assert_eq!(first_non_gs1(b"abc\x1ddef"), Some(3));
+        assert_eq!(first_non_gs1(b"abc"), None);
     }
 
     #[test]

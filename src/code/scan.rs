@@ -207,7 +207,9 @@ pub fn scan(input: &[u8]) -> Option<Scan> {
     }
     let mut repairs = Repairs::default();
     let mut text = trim(input);
-    if text.is_empty() || !text.is_ascii() {
+    // Non-ASCII (keyboard layout) and `[GS]`, `{GS}` and the backslash forms are
+    // rewritten by the full normaliser.
+    if text.is_empty() || needs_rewriting(text) {
         return None;
     }
     if text[0] == b']' {
@@ -218,10 +220,6 @@ pub fn scan(input: &[u8]) -> Option<Scan> {
             }
             _ => return None,
         }
-    }
-    // `[GS]`, `{GS}` and the backslash forms are rewritten by the full normaliser.
-    if text.iter().any(|b| matches!(b, b'[' | b'{' | b'\\')) {
-        return None;
     }
     let leading = text.iter().take_while(|&&b| b == GS).count();
     if leading > 0 {
@@ -253,6 +251,25 @@ pub fn scan(input: &[u8]) -> Option<Scan> {
     Some(Scan { reading, repairs })
 }
 
+/// Whether `text` holds a byte the full normaliser rewrites: non-ASCII, `[`, `{` or `\`.
+/// Every byte of a code is looked at, so this is written for the compiler to test many
+/// bytes at once (no early exit).
+#[inline]
+fn needs_rewriting(text: &[u8]) -> bool {
+    text.iter().fold(false, |found, &b| {
+        found | (b >= 0x80) | (b == b'[') | (b == b'{') | (b == b'\\')
+    })
+}
+
+/// Whether `pair` occurs in `bytes` (no early exit, for the same reason).
+#[inline]
+fn has_pair(bytes: &[u8], pair: [u8; 2]) -> bool {
+    let next = bytes.get(1..).unwrap_or_default();
+    bytes.iter().zip(next).fold(false, |found, (&a, &b)| {
+        found | ((a == pair[0]) & (b == pair[1]))
+    })
+}
+
 /// The input without the blanks [`super::parse`] trims.
 fn trim(input: &[u8]) -> &[u8] {
     let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
@@ -265,9 +282,7 @@ fn trim(input: &[u8]) -> &[u8] {
 }
 
 fn valid_gtin(gtin: &[u8]) -> bool {
-    gtin.len() == 14
-        && gtin.iter().all(u8::is_ascii_digit)
-        && alphabet::gtin_check_digit(&gtin[..13]) == gtin[13]
+    alphabet::is_valid_gtin(gtin)
 }
 
 /// `01` + GTIN + `21` + serial + AIs, with exactly one reading.
@@ -294,7 +309,14 @@ fn gs1(text: &[u8], repairs: &mut Repairs) -> Option<Reading> {
         && SERIAL_LENGTHS.contains(&segment.len())
         && first_non_gs1(segment).is_none()
     {
-        return reading(segment.len(), ai::parse_lenient(after_gs).batch);
+        // Only an element `10` holds a batch: a tail without those two bytes has none,
+        // and the crypto tail (44 or 88 characters) need not be walked.
+        let batch = if has_pair(after_gs, *b"10") {
+            ai::parse_lenient(after_gs).batch
+        } else {
+            None
+        };
+        return reading(segment.len(), batch);
     }
     // Otherwise the structure decides, as in the full parser: it must leave one reading.
     let mut found = None;
@@ -392,6 +414,36 @@ mod tests {
         ] {
             assert_eq!(scan(input.as_bytes()), None, "{input:?}");
         }
+    }
+
+    #[test]
+    fn rewriting_is_noticed_in_every_position() {
+        let code = b"0104600439931256215abcdEFGH1234\x1d93dGVz";
+        assert!(!needs_rewriting(code));
+        for at in 0..code.len() {
+            for b in [b'[', b'{', b'\\', 0x80, 0xd0, 0xff] {
+                let mut t = code.to_vec();
+                t[at] = b;
+                assert!(needs_rewriting(&t), "{b} at {at}");
+                assert!(needs_rewriting(&t[at..]), "{b} first");
+            }
+        }
+        for b in 0..0x80u8 {
+            assert_eq!(
+                needs_rewriting(&[b]),
+                matches!(b, b'[' | b'{' | b'\\'),
+                "{b}"
+            );
+        }
+    }
+
+    #[test]
+    fn pairs_are_found_anywhere() {
+        assert!(has_pair(b"10", *b"10"));
+        assert!(has_pair(b"xx9210", *b"10"));
+        assert!(!has_pair(b"1x0", *b"10"));
+        assert!(!has_pair(b"1", *b"10"));
+        assert!(!has_pair(b"", *b"10"));
     }
 
     #[test]

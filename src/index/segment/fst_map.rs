@@ -39,6 +39,10 @@ impl TableSegment for FstSegment {
         self.fst.get(key).map(|o| o.value())
     }
 
+    fn slow_point_lookups(&self) -> bool {
+        true
+    }
+
     fn cursor(&self) -> Box<dyn EntryCursor + '_> {
         Box::new(FstCursor {
             stream: self.fst.stream(),

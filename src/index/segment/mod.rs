@@ -108,6 +108,11 @@ pub(crate) trait TableSegment: Send + Sync {
     }
     /// Every entry in key order.
     fn cursor(&self) -> Box<dyn EntryCursor + '_>;
+    /// Whether a point lookup costs much more than a hash probe, so that a small segment
+    /// is worth holding in a hash table as well (the FST walks a node per key byte).
+    fn slow_point_lookups(&self) -> bool {
+        false
+    }
     /// Checks the whole structure (every byte is already known to match its checksum).
     fn verify(&self) -> Result<(), String>;
 }
