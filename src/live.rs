@@ -94,7 +94,7 @@ pub enum LiveError {
     #[error(
         "offline check refused: the index data is as of {as_of}, {} old, over the allowed {}; update the lists (cisgate build, apply or pull), or change the limit (--max-age-hours, --ignore-freshness; LiveOptions::max_age_ms)",
         crate::time::format_span(*age_ms),
-        crate::time::format_span(*max_age_ms)
+        crate::time::format_limit(*max_age_ms)
     )]
     Stale {
         /// When the data was current.

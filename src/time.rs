@@ -35,18 +35,28 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 }
 
 /// A duration for people: `73.2 h` from an hour up, `12.5 min` below it, `3.4 s` below a
-/// minute, so that a small limit never reads as `0 h`.
+/// minute, so that a small age never reads as `0.0 h`.
 pub fn format_span(ms: i64) -> String {
+    let (value, unit) = span_unit(ms);
+    format!("{value:.1} {unit}")
+}
+
+/// A configured limit: as [`format_span`], whole numbers without the decimal (`72 h`).
+pub fn format_limit(ms: i64) -> String {
+    let (value, unit) = span_unit(ms);
+    let text = format!("{value:.1}");
+    format!("{} {unit}", text.strip_suffix(".0").unwrap_or(&text))
+}
+
+fn span_unit(ms: i64) -> (f64, &'static str) {
     let ms = ms.max(0) as f64;
-    let (value, unit) = if ms >= 3_600_000.0 {
+    if ms >= 3_600_000.0 {
         (ms / 3_600_000.0, "h")
     } else if ms >= 60_000.0 {
         (ms / 60_000.0, "min")
     } else {
         (ms / 1000.0, "s")
-    };
-    let text = format!("{value:.1}");
-    format!("{} {unit}", text.strip_suffix(".0").unwrap_or(&text))
+    }
 }
 
 /// Formats Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
@@ -127,10 +137,12 @@ mod tests {
     #[test]
     fn spans_read_right_at_every_scale() {
         assert_eq!(format_span(73 * 3_600_000 + 720_000), "73.2 h");
-        assert_eq!(format_span(72 * 3_600_000), "72 h");
+        assert_eq!(format_span(120 * 3_600_000), "120.0 h");
+        assert_eq!(format_limit(72 * 3_600_000), "72 h");
+        assert_eq!(format_limit(3_600), "3.6 s");
         assert_eq!(format_span(750_000), "12.5 min");
         assert_eq!(format_span(3_400), "3.4 s");
-        assert_eq!(format_span(-5), "0 s");
+        assert_eq!(format_span(-5), "0.0 s");
     }
 
     #[test]

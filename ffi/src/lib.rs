@@ -298,7 +298,7 @@ fn live_error(e: LiveError) -> Failure {
                 format!(
                     "offline check refused: the index data is as of {as_of}, {} old, over the allowed {} (cisgate_options.max_age_hours); update the lists (cisgate build, apply or pull) and call cisgate_refresh, or open the index with a larger max_age_hours (0 or less never refuses)",
                     cisgate::time::format_span(*age_ms),
-                    cisgate::time::format_span(*max_age_ms)
+                    cisgate::time::format_limit(*max_age_ms)
                 ),
             );
         }

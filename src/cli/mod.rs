@@ -18,7 +18,7 @@ pub mod sell;
 pub mod serve;
 pub mod verify;
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -74,65 +74,124 @@ pub fn for_each_input_batch(
     batch: usize,
     mut f: impl FnMut(&[String]) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    for_each_input_lines(codes, batch, |lines| {
+        let owned: Vec<String> = lines
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect();
+        f(&owned)
+    })
+}
+
+/// Calls `f` with the codes to work on, as bytes, at most `batch` at a time: the
+/// arguments if any, else the lines of stdin. Lines are read in blocks (no allocation per
+/// line) and handed over as soon as no more input is waiting, so a program that writes one
+/// code and waits gets its answer at once.
+pub fn for_each_input_lines(
+    codes: &[String],
+    batch: usize,
+    mut f: impl FnMut(&[&[u8]]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     if !codes.is_empty() {
-        return f(codes);
+        let lines: Vec<&[u8]> = codes.iter().map(|c| c.as_bytes()).collect();
+        for chunk in lines.chunks(batch.max(1)) {
+            f(chunk)?;
+        }
+        return Ok(());
     }
-    // A reader thread hands over the lines read so far whenever its buffer runs dry (the
-    // next read may block), so the lines pile up while a batch is being checked.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<String>>>(64);
-    std::thread::spawn(move || read_stdin_lines(batch, &tx));
-    let mut lines: Vec<String> = Vec::with_capacity(batch);
+    // A reader thread hands over the complete lines of every read, so lines pile up while
+    // a batch is being checked and are answered together.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<LineBlock>>(64);
+    std::thread::spawn(move || read_stdin_blocks(&tx));
     while let Ok(first) = rx.recv() {
-        lines.extend(first?);
-        while lines.len() < batch {
+        let mut blocks = vec![first?];
+        let mut held = blocks[0].lines.len();
+        while held < batch {
             match rx.try_recv() {
-                Ok(more) => lines.extend(more?),
+                Ok(more) => {
+                    let more = more?;
+                    held += more.lines.len();
+                    blocks.push(more);
+                }
                 Err(_) => break,
             }
         }
-        for chunk in lines.chunks(batch) {
+        let lines: Vec<&[u8]> = blocks.iter().flat_map(LineBlock::lines).collect();
+        for chunk in lines.chunks(batch.max(1)) {
             f(chunk)?;
         }
-        lines.clear();
     }
     Ok(())
 }
 
-/// Reads standard input line by line (a UTF-8 BOM at its start dropped) and sends the
-/// lines whenever no more input is buffered, or `batch` lines are ready.
-fn read_stdin_lines(batch: usize, tx: &std::sync::mpsc::SyncSender<std::io::Result<Vec<String>>>) {
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, std::io::stdin().lock());
-    let mut buf = Vec::new();
-    let mut pending = Vec::new();
+/// Complete lines read from stdin: their bytes and where each lies (line ends, `\r\n`
+/// and a leading UTF-8 BOM removed).
+struct LineBlock {
+    bytes: Vec<u8>,
+    lines: Vec<(usize, usize)>,
+}
+
+impl LineBlock {
+    fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        self.lines.iter().map(|&(start, end)| &self.bytes[start..end])
+    }
+}
+
+/// Reads stdin in large blocks and sends the complete lines of each read.
+fn read_stdin_blocks(tx: &std::sync::mpsc::SyncSender<std::io::Result<LineBlock>>) {
+    use std::io::Read;
+    let mut stdin = std::io::stdin().lock();
+    let mut carry: Vec<u8> = Vec::new();
     let mut first = true;
+    let mut buf = vec![0u8; 1 << 20];
     loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
+        let n = match stdin.read(&mut buf) {
             Ok(0) => break,
-            Ok(_) => {}
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 let _ = tx.send(Err(e));
                 return;
             }
-        }
-        while matches!(buf.last(), Some(b'\n' | b'\r')) {
-            buf.pop();
-        }
-        let line = if std::mem::take(&mut first) {
-            buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&buf)
-        } else {
-            &buf[..]
         };
-        pending.push(String::from_utf8_lossy(line).into_owned());
-        if (reader.buffer().is_empty() || pending.len() >= batch)
-            && tx.send(Ok(std::mem::take(&mut pending))).is_err()
-        {
+        let mut bytes = std::mem::take(&mut carry);
+        bytes.extend_from_slice(&buf[..n]);
+        let Some(last) = bytes.iter().rposition(|&b| b == b'\n') else {
+            carry = bytes;
+            continue;
+        };
+        carry = bytes[last + 1..].to_vec();
+        bytes.truncate(last + 1);
+        let block = split_lines(bytes, &mut first);
+        if tx.send(Ok(block)).is_err() {
             return;
         }
     }
-    if !pending.is_empty() {
-        let _ = tx.send(Ok(pending));
+    if !carry.is_empty() {
+        let _ = tx.send(Ok(split_lines(carry, &mut first)));
     }
+}
+
+/// The lines of `bytes` (the last one may lack its `\n`).
+fn split_lines(bytes: Vec<u8>, first: &mut bool) -> LineBlock {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |p| start + p);
+        let mut line = (start, end);
+        while line.1 > line.0 && matches!(bytes[line.1 - 1], b'\r' | b'\n') {
+            line.1 -= 1;
+        }
+        if std::mem::take(first) && bytes[line.0..line.1].starts_with(b"\xEF\xBB\xBF") {
+            line.0 += 3;
+        }
+        lines.push(line);
+        start = end + 1;
+    }
+    LineBlock { bytes, lines }
 }
 
 /// The process's peak resident memory (Linux), for build summaries.
