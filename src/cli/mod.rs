@@ -133,7 +133,9 @@ struct LineBlock {
 
 impl LineBlock {
     fn lines(&self) -> impl Iterator<Item = &[u8]> {
-        self.lines.iter().map(|&(start, end)| &self.bytes[start..end])
+        self.lines
+            .iter()
+            .map(|&(start, end)| &self.bytes[start..end])
     }
 }
 

@@ -9,19 +9,17 @@ use axum::body::Body;
 use axum::extract::{Extension, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::{AppState, LmError, RequestDeadline, codes};
-use crate::check::{CheckOptions, Reason, Status, Verdict};
+use crate::check::json;
+use crate::check::{CheckOptions, Outcome, Reason, Reasons, Status};
 use crate::journal::Op;
 use crate::live::{LiveError, WriteDeadline};
 
 /// At most this many КИ per LM request, as the LM allows.
 pub const MAX_CODES_PER_REQUEST: usize = 1000;
-
-/// Lists this long or longer are checked on the blocking pool rather than inline.
-const INLINE_CHECK_LIMIT: usize = 32;
 
 /// `GET /api/v2/status`.
 pub async fn status(State(state): State<Arc<AppState>>) -> Response {
@@ -78,45 +76,29 @@ pub async fn config(State(state): State<Arc<AppState>>) -> Response {
     .into_response()
 }
 
-/// One `codes[]` entry of an outCheck result.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LmCode<'a> {
-    cis: &'a str,
-    gtin: &'a str,
-    is_blocked: bool,
-    sold: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mrp: Option<i32>,
-}
-
-/// One outCheck result: one per КИ asked. Borrows everything but the request id, so that a
-/// 1000-КИ answer costs no allocation per КИ beyond the check itself.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LmResult<'a> {
-    req_id: uuid::Uuid,
-    req_timestamp: i64,
-    inst: &'a str,
-    version: &'a str,
-    code: i32,
-    description: &'a str,
-    codes: [LmCode<'a>; 1],
-}
-
-#[derive(Serialize)]
-struct Results<'a> {
-    results: Vec<LmResult<'a>>,
-}
-
 /// `POST /api/v2/cis/outCheck`.
 pub async fn out_check(
     State(state): State<Arc<AppState>>,
     body: Body,
 ) -> Result<Response, LmError> {
     let body = super::read_body(body, state.config.body_limit_bytes).await?;
-    let items = cis_list(&body)?;
-    check_items(&state, items, false).await
+    // Parsed where it is checked: on the blocking pool for a long list.
+    let long = body.len() >= INLINE_BODY_LIMIT;
+    let task_state = Arc::clone(&state);
+    let answer = move || -> Result<(Vec<u8>, usize), LmError> {
+        let items = cis_list(&body)?;
+        let answer = answer_items(&task_state, &items, false)?;
+        Ok((answer, items.len()))
+    };
+    let (answer, checked) = if long {
+        tokio::task::spawn_blocking(answer)
+            .await
+            .map_err(|e| LmError::internal(format!("check task failed: {e}")))??
+    } else {
+        answer()?
+    };
+    state.metrics.add_codes_checked(checked as u64);
+    Ok(json_response(answer))
 }
 
 #[derive(Deserialize)]
@@ -137,122 +119,177 @@ pub async fn out_check_v1(
     // A `+` sent unencoded in a query arrives as a space; no code holds a space, so it was
     // a `+` (a GS1 character).
     let cis = cis.trim().replace(' ', "+");
-    check_items(&state, vec![Some(Cow::Owned(cis))], true).await
+    let answer = answer_items(&state, &[Some(Cow::Owned(cis))], true)?;
+    state.metrics.add_codes_checked(1);
+    Ok(json_response(answer))
 }
 
-/// Checks the items and answers one result per item, in order (`bare`: the single result
-/// without the `results` wrapper, as v1 does).
-async fn check_items(
-    state: &Arc<AppState>,
-    items: Vec<Option<Cow<'_, str>>>,
-    bare: bool,
-) -> Result<Response, LmError> {
-    // Decode first: an input that cannot be read gets its own `code: 400` result.
-    // One pass: readable codes go to the check, the others keep their reason.
-    let mut inputs = Vec::with_capacity(items.len());
-    let errors: Vec<Option<String>> = items
-        .iter()
-        .map(|item| match item.as_deref().map(str::trim) {
-            None | Some("") => Some("the cis is empty".to_string()),
-            Some(cis) => decode_cis(cis).map(|text| inputs.push(text)).err(),
-        })
-        .collect();
-    let verdicts = if inputs.len() < INLINE_CHECK_LIMIT {
-        state.live.check_batch(&inputs, &CheckOptions::default())
-    } else {
-        let live = state.live.clone();
-        tokio::task::spawn_blocking(move || live.check_batch(&inputs, &CheckOptions::default()))
-            .await
-            .map_err(|e| LmError::internal(format!("check task failed: {e}")))?
-    }
-    .map_err(LmError::from_live)?;
-    state.metrics.add_codes_checked(items.len() as u64);
-    // Each verdict names the generation that answered it; the current one may be newer
-    // already. Inputs that never reached a lookup take the version of the first verdict.
-    let fallback_version;
-    let version: &str = match verdicts.first() {
-        Some(v) => &v.index_version,
-        None => {
-            fallback_version = state.live.generation().index().manifest().version.clone();
-            &fallback_version
-        }
-    };
-    let now = crate::time::now_ms();
-    let mut next_verdict = verdicts.iter();
-    let results: Vec<LmResult<'_>> = items
-        .iter()
-        .zip(&errors)
-        .map(|(item, error)| {
-            let base = |version, code, description, entry| LmResult {
-                req_id: uuid::Uuid::new_v4(),
-                req_timestamp: now,
-                inst: &state.instance,
-                version,
-                code,
-                description,
-                codes: [entry],
-            };
-            match error {
-                Some(reason) => base(
-                    version,
-                    400,
-                    reason.as_str(),
-                    invalid_entry(item.as_deref().unwrap_or("")),
-                ),
-                None => {
-                    let verdict = next_verdict.next().expect("one verdict per decoded input");
-                    result_of(verdict, base)
-                }
-            }
-        })
-        .collect();
-    // About 260 bytes per result: sized once instead of grown by doubling and copying.
-    let mut body = Vec::with_capacity(64 + results.len() * 320);
-    if bare {
-        serde_json::to_writer(&mut body, &results[0])
-    } else {
-        serde_json::to_writer(&mut body, &Results { results })
-    }
-    .map_err(|e| LmError::internal(format!("cannot encode the answer: {e}")))?;
-    Ok((
+/// Bodies this long or longer are parsed and checked on the blocking pool rather than on
+/// the connection's task (about 32 full codes).
+const INLINE_BODY_LIMIT: usize = 4096;
+
+fn json_response(body: Vec<u8>) -> Response {
+    (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         body,
     )
-        .into_response())
+        .into_response()
 }
 
-fn invalid_entry(cis: &str) -> LmCode<'_> {
-    // Blocked as well as `code: 400`: a client reading only `isBlocked` must not sell it.
-    LmCode {
-        cis,
-        gtin: "",
-        is_blocked: true,
-        sold: false,
-        mrp: None,
+/// The outCheck answer for `items`, in order, one result each (`bare`: the single result
+/// without the `results` wrapper, as v1 does), written straight from the check path: an
+/// input that cannot be read gets its own `code: 400` result; every result names the
+/// generation that answered.
+fn answer_items(
+    state: &AppState,
+    items: &[Option<Cow<'_, str>>],
+    bare: bool,
+) -> Result<Vec<u8>, LmError> {
+    // Decode first; one pass: readable codes go to the check, the others keep their reason.
+    let mut inputs: Vec<Cow<'_, str>> = Vec::with_capacity(items.len());
+    let mut at: Vec<usize> = Vec::with_capacity(items.len());
+    let mut errors: Vec<(usize, String)> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match item.as_deref().map(str::trim) {
+            None | Some("") => errors.push((i, "the cis is empty".to_string())),
+            Some(cis) => match decode_cis(cis) {
+                Ok(text) => {
+                    inputs.push(text);
+                    at.push(i);
+                }
+                Err(reason) => errors.push((i, reason)),
+            },
+        }
     }
+    let now = crate::time::now_ms();
+    state
+        .live
+        .with_view(|view| {
+            // About 260 bytes per result: sized once instead of grown by doubling.
+            let mut out = Vec::with_capacity(64 + items.len() * 300);
+            let writer = ResultWriter::new(&state.instance, &view.index().manifest().version, now);
+            if !bare {
+                out.extend_from_slice(b"{\"results\":[");
+            }
+            let mut errors = errors.iter().peekable();
+            let mut written = 0usize;
+            let mut write_errors_before = |out: &mut Vec<u8>, end: usize, written: &mut usize| {
+                while let Some((i, reason)) = errors.next_if(|(i, _)| *i < end) {
+                    writer.separator(out, written);
+                    writer.invalid(out, reason, items[*i].as_deref().unwrap_or(""));
+                }
+            };
+            let bytes: Vec<&[u8]> = inputs.iter().map(|i| i.as_bytes()).collect();
+            view.check_each(&bytes, &CheckOptions::default(), |n, outcome| {
+                write_errors_before(&mut out, at[n], &mut written);
+                writer.separator(&mut out, &mut written);
+                writer.outcome(&mut out, outcome);
+            });
+            write_errors_before(&mut out, items.len(), &mut written);
+            if !bare {
+                out.extend_from_slice(b"]}");
+            }
+            out
+        })
+        .map_err(LmError::from_live)
 }
 
-fn result_of<'a>(
-    verdict: &'a Verdict,
-    base: impl Fn(&'a str, i32, &'a str, LmCode<'a>) -> LmResult<'a>,
-) -> LmResult<'a> {
-    let version = verdict.index_version.as_str();
-    if verdict.status == Status::Invalid {
-        let reason = verdict.error.as_deref().unwrap_or("not a marking code");
-        return base(version, 400, reason, invalid_entry(&verdict.input));
+/// Writes outCheck results: the fields and order real clients read (`reqId`,
+/// `reqTimestamp`, `inst`, `version` for fiscal tag 1265; `code`, `description`; one
+/// `codes[]` entry with `cis`, `gtin`, `isBlocked`, `sold`, and `mrp` and `smp` where known,
+/// as 32-bit integers).
+struct ResultWriter {
+    /// `"reqTimestamp":…,"inst":…,"version":…,` escaped once.
+    common: Vec<u8>,
+}
+
+impl ResultWriter {
+    fn new(inst: &str, version: &str, now: i64) -> ResultWriter {
+        let mut common = Vec::with_capacity(96 + version.len());
+        common.extend_from_slice(b",\"reqTimestamp\":");
+        if now < 0 {
+            common.push(b'-');
+        }
+        json::write_u64(&mut common, now.unsigned_abs());
+        common.extend_from_slice(b",\"inst\":");
+        json::write_str(&mut common, inst);
+        common.extend_from_slice(b",\"version\":");
+        json::write_str(&mut common, version);
+        common.push(b',');
+        ResultWriter { common }
     }
-    let sold = verdict.reasons.contains(&Reason::Sold);
-    let is_blocked = verdict.reasons.iter().any(|r| *r != Reason::Sold);
-    let entry = LmCode {
-        cis: verdict.ki.as_deref().unwrap_or(&verdict.input),
-        gtin: verdict.gtin.as_deref().unwrap_or(""),
-        is_blocked,
-        sold,
-        mrp: verdict
-            .max_retail_price_kopecks
-            .and_then(|k| i32::try_from(k).ok()),
-    };
-    base(version, 0, "ok", entry)
+
+    /// A comma between results.
+    fn separator(&self, out: &mut Vec<u8>, written: &mut usize) {
+        if *written > 0 {
+            out.push(b',');
+        }
+        *written += 1;
+    }
+
+    fn head(&self, out: &mut Vec<u8>, code: u32, description: &str) {
+        let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut id);
+        out.extend_from_slice(b"{\"reqId\":\"");
+        out.extend_from_slice(id.as_bytes());
+        out.push(b'"');
+        out.extend_from_slice(&self.common);
+        out.extend_from_slice(b"\"code\":");
+        json::write_u64(out, u64::from(code));
+        out.extend_from_slice(b",\"description\":");
+        json::write_str(out, description);
+        out.extend_from_slice(b",\"codes\":[{\"cis\":");
+    }
+
+    /// A result for an input that is not a code: `code: 400`, and blocked as well, so that
+    /// a client reading only `isBlocked` does not sell it.
+    fn invalid(&self, out: &mut Vec<u8>, reason: &str, cis: &str) {
+        self.head(out, 400, reason);
+        json::write_str(out, cis);
+        out.extend_from_slice(b",\"gtin\":\"\",\"isBlocked\":true,\"sold\":false}]}");
+    }
+
+    fn outcome(&self, out: &mut Vec<u8>, outcome: &Outcome<'_>) {
+        let d = outcome.decision;
+        if d.status() == Status::Invalid {
+            let reason = outcome
+                .error
+                .map_or_else(|| "not a marking code".to_string(), |e| e.to_string());
+            self.invalid(out, &reason, &String::from_utf8_lossy(outcome.input));
+            return;
+        }
+        self.head(out, 0, "ok");
+        match d.ki() {
+            Some(ki) => json::write_str(out, ki),
+            None => json::write_bytes(out, outcome.input),
+        }
+        out.extend_from_slice(b",\"gtin\":");
+        json::write_str(out, d.gtin().unwrap_or(""));
+        // `sold` apart from the bans: one middleware acts on `sold`, another on
+        // `isBlocked` alone, so each must be right by itself.
+        let sold = d.reasons().contains(Reason::Sold);
+        let blocked = !Reasons::from_bits(d.reasons().bits() & !Reason::Sold.bit()).is_empty();
+        out.extend_from_slice(if blocked {
+            b",\"isBlocked\":true"
+        } else {
+            b",\"isBlocked\":false"
+        });
+        out.extend_from_slice(if sold {
+            b",\"sold\":true"
+        } else {
+            b",\"sold\":false"
+        });
+        let int = |n: u64| u32::try_from(n).ok().filter(|&n| n <= i32::MAX as u32);
+        if let Some(mrp) = d.max_retail_price_kopecks().and_then(|m| int(u64::from(m))) {
+            out.extend_from_slice(b",\"mrp\":");
+            json::write_u64(out, u64::from(mrp));
+        }
+        if let Some(smp) = d.min_price_kopecks().and_then(int) {
+            out.extend_from_slice(b",\"smp\":");
+            json::write_u64(out, u64::from(smp));
+        }
+        out.extend_from_slice(b"}]}");
+    }
 }
 
 /// A request body with a `cis_list`; other fields (`tz`, …) are ignored.
@@ -334,10 +371,10 @@ fn cis_list(body: &[u8]) -> Result<Vec<Option<Cow<'_, str>>>, LmError> {
 /// The code a client meant: as sent, or percent-decoded once (RFC 1738), whichever is a
 /// readable marking code. Raw КИ can hold `%` themselves, so decoding is never assumed;
 /// when both readings are codes and name different КИ, the input is refused as ambiguous.
-pub fn decode_cis(raw: &str) -> Result<String, String> {
+pub fn decode_cis(raw: &str) -> Result<Cow<'_, str>, String> {
     if !raw.contains('%') {
         // Nothing to decode: the checker parses it and reports what is wrong.
-        return Ok(raw.to_string());
+        return Ok(Cow::Borrowed(raw));
     }
     let raw_reading = crate::code::parse(raw);
     let decoded = percent_decode(raw).filter(|d| d != raw);
@@ -354,8 +391,8 @@ pub fn decode_cis(raw: &str) -> Result<String, String> {
             single(&r).join(" or "),
             single(&d).join(" or ")
         )),
-        (Ok(_), _) => Ok(raw.to_string()),
-        (Err(_), Some(Ok(_))) => Ok(decoded.unwrap_or_default()),
+        (Ok(_), _) => Ok(Cow::Borrowed(raw)),
+        (Err(_), Some(Ok(_))) => Ok(Cow::Owned(decoded.unwrap_or_default())),
         (Err(e), _) => Err(format!("{raw:?} is not a marking code: {e}")),
     }
 }
@@ -438,7 +475,7 @@ async fn journal_op(
         }
         let decoded = decode_cis(cis)
             .map_err(|e| LmError::bad_request(codes::BAD_VALUE, format!("cis_list[{i}]: {e}")))?;
-        inputs.push(decoded);
+        inputs.push(decoded.into_owned());
     }
     if inputs.is_empty() {
         return Err(LmError::bad_request(

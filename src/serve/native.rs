@@ -3,33 +3,18 @@
 
 use std::sync::Arc;
 
+use super::{AppState, LmError};
+use crate::check::{CheckOptions, Outcome, Status, json};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use serde::Serialize;
-
-use super::{AppState, LmError};
-use crate::check::{CheckOptions, Reason, Status};
 
 /// Codes checked per step; big enough to keep every core busy, small enough to stream.
 const BATCH: usize = 8192;
 /// A line longer than this is not a code; refused rather than buffered without end.
 const MAX_LINE: usize = 4096;
-
-#[derive(Serialize)]
-struct Line<'a> {
-    line: u64,
-    input: &'a str,
-    status: Status,
-    #[serde(skip_serializing_if = "<[Reason]>::is_empty")]
-    reasons: &'a [Reason],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ki: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
-}
 
 /// `POST /api/cisgate/v1/check`: a body of codes, one per line; answers one JSON object
 /// per line, in order: `{"line", "input", "status", "reasons"?, "ki"?, "error"?}`. The
@@ -43,7 +28,7 @@ pub async fn check_stream(
     tokio::spawn(async move {
         let mut stream = body.into_data_stream();
         let mut splitter = LineSplitter::default();
-        let mut lines: Vec<Input> = Vec::with_capacity(BATCH);
+        let mut lines = Lines::default();
         let mut line_no = 0u64;
         let mut finished = false;
         while !finished {
@@ -62,8 +47,8 @@ pub async fn check_stream(
                     splitter.finish(&mut lines);
                 }
             }
-            if lines.len() >= BATCH || (finished && !lines.is_empty()) {
-                let batch = std::mem::replace(&mut lines, Vec::with_capacity(BATCH));
+            if lines.len() >= BATCH || (finished && lines.len() > 0) {
+                let batch = std::mem::take(&mut lines);
                 let first = line_no + 1;
                 line_no += batch.len() as u64;
                 match check_batch(&state, batch, first).await {
@@ -90,10 +75,17 @@ pub async fn check_stream(
         .into_response())
 }
 
+/// Lines of the request body: their bytes one after another, and each line's place.
+#[derive(Default)]
+struct Lines {
+    bytes: Vec<u8>,
+    lines: Vec<Input>,
+}
+
 /// One line of the request body.
 enum Input {
-    /// A line to check.
-    Code(String),
+    /// A line to check: its range in [`Lines::bytes`].
+    Code(usize, usize),
     /// A line over [`MAX_LINE`] bytes: answered invalid without being kept whole.
     TooLong {
         /// Its first bytes, to show.
@@ -101,6 +93,12 @@ enum Input {
         /// Its length in bytes.
         len: usize,
     },
+}
+
+impl Lines {
+    fn len(&self) -> usize {
+        self.lines.len()
+    }
 }
 
 /// Cuts a byte stream into lines, holding at most [`MAX_LINE`] bytes of an unfinished one:
@@ -118,7 +116,7 @@ struct LineSplitter {
 const SHOWN: usize = 64;
 
 impl LineSplitter {
-    fn push(&mut self, mut chunk: &[u8], out: &mut Vec<Input>) {
+    fn push(&mut self, mut chunk: &[u8], out: &mut Lines) {
         while !chunk.is_empty() {
             let newline = chunk.iter().position(|&b| b == b'\n');
             let (part, rest) = match newline {
@@ -147,9 +145,9 @@ impl LineSplitter {
         }
     }
 
-    fn end_line(&mut self, out: &mut Vec<Input>) {
+    fn end_line(&mut self, out: &mut Lines) {
         if self.skipping > 0 {
-            out.push(Input::TooLong {
+            out.lines.push(Input::TooLong {
                 start: std::mem::take(&mut self.skipped_start),
                 len: self.skipping,
             });
@@ -159,12 +157,14 @@ impl LineSplitter {
             if line.last() == Some(&b'\r') {
                 line = &line[..line.len() - 1];
             }
-            out.push(Input::Code(String::from_utf8_lossy(line).into_owned()));
+            let start = out.bytes.len();
+            out.bytes.extend_from_slice(line);
+            out.lines.push(Input::Code(start, out.bytes.len()));
             self.pending.clear();
         }
     }
 
-    fn finish(&mut self, out: &mut Vec<Input>) {
+    fn finish(&mut self, out: &mut Lines) {
         if self.skipping > 0 || !self.pending.is_empty() {
             self.end_line(out);
         }
@@ -173,57 +173,67 @@ impl LineSplitter {
 
 async fn check_batch(
     state: &Arc<AppState>,
-    batch: Vec<Input>,
+    batch: Lines,
     first_line: u64,
 ) -> Result<Bytes, std::io::Error> {
     let live = state.live.clone();
     let n = batch.len() as u64;
     let out = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, std::io::Error> {
-        let codes: Vec<&str> = batch
+        use rayon::prelude::*;
+        let codes: Vec<&[u8]> = batch
+            .lines
             .iter()
-            .filter_map(|input| match input {
-                Input::Code(code) => Some(code.as_str()),
+            .filter_map(|input| match *input {
+                Input::Code(start, end) => Some(&batch.bytes[start..end]),
                 Input::TooLong { .. } => None,
             })
             .collect();
-        let verdicts = live
-            .check_batch(&codes, &CheckOptions::default())
+        // Answers per task, in order; the over-long lines in between are written here.
+        const TASK: usize = 1024;
+        let parts = live
+            .with_view(|view| {
+                codes
+                    .par_chunks(TASK)
+                    .map(|codes| {
+                        let mut out = Vec::with_capacity(codes.len() * 128);
+                        let mut ends = Vec::with_capacity(codes.len());
+                        view.check_each(codes, &CheckOptions::default(), |_, outcome| {
+                            write_line_body(&mut out, outcome);
+                            ends.push(out.len());
+                        });
+                        (out, ends)
+                    })
+                    .collect::<Vec<_>>()
+            })
             .map_err(std::io::Error::other)?;
-        let mut verdicts = verdicts.iter();
-        let mut out = Vec::with_capacity(batch.len() * 96);
-        for (i, input) in batch.iter().enumerate() {
-            let line = first_line + i as u64;
-            let too_long;
-            let entry = match input {
+        let mut answers = parts.iter().flat_map(|(out, ends)| {
+            ends.iter()
+                .scan(0, move |start, &end| Some(&out[std::mem::replace(start, end)..end]))
+        });
+        let mut out = Vec::with_capacity(batch.bytes.len() * 3);
+        for (i, input) in batch.lines.iter().enumerate() {
+            out.extend_from_slice(b"{\"line\":");
+            json::write_u64(&mut out, first_line + i as u64);
+            match input {
                 Input::TooLong { start, len } => {
-                    too_long = format!(
-                        "line of {len} bytes is over the {MAX_LINE}-byte limit: not a marking code"
+                    out.extend_from_slice(b",\"input\":");
+                    json::write_str(&mut out, start);
+                    out.extend_from_slice(b",\"status\":\"invalid\",\"error\":");
+                    json::write_str(
+                        &mut out,
+                        &format!(
+                            "line of {len} bytes is over the {MAX_LINE}-byte limit: not a marking code"
+                        ),
                     );
-                    Line {
-                        line,
-                        input: start,
-                        status: Status::Invalid,
-                        reasons: &[],
-                        ki: None,
-                        error: Some(&too_long),
-                    }
+                    out.extend_from_slice(b"}\n");
                 }
-                Input::Code(_) => {
-                    let v = verdicts
+                Input::Code(..) => {
+                    let answer = answers
                         .next()
-                        .ok_or_else(|| std::io::Error::other("one verdict per code"))?;
-                    Line {
-                        line,
-                        input: &v.input,
-                        status: v.status,
-                        reasons: &v.reasons,
-                        ki: v.ki.as_deref(),
-                        error: v.error.as_deref(),
-                    }
+                        .ok_or_else(|| std::io::Error::other("one answer per code"))?;
+                    out.extend_from_slice(answer);
                 }
-            };
-            serde_json::to_writer(&mut out, &entry).map_err(std::io::Error::other)?;
-            out.push(b'\n');
+            }
         }
         Ok(out)
     })
@@ -233,20 +243,55 @@ async fn check_batch(
     Ok(Bytes::from(out))
 }
 
+/// One line's answer after its `{"line":N`: `,"input","status","reasons"?,"ki"?,"error"?}`
+/// and the newline.
+fn write_line_body(out: &mut Vec<u8>, outcome: &Outcome<'_>) {
+    let d = outcome.decision;
+    out.extend_from_slice(b",\"input\":");
+    json::write_bytes(out, outcome.input);
+    out.extend_from_slice(match d.status() {
+        Status::Allowed => b",\"status\":\"allowed\"",
+        Status::Blocked => b",\"status\":\"blocked\"",
+        Status::Invalid => b",\"status\":\"invalid\"",
+    });
+    if !d.reasons().is_empty() {
+        out.extend_from_slice(b",\"reasons\":[");
+        for (i, r) in d.reasons().iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::write_str(out, r.name());
+        }
+        out.push(b']');
+    }
+    if let Some(ki) = d.ki() {
+        out.extend_from_slice(b",\"ki\":");
+        json::write_str(out, ki);
+    }
+    if let Some(error) = outcome.error {
+        out.extend_from_slice(b",\"error\":");
+        json::write_str(out, &error.to_string());
+    }
+    out.extend_from_slice(b"}\n");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn split(chunks: &[&[u8]]) -> Vec<String> {
         let mut s = LineSplitter::default();
-        let mut out = Vec::new();
+        let mut out = Lines::default();
         for c in chunks {
             s.push(c, &mut out);
         }
         s.finish(&mut out);
-        out.into_iter()
+        out.lines
+            .into_iter()
             .map(|i| match i {
-                Input::Code(c) => c,
+                Input::Code(start, end) => {
+                    String::from_utf8_lossy(&out.bytes[start..end]).into_owned()
+                }
                 Input::TooLong { start, len } => format!("<{len}:{}>", &start[..4]),
             })
             .collect()
