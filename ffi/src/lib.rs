@@ -740,3 +740,27 @@ pub extern "C" fn cisgate_return(
 
 mod online;
 pub use online::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cisgate::check::Reason;
+
+    /// The header's reason bits are the core's own (verdicts are copied bit for bit).
+    #[test]
+    fn reason_bits_are_the_cores() {
+        let pairs = [
+            (CISGATE_REASON_CIS, Reason::Cis),
+            (CISGATE_REASON_GTIN, Reason::Gtin),
+            (CISGATE_REASON_GREY_GTIN, Reason::GreyGtin),
+            (CISGATE_REASON_SERIES, Reason::Series),
+            (CISGATE_REASON_BELOW_MIN_PRICE, Reason::BelowMinPrice),
+            (CISGATE_REASON_ABOVE_MAX_PRICE, Reason::AboveMaxPrice),
+            (CISGATE_REASON_SOLD, Reason::Sold),
+        ];
+        assert_eq!(pairs.len(), Reason::ALL.len());
+        for (bit, reason) in pairs {
+            assert_eq!(bit, u32::from(reason.bit()), "{reason:?}");
+        }
+    }
+}

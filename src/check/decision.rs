@@ -177,16 +177,28 @@ impl Decision {
     /// The КИ, when the input has exactly one reading.
     #[inline]
     pub fn ki(&self) -> Option<&str> {
+        self.ki_bytes()
+            .map(|ki| std::str::from_utf8(ki).unwrap_or_default())
+    }
+
+    /// The КИ's bytes (GS1 characters, all ASCII), when the input has exactly one reading.
+    #[inline]
+    pub fn ki_bytes(&self) -> Option<&[u8]> {
         let ki = &self.ki[..usize::from(self.ki_len)];
-        // КИ are GS1 characters, all ASCII.
-        (!ki.is_empty()).then(|| std::str::from_utf8(ki).unwrap_or_default())
+        (!ki.is_empty()).then_some(ki)
     }
 
     /// The GTIN, when every reading has the same.
     #[inline]
     pub fn gtin(&self) -> Option<&str> {
-        self.has_gtin
-            .then(|| std::str::from_utf8(&self.gtin).unwrap_or_default())
+        self.gtin_bytes()
+            .map(|g| std::str::from_utf8(g).unwrap_or_default())
+    }
+
+    /// The GTIN's 14 digits, when every reading has the same.
+    #[inline]
+    pub fn gtin_bytes(&self) -> Option<&[u8]> {
+        self.has_gtin.then_some(&self.gtin[..])
     }
 
     /// Whether the input reads as more than one КИ (then [`ki`](Self::ki) is `None`).

@@ -7,9 +7,21 @@ use super::{CheckOptions, Outcome, Reasons, Status};
 
 /// Writes `text` as a JSON string, escaped as `serde_json` escapes it.
 pub fn write_str(out: &mut Vec<u8>, text: &str) {
+    write_escaped(out, text.as_bytes());
+}
+
+/// Writes text known to be UTF-8 (a КИ, a GTIN: ASCII by construction) as a JSON string.
+fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
-    let bytes = text.as_bytes();
+    // Almost every string needs no escape: one pass the compiler can vectorise, then a copy.
+    if bytes.iter().fold(true, |plain, &b| {
+        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+    }) {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let short = match b {
@@ -40,6 +52,9 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
 /// Writes bytes that may not be UTF-8 as a JSON string (invalid sequences as U+FFFD, as
 /// the rich verdict's lossy `input` holds them).
 pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    if bytes.is_ascii() {
+        return write_escaped(out, bytes);
+    }
     match std::str::from_utf8(bytes) {
         Ok(text) => write_str(out, text),
         Err(_) => write_str(out, &String::from_utf8_lossy(bytes)),
@@ -118,13 +133,13 @@ impl VerdictContext {
             out.extend_from_slice(b",\"reasons\":");
             write_reasons(out, d.reasons());
         }
-        if let Some(ki) = d.ki() {
+        if let Some(ki) = d.ki_bytes() {
             out.extend_from_slice(b",\"ki\":");
-            write_str(out, ki);
+            write_bytes(out, ki);
         }
-        if let Some(gtin) = d.gtin() {
+        if let Some(gtin) = d.gtin_bytes() {
             out.extend_from_slice(b",\"gtin\":");
-            write_str(out, gtin);
+            write_bytes(out, gtin);
         }
         if d.is_ambiguous() {
             out.extend_from_slice(b",\"candidates\":[");
@@ -192,7 +207,7 @@ pub fn write_compact_line(out: &mut Vec<u8>, outcome: &Outcome<'_>) {
         out.extend_from_slice(r.name().as_bytes());
     }
     out.push(b'\t');
-    out.extend_from_slice(d.ki().unwrap_or("").as_bytes());
+    out.extend_from_slice(d.ki_bytes().unwrap_or_default());
     out.push(b'\n');
 }
 

@@ -259,12 +259,9 @@ impl ResultWriter {
             return;
         }
         self.head(out, 0, "ok");
-        match d.ki() {
-            Some(ki) => json::write_str(out, ki),
-            None => json::write_bytes(out, outcome.input),
-        }
+        json::write_bytes(out, d.ki_bytes().unwrap_or(outcome.input));
         out.extend_from_slice(b",\"gtin\":");
-        json::write_str(out, d.gtin().unwrap_or(""));
+        json::write_bytes(out, d.gtin_bytes().unwrap_or_default());
         // `sold` apart from the bans: one middleware acts on `sold`, another on
         // `isBlocked` alone, so each must be right by itself.
         let sold = d.reasons().contains(Reason::Sold);

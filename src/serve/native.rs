@@ -264,9 +264,9 @@ fn write_line_body(out: &mut Vec<u8>, outcome: &Outcome<'_>) {
         }
         out.push(b']');
     }
-    if let Some(ki) = d.ki() {
+    if let Some(ki) = d.ki_bytes() {
         out.extend_from_slice(b",\"ki\":");
-        json::write_str(out, ki);
+        json::write_bytes(out, ki);
     }
     if let Some(error) = outcome.error {
         out.extend_from_slice(b",\"error\":");
