@@ -99,15 +99,18 @@ fn main() {
     let options = cisgate::CheckOptions::default();
     let generation = live.generation();
     let mut found = Vec::new();
+    // The Rust batch path the C ABI stands on: decisions into a reused buffer, across
+    // the cores, as `cisgate_check_batch` does.
+    let mut decisions = vec![cisgate::check::Decision::default(); BATCH];
     let mut measure_rust = || {
         let (check, blocked) = best_of_three(|| {
             lines
                 .chunks(BATCH)
                 .map(|c| {
-                    live.check_batch(c, &options)
-                        .unwrap()
-                        .iter()
-                        .filter(|v| v.status == cisgate::check::Status::Blocked)
+                    let out = &mut decisions[..c.len()];
+                    live.par_check_batch_into(c, &options, out).unwrap();
+                    out.iter()
+                        .filter(|d| d.status() == cisgate::check::Status::Blocked)
                         .count()
                 })
                 .sum()

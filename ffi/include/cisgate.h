@@ -68,25 +68,27 @@
 // `CISGATE_ERR_STALE`).
 #define CISGATE_STATUS_REFUSED 3
 
-// Reason bit: the КИ is on the banned list.
+// Reason bit: the КИ is on the banned list (`"cis"` in the CLI's and service's JSON; each
+// reason's JSON name is given with its bit).
 #define CISGATE_REASON_CIS 1
 
-// Reason bit: the GTIN is banned.
+// Reason bit: the GTIN is banned (`"gtin"`).
 #define CISGATE_REASON_GTIN (1 << 1)
 
-// Reason bit: the GTIN is grey (only an online check may allow it).
+// Reason bit: the GTIN is grey, only an online check may allow it (`"grey_gtin"`).
 #define CISGATE_REASON_GREY_GTIN (1 << 2)
 
-// Reason bit: the batch (AI 10) is a banned medicine series.
+// Reason bit: the batch (AI 10) is a banned medicine series (`"series"`).
 #define CISGATE_REASON_SERIES (1 << 3)
 
-// Reason bit: the sale price is below the listed minimum.
+// Reason bit: the sale price is below the listed minimum (`"below_min_price"`).
 #define CISGATE_REASON_BELOW_MIN_PRICE (1 << 4)
 
-// Reason bit: the sale price is above the max retail price in the code.
+// Reason bit: the sale price is above the max retail price in the code
+// (`"above_max_price"`).
 #define CISGATE_REASON_ABOVE_MAX_PRICE (1 << 5)
 
-// Reason bit: the КИ is already sold here.
+// Reason bit: the КИ is already sold here and not returned (`"sold"`).
 #define CISGATE_REASON_SOLD (1 << 6)
 
 // Verdict flag: the input reads as more than one КИ (`ki` is then empty).
@@ -95,13 +97,16 @@
 // Verdict flag: the parser repaired the input (keyboard layout, textual GS, ...).
 #define CISGATE_FLAG_REPAIRED (1 << 1)
 
-// Longest input accepted, in bytes (real codes are under 200).
+// Longest input accepted, in bytes (real codes are under 200). A longer code is an
+// argument error for `cisgate_check`, `cisgate_sell` and `cisgate_return`, and that
+// element's `CISGATE_STATUS_INVALID` verdict in `cisgate_check_batch`.
 #define CISGATE_MAX_CODE_LEN 4096
 
 // Most codes one batch call takes.
 #define CISGATE_MAX_BATCH (1 << 20)
 
-// Bytes of the `ki` field (a КИ is at most 64 bytes, plus the NUL).
+// Bytes of the `ki` field and the size a `ki_out` buffer needs: a КИ is at most 38
+// bytes (`01` + GTIN-14 + `21` + a 20-character serial), so it is never cut here.
 #define CISGATE_KI_SIZE 72
 
 // Answered by True API.
@@ -124,11 +129,14 @@ typedef struct cisgate_online cisgate_online;
 
 // How to open an index. Start from `cisgate_options_default()`.
 typedef struct cisgate_options {
-  // Hash every data file when opening (the default); `false` opens in about a millisecond
-  // and still checks structure and lengths.
+  // Hash every data file when opening (the default). `false` opens in about a
+  // millisecond and still checks every file's structure and length against the
+  // manifest, every FST's own checksum, and that each filter passes the first 64 keys of
+  // its segment (a lost or zeroed filter is refused); a bit flipped elsewhere goes
+  // unnoticed until `cisgate verify` (which the default open does in effect).
   bool verify_checksums;
-  // Refuse checks and sales when the data is older than this many hours (72 by default,
-  // 240 for pharmacies); 0 or less: never refuse.
+  // Refuse checks, sales and returns when the data is older than this many hours (72 by
+  // default, 240 for pharmacies); 0 or less: never refuse; NaN: an argument error.
   double max_age_hours;
   // Days a sale keeps a code on the sold list (30 by default).
   uint32_t sold_retention_days;
@@ -225,7 +233,8 @@ struct cisgate_error *cisgate_error_new(void);
 // Frees an error object (null is ignored).
 void cisgate_error_free(struct cisgate_error *err);
 
-// The code of the last call that used this error object (`CISGATE_OK` after a success).
+// The code of the last call that used this error object (`CISGATE_OK` after a success;
+// `CISGATE_ERR_ARGUMENT` for a null pointer).
 int32_t cisgate_error_code(const struct cisgate_error *err);
 
 // The message of the last failure, NUL-terminated UTF-8, valid until the error object is
@@ -247,8 +256,14 @@ int32_t cisgate_open(const uint8_t *dir,
 // is undefined behaviour, as with `free`.
 void cisgate_close(struct cisgate_index *index);
 
-// Picks up a generation another process published (`cisgate apply`, `pull`) and sales
-// other processes journaled. `changed` (may be null) says whether the generation changed.
+// Picks up a generation another process published (`cisgate apply`, `compact`, `pull`)
+// and sales other processes journaled. `changed` (may be null) says whether this call
+// moved the handle to another generation.
+//
+// A handle answers from one generation: the one current when it was opened, until a
+// refresh moves it. A sale or return also moves it when it finds another process has
+// published a newer generation (the sale must go to that generation's journal); the next
+// refresh then says `changed = false`. Each call answers from one generation throughout.
 int32_t cisgate_refresh(const struct cisgate_index *index,
                         bool *changed,
                         struct cisgate_error *err);
@@ -259,9 +274,11 @@ int32_t cisgate_get_info(const struct cisgate_index *index,
                          struct cisgate_error *err);
 
 // Checks one scanned code (`code_len` bytes, any form a scanner sends) against the
-// offline lists and the sold list. `price_kopecks` is the sale price, or -1 for none. A
-// blocked or invalid code is a success with that status in `*out`; stale data returns
-// `CISGATE_ERR_STALE` with status `CISGATE_STATUS_REFUSED`.
+// offline lists and the sold list. `price_kopecks` is the sale price in kopecks, or -1 for
+// none (any other negative is an argument error). A blocked or invalid code is a success
+// with that status in `*out`; stale data returns `CISGATE_ERR_STALE`. On any error `*out`
+// (when not null) holds `CISGATE_STATUS_REFUSED`. A code over `CISGATE_MAX_CODE_LEN`
+// bytes is an argument error.
 int32_t cisgate_check(const struct cisgate_index *index,
                       const uint8_t *code,
                       size_t code_len,
@@ -269,8 +286,11 @@ int32_t cisgate_check(const struct cisgate_index *index,
                       struct cisgate_verdict *out,
                       struct cisgate_error *err);
 
-// Checks `count` codes into `out[0..count]` (caller-owned), across cores, against one
-// generation. On `CISGATE_ERR_STALE` every verdict is `CISGATE_STATUS_REFUSED`.
+// Checks `count` codes into `out[0..count]` (caller-owned), across cores for a long
+// batch, all against one generation, on the same path as `cisgate_check`. A code over `CISGATE_MAX_CODE_LEN` bytes gets its own
+// `CISGATE_STATUS_INVALID` verdict and the others are answered. On
+// `CISGATE_ERR_STALE` every verdict is `CISGATE_STATUS_REFUSED`; on an argument error (a
+// null array, a null element with a length, a price below -1) nothing is written.
 int32_t cisgate_check_batch(const struct cisgate_index *index,
                             const struct cisgate_bytes *codes,
                             size_t count,
@@ -279,8 +299,9 @@ int32_t cisgate_check_batch(const struct cisgate_index *index,
                             struct cisgate_error *err);
 
 // The hot path: whether each of `count` canonical КИ is on the banned КИ list, into
-// `out[i]` (1 banned, 0 not). Raw lookups: no parsing, no GTIN or price rules, no sold
-// list, no freshness rule; use `cisgate_check_batch` to decide a sale.
+// `out[i]` (1 banned, 0 not), all against one generation. Raw lookups: no parsing, no
+// GTIN or price rules, no sold list, no freshness rule; use `cisgate_check_batch` to
+// decide a sale. An element over `CISGATE_MAX_CODE_LEN` bytes is answered 0.
 int32_t cisgate_contains_ki_batch(const struct cisgate_index *index,
                                   const struct cisgate_bytes *kis,
                                   size_t count,
@@ -289,7 +310,10 @@ int32_t cisgate_contains_ki_batch(const struct cisgate_index *index,
 
 // Registers a sale of one code. The record is on disk before this returns
 // `CISGATE_OK`; any error means nothing was written. The КИ sold is copied into `ki_out`
-// (`ki_out_len` bytes, NUL-terminated; may be null).
+// (`ki_out_len` bytes, NUL-terminated, cut to fit; `CISGATE_KI_SIZE` always fits; may be
+// null). As the Local Module's `sell`, this does not consult the ban lists: the till
+// checks the code first (`cisgate_check`) and sells only what is allowed. Refused with
+// `CISGATE_ERR_STALE` on stale data, `CISGATE_ERR_ALREADY_SOLD` for a code sold here.
 int32_t cisgate_sell(const struct cisgate_index *index,
                      const uint8_t *code,
                      size_t code_len,
@@ -297,7 +321,9 @@ int32_t cisgate_sell(const struct cisgate_index *index,
                      size_t ki_out_len,
                      struct cisgate_error *err);
 
-// Registers a return of a sold code, as `cisgate_sell` registers a sale.
+// Registers a return of a sold code, as `cisgate_sell` registers a sale: durable before
+// `CISGATE_OK`, nothing written on any error, refused with `CISGATE_ERR_STALE` on stale
+// data like a sale, `CISGATE_ERR_NOT_SOLD` for a code not sold here.
 int32_t cisgate_return(const struct cisgate_index *index,
                        const uint8_t *code,
                        size_t code_len,

@@ -66,19 +66,21 @@ pub const CISGATE_STATUS_INVALID: i32 = 2;
 /// `CISGATE_ERR_STALE`).
 pub const CISGATE_STATUS_REFUSED: i32 = 3;
 
-/// Reason bit: the КИ is on the banned list.
+/// Reason bit: the КИ is on the banned list (`"cis"` in the CLI's and service's JSON; each
+/// reason's JSON name is given with its bit).
 pub const CISGATE_REASON_CIS: u32 = 1;
-/// Reason bit: the GTIN is banned.
+/// Reason bit: the GTIN is banned (`"gtin"`).
 pub const CISGATE_REASON_GTIN: u32 = 1 << 1;
-/// Reason bit: the GTIN is grey (only an online check may allow it).
+/// Reason bit: the GTIN is grey, only an online check may allow it (`"grey_gtin"`).
 pub const CISGATE_REASON_GREY_GTIN: u32 = 1 << 2;
-/// Reason bit: the batch (AI 10) is a banned medicine series.
+/// Reason bit: the batch (AI 10) is a banned medicine series (`"series"`).
 pub const CISGATE_REASON_SERIES: u32 = 1 << 3;
-/// Reason bit: the sale price is below the listed minimum.
+/// Reason bit: the sale price is below the listed minimum (`"below_min_price"`).
 pub const CISGATE_REASON_BELOW_MIN_PRICE: u32 = 1 << 4;
-/// Reason bit: the sale price is above the max retail price in the code.
+/// Reason bit: the sale price is above the max retail price in the code
+/// (`"above_max_price"`).
 pub const CISGATE_REASON_ABOVE_MAX_PRICE: u32 = 1 << 5;
-/// Reason bit: the КИ is already sold here.
+/// Reason bit: the КИ is already sold here and not returned (`"sold"`).
 pub const CISGATE_REASON_SOLD: u32 = 1 << 6;
 
 /// Verdict flag: the input reads as more than one КИ (`ki` is then empty).
@@ -86,12 +88,15 @@ pub const CISGATE_FLAG_AMBIGUOUS: u32 = 1;
 /// Verdict flag: the parser repaired the input (keyboard layout, textual GS, ...).
 pub const CISGATE_FLAG_REPAIRED: u32 = 1 << 1;
 
-/// Longest input accepted, in bytes (real codes are under 200).
+/// Longest input accepted, in bytes (real codes are under 200). A longer code is an
+/// argument error for `cisgate_check`, `cisgate_sell` and `cisgate_return`, and that
+/// element's `CISGATE_STATUS_INVALID` verdict in `cisgate_check_batch`.
 pub const CISGATE_MAX_CODE_LEN: usize = 4096;
 /// Most codes one batch call takes.
 pub const CISGATE_MAX_BATCH: usize = 1 << 20;
 
-/// Bytes of the `ki` field (a КИ is at most 64 bytes, plus the NUL).
+/// Bytes of the `ki` field and the size a `ki_out` buffer needs: a КИ is at most 38
+/// bytes (`01` + GTIN-14 + `21` + a 20-character serial), so it is never cut here.
 pub const CISGATE_KI_SIZE: usize = 72;
 
 /// An open index: the current generation, its sold journal and the freshness rule. Safe
@@ -121,11 +126,14 @@ pub struct cisgate_bytes {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct cisgate_options {
-    /// Hash every data file when opening (the default); `false` opens in about a millisecond
-    /// and still checks structure and lengths.
+    /// Hash every data file when opening (the default). `false` opens in about a
+    /// millisecond and still checks every file's structure and length against the
+    /// manifest, every FST's own checksum, and that each filter passes the first 64 keys of
+    /// its segment (a lost or zeroed filter is refused); a bit flipped elsewhere goes
+    /// unnoticed until `cisgate verify` (which the default open does in effect).
     pub verify_checksums: bool,
-    /// Refuse checks and sales when the data is older than this many hours (72 by default,
-    /// 240 for pharmacies); 0 or less: never refuse.
+    /// Refuse checks, sales and returns when the data is older than this many hours (72 by
+    /// default, 240 for pharmacies); 0 or less: never refuse; NaN: an argument error.
     pub max_age_hours: f64,
     /// Days a sale keeps a code on the sold list (30 by default).
     pub sold_retention_days: u32,
@@ -458,7 +466,8 @@ pub extern "C" fn cisgate_error_free(err: *mut cisgate_error) {
     }
 }
 
-/// The code of the last call that used this error object (`CISGATE_OK` after a success).
+/// The code of the last call that used this error object (`CISGATE_OK` after a success;
+/// `CISGATE_ERR_ARGUMENT` for a null pointer).
 #[unsafe(no_mangle)]
 pub extern "C" fn cisgate_error_code(err: *const cisgate_error) -> i32 {
     // SAFETY: `err` is null or a live error object.
@@ -534,8 +543,14 @@ pub extern "C" fn cisgate_close(index: *mut cisgate_index) {
     }
 }
 
-/// Picks up a generation another process published (`cisgate apply`, `pull`) and sales
-/// other processes journaled. `changed` (may be null) says whether the generation changed.
+/// Picks up a generation another process published (`cisgate apply`, `compact`, `pull`)
+/// and sales other processes journaled. `changed` (may be null) says whether this call
+/// moved the handle to another generation.
+///
+/// A handle answers from one generation: the one current when it was opened, until a
+/// refresh moves it. A sale or return also moves it when it finds another process has
+/// published a newer generation (the sale must go to that generation's journal); the next
+/// refresh then says `changed = false`. Each call answers from one generation throughout.
 #[unsafe(no_mangle)]
 pub extern "C" fn cisgate_refresh(
     index: *const cisgate_index,
@@ -581,9 +596,11 @@ pub extern "C" fn cisgate_get_info(
 }
 
 /// Checks one scanned code (`code_len` bytes, any form a scanner sends) against the
-/// offline lists and the sold list. `price_kopecks` is the sale price, or -1 for none. A
-/// blocked or invalid code is a success with that status in `*out`; stale data returns
-/// `CISGATE_ERR_STALE` with status `CISGATE_STATUS_REFUSED`.
+/// offline lists and the sold list. `price_kopecks` is the sale price in kopecks, or -1 for
+/// none (any other negative is an argument error). A blocked or invalid code is a success
+/// with that status in `*out`; stale data returns `CISGATE_ERR_STALE`. On any error `*out`
+/// (when not null) holds `CISGATE_STATUS_REFUSED`. A code over `CISGATE_MAX_CODE_LEN`
+/// bytes is an argument error.
 #[unsafe(no_mangle)]
 pub extern "C" fn cisgate_check(
     index: *const cisgate_index,
@@ -613,8 +630,11 @@ pub extern "C" fn cisgate_check(
     })
 }
 
-/// Checks `count` codes into `out[0..count]` (caller-owned), across cores, against one
-/// generation. On `CISGATE_ERR_STALE` every verdict is `CISGATE_STATUS_REFUSED`.
+/// Checks `count` codes into `out[0..count]` (caller-owned), across cores for a long
+/// batch, all against one generation, on the same path as `cisgate_check`. A code over `CISGATE_MAX_CODE_LEN` bytes gets its own
+/// `CISGATE_STATUS_INVALID` verdict and the others are answered. On
+/// `CISGATE_ERR_STALE` every verdict is `CISGATE_STATUS_REFUSED`; on an argument error (a
+/// null array, a null element with a length, a price below -1) nothing is written.
 #[unsafe(no_mangle)]
 pub extern "C" fn cisgate_check_batch(
     index: *const cisgate_index,
@@ -659,8 +679,9 @@ fn batch<'a, T>(
 }
 
 /// The hot path: whether each of `count` canonical КИ is on the banned КИ list, into
-/// `out[i]` (1 banned, 0 not). Raw lookups: no parsing, no GTIN or price rules, no sold
-/// list, no freshness rule; use `cisgate_check_batch` to decide a sale.
+/// `out[i]` (1 banned, 0 not), all against one generation. Raw lookups: no parsing, no
+/// GTIN or price rules, no sold list, no freshness rule; use `cisgate_check_batch` to
+/// decide a sale. An element over `CISGATE_MAX_CODE_LEN` bytes is answered 0.
 #[unsafe(no_mangle)]
 pub extern "C" fn cisgate_contains_ki_batch(
     index: *const cisgate_index,
@@ -708,7 +729,10 @@ fn journal(
 
 /// Registers a sale of one code. The record is on disk before this returns
 /// `CISGATE_OK`; any error means nothing was written. The КИ sold is copied into `ki_out`
-/// (`ki_out_len` bytes, NUL-terminated; may be null).
+/// (`ki_out_len` bytes, NUL-terminated, cut to fit; `CISGATE_KI_SIZE` always fits; may be
+/// null). As the Local Module's `sell`, this does not consult the ban lists: the till
+/// checks the code first (`cisgate_check`) and sells only what is allowed. Refused with
+/// `CISGATE_ERR_STALE` on stale data, `CISGATE_ERR_ALREADY_SOLD` for a code sold here.
 #[unsafe(no_mangle)]
 pub extern "C" fn cisgate_sell(
     index: *const cisgate_index,
@@ -723,7 +747,9 @@ pub extern "C" fn cisgate_sell(
     })
 }
 
-/// Registers a return of a sold code, as `cisgate_sell` registers a sale.
+/// Registers a return of a sold code, as `cisgate_sell` registers a sale: durable before
+/// `CISGATE_OK`, nothing written on any error, refused with `CISGATE_ERR_STALE` on stale
+/// data like a sale, `CISGATE_ERR_NOT_SOLD` for a code not sold here.
 #[unsafe(no_mangle)]
 pub extern "C" fn cisgate_return(
     index: *const cisgate_index,

@@ -46,7 +46,9 @@ pub struct Args {
     /// (`100.50`) or whole kopecks (`10050`).
     #[arg(long, value_parser = parse_price)]
     price: Option<u64>,
-    /// Skip hashing the index on open (structure and lengths are still checked).
+    /// Skip hashing the index on open: structure, lengths, the FSTs' own checksums and a
+    /// sample of keys through each filter are still checked, a flipped bit elsewhere is not
+    /// (run `cisgate verify` after copying an index by hand).
     #[arg(long)]
     no_verify: bool,
     /// Print counts and rate to stderr at the end.

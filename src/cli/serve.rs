@@ -22,7 +22,9 @@ pub struct Args {
     /// JSON configuration: users, tokens, CORS origins, limits.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Skip hashing the index on open (structure and lengths are still checked).
+    /// Skip hashing the index on open: structure, lengths, the FSTs' own checksums and a
+    /// sample of keys through each filter are still checked, a flipped bit elsewhere is not
+    /// (run `cisgate verify` after copying an index by hand).
     #[arg(long)]
     no_verify: bool,
     #[command(flatten)]

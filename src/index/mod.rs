@@ -582,7 +582,7 @@ impl Index {
         let mut stacks: [TableStack; 5] = Default::default();
         for (n, segment) in manifest.segments.iter().enumerate() {
             let mut data: [Option<Box<dyn TableSegment>>; 5] = Default::default();
-            let mut filters: [Option<filter::Filter>; 5] = Default::default();
+            let mut filters: [Option<(filter::Filter, PathBuf)>; 5] = Default::default();
             for meta in &segment.files {
                 let table = meta.role.table;
                 let consistent = meta.role.filter == (meta.layout == Layout::Filter);
@@ -595,8 +595,9 @@ impl Index {
                     )));
                 }
                 let twice = if meta.role.filter {
+                    let filter = open_filter(dir, meta, verify)?;
                     filters[table.slot()]
-                        .replace(open_filter(dir, meta, verify)?)
+                        .replace((filter, format::data_path(dir, meta)))
                         .is_some()
                 } else {
                     data[table.slot()]
@@ -620,7 +621,10 @@ impl Index {
                     }
                     continue;
                 };
-                let source = Source::new(data, filter);
+                if let (Some((filter, path)), false) = (&filter, verify) {
+                    sample_filter(&*data, filter, path)?;
+                }
+                let source = Source::new(data, filter.map(|(f, _)| f));
                 let stack = &mut stacks[slot];
                 if n == 0 {
                     stack.base = Some(source);
@@ -746,6 +750,37 @@ fn open_segment(
         )));
     }
     Ok(data)
+}
+
+/// Keys of each segment a filter is tried with when an index is opened without hashing
+/// its files.
+const FILTER_SAMPLE: usize = 64;
+
+/// Without checksums, a filter whose bytes were lost (a zeroed page, a file of zeros)
+/// would turn banned codes into allowed ones: the first keys of its segment must pass it.
+/// A cheap check that catches a lost filter, not every damaged block (that is what
+/// checksums are for).
+fn sample_filter(
+    data: &dyn TableSegment,
+    filter: &filter::Filter,
+    path: &Path,
+) -> Result<(), IndexError> {
+    let mut keys = data.cursor();
+    for _ in 0..FILTER_SAMPLE {
+        if !keys.advance() {
+            break;
+        }
+        if !filter.may_contain(filter::key_hash(keys.key())) {
+            return Err(IndexError::Damaged {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "the filter rules out key {:?} of its own segment",
+                    String::from_utf8_lossy(keys.key())
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn open_filter(dir: &Path, meta: &FileMeta, verify: bool) -> Result<filter::Filter, IndexError> {
