@@ -234,7 +234,8 @@ fn main() {
             );
             // 200 banned GTINs and 300 minimum prices among the products, banned series
             // of the products that carry batches.
-            for p in (0..Skewed::PRODUCTS).step_by(997).take(200) {
+            // Not the most popular products (product 0 alone is a tenth of all codes).
+            for p in (500..Skewed::PRODUCTS).step_by(997).take(200) {
                 lists.gtins.insert(skewed.gtin(p).to_vec());
             }
             for p in (0..Skewed::PRODUCTS)
