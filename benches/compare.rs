@@ -346,8 +346,8 @@ fn main() {
 
     // cisgate, in the КИ block layout and in format 1's layout (one FST).
     for (name, layout) in [
-        ("cisgate", index::segment::Layout::KiBlocks),
-        ("cisgate-fst", index::segment::Layout::Fst),
+        ("cisgate", index::Layout::KiBlocks),
+        ("cisgate-fst", index::Layout::Fst),
     ] {
         if !wanted(name) {
             continue;

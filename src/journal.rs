@@ -224,7 +224,7 @@ impl Journal {
     /// Makes the file ready for an append by a writer holding the journal's lock: reads
     /// what others appended, writes the header of a new journal, and cuts off a record torn
     /// by a crash.
-    pub fn prepare_append(&mut self) -> Result<(), JournalError> {
+    fn prepare_append(&mut self) -> Result<(), JournalError> {
         self.catch_up()?;
         let io = |source| JournalError::Io {
             path: self.path.clone(),
@@ -244,73 +244,122 @@ impl Journal {
         Ok(())
     }
 
-    /// Takes the cross-process writer lock on the journal file, waiting as long as it
-    /// takes; released on drop of the returned guard.
-    pub fn lock(&mut self) -> Result<JournalGuard<'_>, JournalError> {
-        self.file.lock().map_err(|source| JournalError::Io {
+    /// Bytes of valid records read so far (after [`prepare_append`](Self::prepare_append),
+    /// the offset the next record is written at).
+    pub fn len(&self) -> u64 {
+        self.offset
+    }
+}
+
+/// The one way records are written to a journal: this process's writers one at a time
+/// (a mutex), then every process's (an exclusive `flock` of the file, held by an
+/// appending handle). Sales of [`crate::live::LiveIndex`], compaction's fold of the
+/// journal and the journal's own tests all write through it.
+pub struct JournalWriter {
+    path: PathBuf,
+    file: std::sync::Mutex<File>,
+}
+
+impl JournalWriter {
+    /// A writer of the journal at `path` (created if missing).
+    pub fn open(path: &Path) -> Result<JournalWriter, JournalError> {
+        let file = File::options()
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|source| JournalError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(JournalWriter {
+            path: path.to_path_buf(),
+            file: std::sync::Mutex::new(file),
+        })
+    }
+
+    /// Takes the writer lock without waiting: `None` while another writer (of this process
+    /// or another) holds it.
+    pub fn try_lock(&self) -> Result<Option<WriterGuard<'_>>, JournalError> {
+        let file = match self.file.try_lock() {
+            Ok(file) => file,
+            // A writer that panicked left the file as it was; records are all or nothing.
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(None),
+        };
+        match file.try_lock() {
+            Ok(()) => Ok(Some(WriterGuard {
+                file,
+                path: &self.path,
+            })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(source)) => Err(JournalError::Io {
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// Takes the writer lock, waiting as long as it takes.
+    pub fn lock(&self) -> Result<WriterGuard<'_>, JournalError> {
+        let file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        file.lock().map_err(|source| JournalError::Io {
             path: self.path.clone(),
             source,
         })?;
-        Ok(JournalGuard { journal: self })
+        Ok(WriterGuard {
+            file,
+            path: &self.path,
+        })
     }
 }
 
-/// The journal, exclusively locked for appending.
-pub struct JournalGuard<'a> {
-    journal: &'a mut Journal,
+/// The journal's writer lock, held: records may be appended. Released on drop.
+pub struct WriterGuard<'a> {
+    file: std::sync::MutexGuard<'a, File>,
+    path: &'a Path,
 }
 
-impl JournalGuard<'_> {
-    /// Reads what other processes appended.
-    pub fn catch_up(&mut self) -> Result<(), JournalError> {
-        self.journal.catch_up()
+impl WriterGuard<'_> {
+    /// Readies `journal` (this journal's replayed state) for an append: reads what others
+    /// appended, writes the header of a new journal, cuts off a record torn by a crash.
+    /// Returns the offset the next record goes at.
+    pub fn prepare(&self, journal: &mut Journal) -> Result<u64, JournalError> {
+        journal.prepare_append()?;
+        Ok(journal.len())
     }
 
-    /// The journal behind the lock.
-    pub fn journal(&self) -> &Journal {
-        self.journal
+    /// Writes an encoded record ([`encode`]) at `offset` (from [`prepare`](Self::prepare))
+    /// and syncs it before returning; a failed write leaves nothing behind. The caller may
+    /// let lookups go on meanwhile and catch the journal up afterwards.
+    pub fn write(&self, offset: u64, record: &[u8]) -> Result<(), JournalError> {
+        write_record(&self.file, self.path, offset, record)
     }
 
-    /// Appends one record and syncs it to disk before returning.
-    pub fn append(&mut self, op: Op, ki: &[u8], time_ms: i64) -> Result<(), JournalError> {
-        self.append_batch(&[(op, ki)], time_ms)
-    }
-
-    /// Appends sales and returns as one record (all or none survive a crash) and syncs it
-    /// to disk before returning.
-    pub fn append_batch(
-        &mut self,
+    /// Appends sales and returns as one record (all or none survive a crash), synced
+    /// before returning, and reads it back into `journal`.
+    pub fn append(
+        &self,
+        journal: &mut Journal,
         entries: &[(Op, &[u8])],
         time_ms: i64,
     ) -> Result<(), JournalError> {
-        // Never write on top of records another process appended.
-        self.journal.prepare_append()?;
-        let record = encode(&self.journal.path, self.journal.offset, entries, time_ms)?;
-        write_record(
-            &self.journal.file,
-            &self.journal.path,
-            self.journal.offset,
-            &record,
-        )?;
-        self.journal.catch_up()
+        let offset = self.prepare(journal)?;
+        let record = encode(self.path, offset, entries, time_ms)?;
+        self.write(offset, &record)?;
+        journal.catch_up()
     }
 }
 
-impl Drop for JournalGuard<'_> {
+impl Drop for WriterGuard<'_> {
     fn drop(&mut self) {
-        let _ = self.journal.file.unlock();
+        let _ = self.file.unlock();
     }
 }
 
 /// Writes an encoded record at the end of the journal (`offset`, which the caller has
 /// prepared under the lock) and syncs it. On failure the partial record is cut off again,
 /// so a failed append leaves nothing behind.
-pub fn write_record(
-    file: &File,
-    path: &Path,
-    offset: u64,
-    record: &[u8],
-) -> Result<(), JournalError> {
+fn write_record(file: &File, path: &Path, offset: u64, record: &[u8]) -> Result<(), JournalError> {
     let written = (|| {
         let mut f = file;
         f.write_all(record)?;
@@ -466,11 +515,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sold.journal");
         let mut j = Journal::open(&path).unwrap();
+        let w = JournalWriter::open(&path).unwrap();
         {
-            let mut g = j.lock().unwrap();
-            g.append(Op::Sell, b"KI-1", 10).unwrap();
-            g.append(Op::Sell, b"KI-2", 11).unwrap();
-            g.append(Op::Return, b"KI-1", 12).unwrap();
+            let g = w.lock().unwrap();
+            g.append(&mut j, &[(Op::Sell, b"KI-1")], 10).unwrap();
+            g.append(&mut j, &[(Op::Sell, b"KI-2")], 11).unwrap();
+            g.append(&mut j, &[(Op::Return, b"KI-1")], 12).unwrap();
         }
         let replay = Journal::open(&path).unwrap();
         assert_eq!(replay.state(b"KI-1"), Some(SoldState::Returned(12)));
@@ -484,7 +534,10 @@ mod tests {
         std::fs::write(&path, &torn).unwrap();
         let mut j = Journal::open(&path).unwrap();
         assert_eq!(j.state(b"KI-3"), None);
-        j.lock().unwrap().append(Op::Sell, b"KI-4", 14).unwrap();
+        w.lock()
+            .unwrap()
+            .append(&mut j, &[(Op::Sell, b"KI-4")], 14)
+            .unwrap();
         let replay = Journal::open(&path).unwrap();
         assert_eq!(replay.state(b"KI-4"), Some(SoldState::Sold(14)));
         assert_eq!(
@@ -505,11 +558,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sold.journal");
         let mut j = Journal::open(&path).unwrap();
-        j.lock().unwrap().append(Op::Sell, b"A", 1).unwrap();
-        let before = std::fs::metadata(&path).unwrap().len();
-        j.lock()
+        let w = JournalWriter::open(&path).unwrap();
+        w.lock()
             .unwrap()
-            .append_batch(&[(Op::Sell, b"B"), (Op::Return, b"A"), (Op::Sell, b"C")], 2)
+            .append(&mut j, &[(Op::Sell, b"A")], 1)
+            .unwrap();
+        let before = std::fs::metadata(&path).unwrap().len();
+        w.lock()
+            .unwrap()
+            .append(
+                &mut j,
+                &[(Op::Sell, b"B"), (Op::Return, b"A"), (Op::Sell, b"C")],
+                2,
+            )
             .unwrap();
         assert_eq!(j.state(b"A"), Some(SoldState::Returned(2)));
         let replay = Journal::open(&path).unwrap();
@@ -527,7 +588,10 @@ mod tests {
         // Damage inside a batch followed by more records is reported.
         std::fs::write(&path, &full).unwrap();
         let mut j = Journal::open(&path).unwrap();
-        j.lock().unwrap().append(Op::Sell, b"D", 3).unwrap();
+        w.lock()
+            .unwrap()
+            .append(&mut j, &[(Op::Sell, b"D")], 3)
+            .unwrap();
         let mut bad = std::fs::read(&path).unwrap();
         bad[before as usize + 14] ^= 0x40;
         std::fs::write(&path, &bad).unwrap();
@@ -541,12 +605,22 @@ mod tests {
         let path = dir.path().join("sold.journal");
         let mut a = Journal::open(&path).unwrap();
         let mut b = Journal::open(&path).unwrap();
-        a.lock().unwrap().append(Op::Sell, b"X", 1).unwrap();
-        let mut g = b.lock().unwrap();
-        g.catch_up().unwrap();
-        assert_eq!(g.journal().state(b"X"), Some(SoldState::Sold(1)));
-        g.append(Op::Return, b"X", 2).unwrap();
+        let (wa, wb) = (
+            JournalWriter::open(&path).unwrap(),
+            JournalWriter::open(&path).unwrap(),
+        );
+        wa.lock()
+            .unwrap()
+            .append(&mut a, &[(Op::Sell, b"X")], 1)
+            .unwrap();
+        let g = wb.lock().unwrap();
+        // One writer at a time, across handles (as across processes).
+        assert!(wa.try_lock().unwrap().is_none());
+        g.prepare(&mut b).unwrap();
+        assert_eq!(b.state(b"X"), Some(SoldState::Sold(1)));
+        g.append(&mut b, &[(Op::Return, b"X")], 2).unwrap();
         drop(g);
+        assert!(wa.try_lock().unwrap().is_some());
         a.catch_up().unwrap();
         assert_eq!(a.state(b"X"), Some(SoldState::Returned(2)));
     }

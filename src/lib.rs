@@ -18,7 +18,8 @@
 //! [`index`] builds, opens, validates and looks up the on-disk index; [`check`] decides;
 //! [`live`] and [`journal`] keep it open with the sold list; `online`, `serve` (the Local
 //! Module's HTTP API) and `distribute` (signed generations through an S3-compatible
-//! store) come with their features; [`synth`] makes synthetic lists and scan streams.
+//! store) come with their features; `synth` (feature `synth`) makes synthetic lists and
+//! scan streams.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -44,6 +45,8 @@ pub mod check;
 pub mod code;
 #[cfg(feature = "distribute")]
 pub mod distribute;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod index;
 pub mod journal;
 pub mod list;
@@ -57,6 +60,7 @@ pub mod time;
 pub use check::{CheckOptions, Verdict};
 pub use index::Index;
 pub use live::{LiveError, LiveIndex, LiveOptions};
+#[cfg(feature = "synth")]
 pub mod synth;
 
 #[cfg(doctest)]

@@ -36,7 +36,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak, mpsc};
@@ -46,9 +45,9 @@ use arc_swap::ArcSwap;
 
 use crate::check::{CheckOptions, Decision, Outcome, SoldSource, Verdict};
 use crate::code;
-use crate::index::compact::DEFAULT_SOLD_RETENTION_MS;
+use crate::index::DEFAULT_SOLD_RETENTION_MS;
 use crate::index::{Index, IndexError, OpenOptions, Table, manifest};
-use crate::journal::{self, Journal, JournalError, Op, SoldState};
+use crate::journal::{self, Journal, JournalError, JournalWriter, Op, SoldState};
 
 /// The Local Module's default: offline checks stop 72 hours after the last sync.
 pub const DEFAULT_MAX_AGE_MS: i64 = 72 * 3600 * 1000;
@@ -218,29 +217,18 @@ impl WriteDeadline {
 }
 
 /// A generation's sold journal as this process shares it: the replayed state for lookups,
-/// and a separate handle for writers, so that a writer waiting for another process's lock
-/// never holds up lookups.
+/// and the writer, so that a writer waiting for another process's lock never holds up
+/// lookups.
 struct JournalHandle {
     state: RwLock<Journal>,
-    /// Serialises this process's writers; its file (opened for appending) carries the
-    /// cross-process `flock`.
-    writer: Mutex<File>,
+    writer: JournalWriter,
 }
 
 impl JournalHandle {
     fn open(path: &Path) -> Result<JournalHandle, LiveError> {
-        let state = Journal::open(path)?;
-        let writer =
-            File::options()
-                .append(true)
-                .open(path)
-                .map_err(|source| JournalError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
         Ok(JournalHandle {
-            state: RwLock::new(state),
-            writer: Mutex::new(writer),
+            state: RwLock::new(Journal::open(path)?),
+            writer: JournalWriter::open(path)?,
         })
     }
 }
@@ -668,33 +656,16 @@ impl LiveIndex {
             let generation = self.current.load_full();
             self.fresh(&generation)?;
             let handle = &generation.journal;
-            let path = handle.state.read().map_or_else(
-                |e| e.into_inner().path().to_path_buf(),
-                |j| j.path().to_path_buf(),
-            );
             // This process's writers one at a time, then the other processes'.
-            let writer = lock_until(deadline, || match handle.writer.try_lock() {
-                Ok(guard) => Ok(Some(guard)),
-                Err(std::sync::TryLockError::Poisoned(e)) => Ok(Some(e.into_inner())),
-                Err(std::sync::TryLockError::WouldBlock) => Ok(None),
-            })?
-            .ok_or_else(busy)?;
-            let locked = lock_until(deadline, || match writer.try_lock() {
-                Ok(()) => Ok(Some(FileUnlock(&writer))),
-                Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-                Err(std::fs::TryLockError::Error(source)) => Err(JournalError::Io {
-                    path: path.clone(),
-                    source,
-                }
-                .into()),
+            let guard = lock_until(deadline, || {
+                handle.writer.try_lock().map_err(LiveError::from)
             })?
             .ok_or_else(busy)?;
             // A compaction may have folded this journal into a newer generation while we
             // waited for the lock: then the sale belongs in the new journal.
             let (name, _) = manifest::read_pointer(&self.dir)?;
             if name != generation.index.manifest().file_name() {
-                drop(locked);
-                drop(writer);
+                drop(guard);
                 self.refresh()?;
                 continue;
             }
@@ -702,7 +673,7 @@ impl LiveIndex {
             let oldest = now - self.options.sold_retention_ms;
             let (offset, record) = {
                 let mut journal = write_lock(&handle.state);
-                journal.prepare_append()?;
+                let offset = guard.prepare(&mut journal)?;
                 for ki in &kis {
                     let sold = generation
                         .sold_at(&journal, ki.as_bytes())
@@ -714,32 +685,20 @@ impl LiveIndex {
                     }
                 }
                 let entries: Vec<(Op, &[u8])> = kis.iter().map(|k| (op, k.as_bytes())).collect();
-                let offset = std::fs::metadata(&path)
-                    .map_err(|source| JournalError::Io {
-                        path: path.clone(),
-                        source,
-                    })?
-                    .len();
-                (offset, journal::encode(&path, offset, &entries, now)?)
+                (
+                    offset,
+                    journal::encode(journal.path(), offset, &entries, now)?,
+                )
             };
             if deadline.is_some_and(|d| !d.begin_write()) {
                 return Err(LiveError::Abandoned);
             }
             // Lookups go on while the record is synced; they see it once it is durable.
-            journal::write_record(&writer, &path, offset, &record)?;
+            guard.write(offset, &record)?;
             write_lock(&handle.state).catch_up()?;
-            drop(locked);
+            drop(guard);
             return Ok(kis);
         }
-    }
-}
-
-/// Releases a file's `flock` on drop.
-struct FileUnlock<'a>(&'a File);
-
-impl Drop for FileUnlock<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.unlock();
     }
 }
 

@@ -1,5 +1,6 @@
 //! Generations: layered answers equal a rebuilt index's, one writer at a time, readers keep
 //! their generation until they let go, and a live reader switches without a restart.
+#![cfg(feature = "synth")]
 
 mod common;
 

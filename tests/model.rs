@@ -9,7 +9,7 @@ mod model_machine;
 
 use std::collections::BTreeSet;
 
-use cisgate::index::digest::ContentDigest;
+use cisgate::index::ContentDigest;
 use cisgate::index::{self};
 use cisgate::list::ListKind;
 use cisgate::live::{LiveError, LiveIndex, LiveOptions};

@@ -5,8 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use cisgate::index::format::container_bytes;
-use cisgate::index::segment::fuzzing;
+use cisgate::fuzzing::{self, container_bytes};
 
 /// Replays an `open_index` fuzz input into an FST data file (the layout the input crashed):
 /// mode byte, then a payload that (with mode bit 0) is wrapped in a valid container whose
@@ -143,11 +142,11 @@ fn ki_blocks_loader_survives_every_single_byte_change() {
     let meta = index
         .manifest()
         .files()
-        .find(|f| f.layout == cisgate::index::segment::Layout::KiBlocks)
+        .find(|f| f.layout == cisgate::index::Layout::KiBlocks)
         .unwrap()
         .clone();
     let file = std::fs::read(idx.join(&meta.name)).unwrap();
-    let payload = &file[cisgate::index::format::HEADER_LEN..file.len() - 24];
+    let payload = &file[cisgate::fuzzing::HEADER_LEN..file.len() - 24];
     let probes: [&[u8]; 3] = [b"0104600439931256215abcdEFGH1234", b"weird-3", b""];
     fuzzing::open_blocks(payload, &probes);
     let step = (payload.len() / 800).max(1);

@@ -2,6 +2,7 @@
 //! the batch path agrees with the single check on every verdict, the JSON written from the
 //! compact decisions is the rich verdict's JSON to the byte, and a batch of the forms
 //! scanners send allocates nothing.
+#![cfg(feature = "synth")]
 
 mod common;
 

@@ -16,7 +16,7 @@ const PROBES: [&[u8]; 5] = [
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else { return };
     if mode & 1 == 0 {
-        cisgate::index::segment::fuzzing::open_blocks(rest, &PROBES);
+        cisgate::fuzzing::open_blocks(rest, &PROBES);
         return;
     }
     // Codes: each chunk picks a shape by its first byte; the rest is the serial.
@@ -52,5 +52,5 @@ fuzz_target!(|data: &[u8]| {
         })
         .collect();
     let absent: Vec<&[u8]> = absent.iter().map(|k| k.as_slice()).collect();
-    cisgate::index::segment::fuzzing::round_trip(&refs, &absent);
+    cisgate::fuzzing::round_trip(&refs, &absent);
 });

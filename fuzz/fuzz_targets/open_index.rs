@@ -8,7 +8,8 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use cisgate::index::format::{FileMeta, container_bytes};
+use cisgate::fuzzing::container_bytes;
+use cisgate::index::FileMeta;
 use libfuzzer_sys::fuzz_target;
 
 struct Fixture {

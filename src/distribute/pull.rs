@@ -10,9 +10,10 @@ use super::pointer::{Pointer, Published, channel_key, object_key};
 use super::sign::Verifier;
 use super::store::{Store, hex, sha256_hex};
 use super::{DEFAULT_CHANNEL, DistributeError, Remote};
-use crate::index::format::RemoveOnDrop;
-use crate::index::manifest::{self, Manifest, SegmentMeta};
-use crate::index::{IndexError, OpenOptions, Table, WriterLock, gc};
+use crate::index::durable;
+use crate::index::generation::GenerationWriter;
+use crate::index::segment;
+use crate::index::{IndexError, Manifest, SegmentMeta, WriterLock};
 
 /// Where a node remembers what it pulled (beside the index's own files).
 const STATE_FILE: &str = "PULLED";
@@ -89,14 +90,8 @@ fn read_state(dir: &Path) -> Option<PullState> {
 fn write_state(dir: &Path, state: &PullState) -> Result<(), DistributeError> {
     let json = serde_json::to_vec_pretty(state)
         .map_err(|e| DistributeError::Invalid(format!("cannot encode the pull state: {e}")))?;
-    manifest::write_durably(dir, STATE_FILE, &json)?;
+    durable::write(dir, STATE_FILE, &json)?;
     Ok(())
-}
-
-/// File name a pulled object gets locally: named by content, so a later generation that
-/// shares it finds it here.
-fn local_name(sha256: &str, layout: crate::index::segment::Layout) -> String {
-    format!("obj-{sha256}.{}", layout.extension())
 }
 
 /// Pulls the channel's generation from `remote` into the index at `dir` (created when
@@ -112,14 +107,10 @@ pub fn pull(
         path: dir.to_path_buf(),
         source,
     })?;
-    let _lock = WriterLock::acquire(dir)?;
+    let mut writer = GenerationWriter::create_locked(dir, WriterLock::acquire(dir)?)?;
     let source = remote.to_string();
     let state = read_state(dir).filter(|s| s.source == source && s.channel == options.channel);
-    let current = match manifest::read_current(dir) {
-        Ok(m) => Some(m),
-        Err(IndexError::NotAnIndex { .. }) => None,
-        Err(e) => return Err(e.into()),
-    };
+    let current = writer.previous().cloned();
     let store = Store::open(remote)?;
     let mut report = PullReport {
         outcome: PullOutcome::UpToDate,
@@ -223,7 +214,7 @@ pub fn pull(
     let mut names = BTreeMap::new();
     for file in published.manifest.files() {
         let sha = &published.objects[&file.name];
-        let name = local_name(sha, file.layout);
+        let name = segment::object_file_name(sha, file.layout);
         let path = dir.join(&name);
         let held = std::fs::metadata(&path).is_ok_and(|m| m.len() == file.len);
         if held {
@@ -235,7 +226,7 @@ pub fn pull(
         }
         names.insert(file.name.clone(), name);
     }
-    manifest::sync_dir(dir)?;
+    durable::sync_dir(dir)?;
 
     // The node's generation: the published lists, the node's own sold state and identity.
     let mut segments: Vec<SegmentMeta> = published
@@ -256,14 +247,11 @@ pub fn pull(
         })
         .collect();
     let mut counts = published.manifest.counts.clone();
-    if let Some(m) = &current
-        && let (Some(base), Some(first)) = (m.segments.first(), segments.first_mut())
-    {
-        for sold in base.files.iter().filter(|f| f.role.table == Table::Sold) {
-            first.files.push(sold.clone());
-            if !sold.role.filter {
-                counts.insert(Table::Sold, sold.entries);
-            }
+    let (sold, sold_count) = writer.sold_state();
+    if let Some(first) = segments.first_mut() {
+        first.files.extend(sold);
+        if let Some(n) = sold_count {
+            counts.insert(crate::index::Table::Sold, n);
         }
     }
     if segments.is_empty() {
@@ -271,21 +259,11 @@ pub fn pull(
             "the published generation has no segments".into(),
         ));
     }
-    let generation = current.as_ref().map_or(1, |m| m.generation + 1);
-    let next_segment_id = current
-        .as_ref()
-        .map_or(1, |m| m.next_segment_id)
-        .max(published.manifest.next_segment_id);
+    let next_segment_id = writer.segment_id().max(published.manifest.next_segment_id);
     let manifest = Manifest {
-        generation,
-        instance_id: current.as_ref().map_or_else(
-            || uuid::Uuid::new_v4().to_string(),
-            |m| m.instance_id.clone(),
-        ),
-        journal: current.as_ref().map_or_else(
-            || format!("sold-{next_segment_id:06}.journal"),
-            |m| m.journal.clone(),
-        ),
+        generation: writer.next_generation(),
+        instance_id: writer.instance_id(),
+        journal: writer.journal(),
         created_ms: crate::time::now_ms(),
         next_segment_id,
         segments,
@@ -294,23 +272,30 @@ pub fn pull(
     };
     // Opened with every checksum verified and its content digest recomputed before it is
     // made current: the whole-state check after the update.
-    let written = manifest::write_manifest(dir, &manifest)?;
-    let unwritten = RemoveOnDrop(Some(dir.join(manifest.file_name())));
-    let opened = OpenOptions::new().open_generation(dir, &manifest.file_name(), &written)?;
-    let digest = opened.compute_digest().to_string();
-    drop(opened);
-    if digest != pointer.content_digest {
-        return Err(DistributeError::Integrity {
-            key: key.clone(),
-            reason: format!(
-                "the pulled generation's content digests to {digest}, the pointer says {}",
-                pointer.content_digest
-            ),
-        });
-    }
-    manifest::point_current(dir, &manifest.file_name(), &written)?;
-    unwritten.disarm();
-    gc::remove_unreferenced(dir, &manifest)?;
+    let mut mismatch = None;
+    writer
+        .publish_checked(manifest, |opened| {
+            let digest = opened.compute_digest().to_string();
+            if digest == pointer.content_digest {
+                return Ok(());
+            }
+            mismatch = Some(digest);
+            Err(IndexError::Damaged {
+                path: dir.to_path_buf(),
+                reason: "the pulled generation's content digest differs from the pointer's".into(),
+            })
+        })
+        .map_err(|e| match mismatch.take() {
+            Some(digest) => DistributeError::Integrity {
+                key: key.clone(),
+                reason: format!(
+                    "the pulled generation's content digests to {digest}, the pointer says {}",
+                    pointer.content_digest
+                ),
+            },
+            None => e.into(),
+        })?;
+    drop(writer);
     write_state(dir, &new_state)?;
     report.outcome = PullOutcome::Updated {
         from: current.map(|m| m.version),
@@ -372,7 +357,7 @@ fn download(
         let path = path.to_path_buf();
         move |source| DistributeError::Io { path, source }
     };
-    let guard = RemoveOnDrop(Some(tmp.clone()));
+    let guard = durable::RemoveOnDrop(Some(tmp.clone()));
     let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
     let (got_len, got_sha) = store.download(key, &mut file, &tmp)?;
     if got_len != len || hex(&got_sha) != sha256 {

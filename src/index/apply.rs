@@ -3,11 +3,13 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::build::write_fst_with;
 use super::compact;
 use super::digest::ContentDigest;
-use super::manifest::{self, ListSource, MAX_DELTA_HISTORY, SegmentMeta};
-use super::{Index, IndexError, Manifest, TOMBSTONE, Table, WriterLock, gc};
+use super::error::IndexError;
+use super::generation::GenerationWriter;
+use super::manifest::{ListSource, MAX_DELTA_HISTORY, Manifest, SegmentMeta};
+use super::segment;
+use super::table::{TOMBSTONE, Table};
 use crate::list::{EntryOptions, HeaderFields, ListFile, ListKind, ListType, ParsedList};
 use crate::progress::Progress;
 
@@ -63,19 +65,20 @@ pub fn apply(
     progress: &dyn Progress,
 ) -> Result<ApplyReport, IndexError> {
     if deltas.is_empty() {
-        return Err(IndexError::Refused("no delta files given".into()));
+        return Err(IndexError::NothingGiven { what: "delta" });
     }
-    let lock = WriterLock::acquire(dir)?;
-    // A writer that died (killed during its compaction, say) may have left layers over the
-    // limit and temporary files: clean up and compact first.
-    let current = manifest::read_current(dir)?;
-    gc::remove_unreferenced(dir, &current)?;
+    // The writer cleans up what a writer that died left; one killed during its compaction
+    // may have left layers over the limit: compact first.
+    let mut writer = GenerationWriter::open(dir)?;
     let mut compacted = false;
-    if needs_compaction(&current, options) {
-        compact::compact_locked(dir, &lock, &compact::CompactOptions::default(), progress)?;
+    if writer
+        .previous()
+        .is_some_and(|m| needs_compaction(m, options))
+    {
+        compact::compact_with(&mut writer, &compact::CompactOptions::default(), progress)?;
         compacted = true;
     }
-    let index = Index::open(dir)?;
+    let index = writer.open_previous()?;
     progress.stage("reading deltas", deltas.len() as u64);
     let parsed: Vec<ParsedList> = deltas
         .iter()
@@ -105,20 +108,24 @@ pub fn apply(
     let mut history = Vec::new();
 
     for delta in &parsed {
-        let path = delta.path.display();
         let ListType::Delta { parent } = &delta.header.list_type else {
-            return Err(IndexError::Refused(format!(
-                "{path} is a snapshot; apply takes deltas (rebuild with `cisgate build`)"
-            )));
+            return Err(IndexError::SnapshotToApply {
+                path: delta.path.clone(),
+            });
         };
         if *parent != version {
-            return Err(IndexError::Refused(format!(
-                "{path} applies to version {parent:?}, but the index is at {version:?}; nothing applied"
-            )));
+            return Err(IndexError::BrokenChain {
+                path: delta.path.clone(),
+                parent: parent.clone(),
+                index_version: version,
+            });
         }
         delta
             .require_clean()
-            .map_err(|e| IndexError::Refused(format!("{path}: nothing applied: {e}")))?;
+            .map_err(|e| IndexError::UncleanDelta {
+                path: delta.path.clone(),
+                reason: e.to_string(),
+            })?;
         let kind = delta.header.kind;
         let table = Table::from(kind);
         let removed: HashSet<&[u8]> = delta.removed.keys.iter().map(|k| k.as_ref()).collect();
@@ -128,10 +135,10 @@ pub fn apply(
             .iter()
             .find(|k| removed.contains(k.as_ref()))
         {
-            return Err(IndexError::Refused(format!(
-                "{path} both adds and removes {:?}; nothing applied",
-                String::from_utf8_lossy(both)
-            )));
+            return Err(IndexError::AddedAndRemoved {
+                path: delta.path.clone(),
+                key: String::from_utf8_lossy(both).into_owned(),
+            });
         }
         let touched = changes.entry(kind).or_default();
         let current = |touched: &BTreeMap<Vec<u8>, Option<u64>>, key: &[u8]| match touched.get(key)
@@ -170,9 +177,11 @@ pub fn apply(
             .as_ref()
             .filter(|e| **e != digest.to_string())
         {
-            return Err(IndexError::Refused(format!(
-                "{path}: the content digest after applying it would be {digest}, the delta says {expected}; nothing applied"
-            )));
+            return Err(IndexError::DigestMismatch {
+                path: delta.path.clone(),
+                computed: digest.to_string(),
+                expected: expected.clone(),
+            });
         }
         version = delta.header.version.clone();
         as_of_ms = as_of_ms.max(delta.header.as_of_ms);
@@ -189,7 +198,7 @@ pub fn apply(
     }
 
     // Only what differs from the current generation goes into the layer.
-    let segment_id = old.next_segment_id;
+    let segment_id = writer.segment_id();
     let mut files = Vec::new();
     let (mut upserted, mut removed_count, mut unchanged) = (0, 0, 0);
     for (kind, touched) in &changes {
@@ -213,9 +222,13 @@ pub fn apply(
             continue;
         }
         progress.stage(&format!("writing {kind} layer"), entries.len() as u64);
-        files.extend(write_fst_with(dir, segment_id, table, progress, |sink| {
-            entries.iter().try_for_each(|(k, v)| sink.insert(k, *v))
-        })?);
+        files.extend(segment::fst_map::write(
+            dir,
+            segment_id,
+            table,
+            progress,
+            |sink| entries.iter().try_for_each(|(k, v)| sink.insert(k, *v)),
+        )?);
     }
 
     let mut manifest = old.clone();
@@ -236,19 +249,17 @@ pub fn apply(
         manifest.next_segment_id = segment_id + 1;
     }
     progress.stage("publishing", 0);
-    manifest::sync_dir(dir)?;
-    manifest::publish(dir, &manifest)?;
     drop(index);
-    gc::remove_unreferenced(dir, &manifest)?;
+    writer.publish(manifest.clone())?;
 
     if needs_compaction(&manifest, options) {
         manifest =
-            compact::compact_locked(dir, &lock, &compact::CompactOptions::default(), progress)?
+            compact::compact_with(&mut writer, &compact::CompactOptions::default(), progress)?
                 .manifest;
         compacted = true;
     }
     progress.finish();
-    drop(lock);
+    drop(writer);
     Ok(ApplyReport {
         manifest,
         deltas: parsed.len(),

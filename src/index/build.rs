@@ -16,11 +16,12 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::digest::ContentDigest;
-use super::format::{self, FileMeta, Role, write_data_file};
-use super::manifest::{self, ListSource, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, SegmentMeta};
-use super::segment::Layout;
-use super::segment::blocks::{BlocksBuilder, KiBlocks};
-use super::{IndexError, Table, WriterLock, gc};
+use super::error::{IndexError, RejectedList};
+use super::generation::GenerationWriter;
+use super::manifest::{ListSource, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, SegmentMeta};
+use super::segment::blocks::BlocksBuilder;
+use super::segment::{self, Layout};
+use super::table::Table;
 use crate::list::{
     EntryOptions, EntrySink, HeaderFields, LineStats, ListError, ListHeader, ListKind, ListReader,
     ListType, Op, Piece, ReadOptions, Reject, gtin_flags,
@@ -219,7 +220,7 @@ pub fn build(
     progress: &dyn Progress,
 ) -> Result<BuildReport, IndexError> {
     if lists.is_empty() {
-        return Err(IndexError::Refused("no list files given".into()));
+        return Err(IndexError::NothingGiven { what: "list" });
     }
     // Every header first: a wrong set of lists is refused before any body is read.
     let readers: Vec<ListReader> = lists
@@ -234,30 +235,16 @@ pub fn build(
         .min()
         .unwrap_or(0);
 
-    std::fs::create_dir_all(out).map_err(|source| IndexError::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
-    let lock = WriterLock::acquire(out)?;
-    let previous = match manifest::read_current(out) {
-        Ok(m) => Some(m),
-        Err(IndexError::NotAnIndex { .. }) => None,
-        Err(e) => return Err(e),
-    };
-    if let Some(prev) = &previous
+    let mut writer = GenerationWriter::create(out)?;
+    if let Some(prev) = writer.previous()
         && as_of_ms < prev.as_of_ms
         && !options.allow_older
     {
-        return Err(IndexError::Refused(format!(
-            "the lists are as of {}, older than the index's current data ({}, version {}); nothing published (pass --allow-older to go back)",
-            crate::time::format_rfc3339(as_of_ms),
-            crate::time::format_rfc3339(prev.as_of_ms),
-            prev.version
-        )));
-    }
-    // The next writer removes what a failed one left; this one starts clean too.
-    if let Some(prev) = &previous {
-        gc::remove_unreferenced(out, prev)?;
+        return Err(IndexError::OlderData {
+            lists_as_of_ms: as_of_ms,
+            index_as_of_ms: prev.as_of_ms,
+            index_version: prev.version.clone(),
+        });
     }
 
     let rejects_path = options
@@ -283,38 +270,31 @@ pub fn build(
     let entry_bytes = collected.values().map(Collected::heap_bytes).sum();
 
     // A list that lost too many lines must not become an index that allows what it bans.
-    let mut refused = Vec::new();
-    for r in &read {
-        let rejected = r.rejected;
-        let share = rejected as f64 / r.entry_lines.max(1) as f64;
-        if rejected > 0 && share > options.max_reject_share {
-            refused.push(format!(
-                "{}: {rejected} of {} entry lines rejected ({:.1} %, the limit is {:.1} %)",
-                r.path.display(),
-                r.entry_lines,
-                share * 100.0,
-                options.max_reject_share * 100.0
-            ));
-        }
-    }
+    let refused: Vec<RejectedList> = read
+        .iter()
+        .filter(|r| {
+            r.rejected > 0
+                && r.rejected as f64 / r.entry_lines.max(1) as f64 > options.max_reject_share
+        })
+        .map(|r| RejectedList {
+            path: r.path.clone(),
+            rejected: r.rejected,
+            entry_lines: r.entry_lines,
+        })
+        .collect();
     let rejected = rejects.count;
     let rejects_path = rejects.finish()?;
     if !refused.is_empty() {
-        return Err(IndexError::Refused(format!(
-            "too many malformed lines; nothing published:\n  {}\n  rejected lines: {}",
-            refused.join("\n  "),
-            rejects_path
-                .as_ref()
-                .map_or("-".into(), |p| p.display().to_string())
-        )));
+        return Err(IndexError::TooManyRejects {
+            lists: refused,
+            limit: options.max_reject_share,
+            rejects_path,
+        });
     }
 
-    let segment_id = previous.as_ref().map_or(1, |m| m.next_segment_id);
-    // A build that fails or is interrupted leaves none of its files behind.
-    let unpublished = SegmentFiles {
-        dir: out,
-        prefix: Some(format!("seg-{segment_id:06}-")),
-    };
+    // A build that fails or is interrupted leaves none of its files behind (the writer
+    // removes them when dropped unpublished).
+    let segment_id = writer.segment_id();
     let mut files = Vec::new();
     let mut counts = BTreeMap::new();
     let mut digest = ContentDigest::default();
@@ -332,7 +312,7 @@ pub fn build(
                     return Err(IndexError::Interrupted);
                 }
                 progress.stage(&format!("writing {kind}"), 0);
-                let (written, meta) = write_blocks(out, segment_id, builder)?;
+                let (written, meta) = segment::blocks::write(out, segment_id, builder)?;
                 duplicates += written.duplicates;
                 digest = digest.merge(written.digest);
                 counts.insert(table, written.entries);
@@ -353,33 +333,31 @@ pub fn build(
                 digest = digest.merge(kind_digest(kind, &merged.entries));
                 counts.insert(table, merged.entries.len() as u64);
                 progress.stage(&format!("writing {kind}"), merged.entries.len() as u64);
-                files.extend(write_fst_with(out, segment_id, table, progress, |sink| {
-                    merged
-                        .entries
-                        .iter()
-                        .try_for_each(|(k, v)| sink.insert(k, *v))
-                })?);
+                files.extend(segment::fst_map::write(
+                    out,
+                    segment_id,
+                    table,
+                    progress,
+                    |sink| {
+                        merged
+                            .entries
+                            .iter()
+                            .try_for_each(|(k, v)| sink.insert(k, *v))
+                    },
+                )?);
             }
         }
     }
     // Sales are local state, not list content: a rebuild keeps them.
-    if let Some(prev) = &previous {
-        let base = prev
-            .segments
-            .first()
-            .map(|s| s.files.as_slice())
-            .unwrap_or_default();
-        for sold in base.iter().filter(|f| f.role.table == Table::Sold) {
-            files.push(sold.clone());
-            if !sold.role.filter {
-                counts.insert(Table::Sold, sold.entries);
-            }
-        }
+    let (sold, sold_count) = writer.sold_state();
+    files.extend(sold);
+    if let Some(n) = sold_count {
+        counts.insert(Table::Sold, n);
     }
     if options.strict && price_conflicts > 0 {
-        return Err(IndexError::Refused(format!(
-            "{price_conflicts} GTIN(s) listed with conflicting minimum prices"
-        )));
+        return Err(IndexError::PriceConflicts {
+            count: price_conflicts,
+        });
     }
 
     let normalised = read.iter().map(|r| r.normalised).sum();
@@ -399,13 +377,11 @@ pub fn build(
     let manifest = Manifest {
         format: MANIFEST_FORMAT.into(),
         format_version: MANIFEST_VERSION,
-        generation: previous.as_ref().map_or(1, |m| m.generation + 1),
+        generation: writer.next_generation(),
         version,
         as_of_ms,
         created_ms: crate::time::now_ms(),
-        instance_id: previous
-            .as_ref()
-            .map_or_else(new_instance_id, |m| m.instance_id.clone()),
+        instance_id: writer.instance_id(),
         lists: lists_meta,
         deltas: Vec::new(),
         counts,
@@ -415,21 +391,15 @@ pub fn build(
             files,
         }],
         next_segment_id: segment_id + 1,
-        journal: previous.as_ref().map_or_else(
-            || format!("sold-{segment_id:06}.journal"),
-            |m| m.journal.clone(),
-        ),
+        journal: writer.journal(),
         content_digest: digest.to_string(),
     };
     if progress.cancelled() {
         return Err(IndexError::Interrupted);
     }
     progress.stage("publishing", 0);
-    manifest::sync_dir(out)?;
-    manifest::publish(out, &manifest)?;
-    unpublished.keep();
-    gc::remove_unreferenced(out, &manifest)?;
-    drop(lock);
+    writer.publish(manifest.clone())?;
+    drop(writer);
     progress.finish();
     Ok(BuildReport {
         manifest,
@@ -440,37 +410,6 @@ pub fn build(
         normalised,
         entry_bytes,
     })
-}
-
-/// The data files of a segment being written: removed when dropped (a failed or
-/// interrupted build), forgotten once the generation is published.
-struct SegmentFiles<'a> {
-    dir: &'a Path,
-    prefix: Option<String>,
-}
-
-impl SegmentFiles<'_> {
-    fn keep(mut self) {
-        self.prefix = None;
-    }
-}
-
-impl Drop for SegmentFiles<'_> {
-    fn drop(&mut self) {
-        let Some(prefix) = &self.prefix else { return };
-        let Ok(entries) = std::fs::read_dir(self.dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            if entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(prefix.as_str())
-            {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-    }
 }
 
 /// Reads one list into `target`: a thread decompresses and cuts chunks while the chunks
@@ -602,20 +541,17 @@ fn check_snapshot_set(readers: &[ListReader]) -> Result<(), IndexError> {
     for r in readers {
         let h = r.header();
         if let ListType::Delta { .. } = h.list_type {
-            return Err(IndexError::Refused(format!(
-                "{} is a delta; build takes snapshots (apply deltas with `cisgate apply`)",
-                r.path().display()
-            )));
+            return Err(IndexError::DeltaToBuild {
+                path: r.path().to_path_buf(),
+            });
         }
         if let Some(other) = seen.insert((h.kind, h.pg), r.path()) {
-            return Err(IndexError::Refused(format!(
-                "{} and {} are both {} snapshots{}",
-                other.display(),
-                r.path().display(),
-                h.kind,
-                h.pg.map(|pg| format!(" for product group {pg}"))
-                    .unwrap_or_default()
-            )));
+            return Err(IndexError::TwoSnapshots {
+                first: other.to_path_buf(),
+                second: r.path().to_path_buf(),
+                kind: h.kind,
+                pg: h.pg,
+            });
         }
     }
     Ok(())
@@ -628,12 +564,12 @@ fn index_version(readers: &[ListReader], explicit: Option<&str>) -> Result<Strin
     let first = &readers[0].header().version;
     match readers.iter().find(|r| &r.header().version != first) {
         None => Ok(first.clone()),
-        Some(other) => Err(IndexError::Refused(format!(
-            "lists carry different versions ({}: {first}, {}: {}); pass --version",
-            readers[0].path().display(),
-            other.path().display(),
-            other.header().version
-        ))),
+        Some(other) => Err(IndexError::VersionsDiffer {
+            first: readers[0].path().to_path_buf(),
+            first_version: first.clone(),
+            other: other.path().to_path_buf(),
+            other_version: other.header().version.clone(),
+        }),
     }
 }
 
@@ -675,172 +611,4 @@ fn kind_digest(kind: ListKind, entries: &[(Box<[u8]>, u64)]) -> ContentDigest {
             d
         })
         .reduce(ContentDigest::default, ContentDigest::merge)
-}
-
-/// File name of a segment's data file for a role and layout.
-pub(super) fn data_file_name(segment_id: u64, role: Role, layout: Layout) -> String {
-    format!(
-        "seg-{segment_id:06}-{}.{}",
-        role.table.name(),
-        layout.extension()
-    )
-}
-
-/// Writes the КИ block segment of `blocked_cis` and its filter; returns the figures and
-/// both files' metadata, data first.
-pub(super) fn write_blocks(
-    dir: &Path,
-    segment_id: u64,
-    builder: BlocksBuilder,
-) -> Result<(super::segment::blocks::BlocksWritten, Vec<FileMeta>), IndexError> {
-    let role = Role::fst(Table::BlockedCis);
-    let name = data_file_name(segment_id, role, Layout::KiBlocks);
-    let path = dir.join(&name);
-    let mut written = None;
-    let data = write_data_file(dir, &name, role, Layout::KiBlocks, |w: &mut dyn Write| {
-        let result = builder.finish(w).map_err(|source| IndexError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let entries = result.entries;
-        written = Some(result);
-        Ok(entries)
-    })?;
-    let mut written = written.expect("set by the writer");
-    // Hashes in filter-block order make filling and checking the filter a sequential pass
-    // instead of a cache miss per key.
-    let mut hashes = std::mem::take(&mut written.hashes);
-    hashes.par_sort_unstable();
-    let payload = super::filter::build(&hashes);
-    let filter_meta = write_filter(
-        dir,
-        segment_id,
-        Table::BlockedCis,
-        &payload,
-        written.entries,
-    )?;
-    // Writers check before publishing that the file reads back as written (the content
-    // digest of every key decoded from it) and that the filter passes every key (a filter
-    // that missed one would turn a banned code into an allowed one).
-    let opened = format::open_data_file(dir, &data, false)?;
-    let segment = KiBlocks::open(opened).map_err(|reason| IndexError::Damaged {
-        path: path.clone(),
-        reason,
-    })?;
-    if segment.digest_par() != written.digest || !super::filter::covers(&payload, &hashes) {
-        return Err(IndexError::Refused(format!(
-            "internal error: {name} does not read back as written, or its filter misses keys; nothing published"
-        )));
-    }
-    Ok((written, vec![data, filter_meta]))
-}
-
-fn write_filter(
-    dir: &Path,
-    segment_id: u64,
-    table: Table,
-    payload: &[u8],
-    entries: u64,
-) -> Result<FileMeta, IndexError> {
-    let role = Role::filter(table);
-    let name = data_file_name(segment_id, role, Layout::Filter);
-    write_data_file(dir, &name, role, Layout::Filter, |w: &mut dyn Write| {
-        w.write_all(payload).map_err(|source| IndexError::Io {
-            path: dir.join(&name),
-            source,
-        })?;
-        Ok(entries)
-    })
-}
-
-/// Receives sorted unique keys for one FST data file.
-pub(super) struct FstSink<'w, 'a> {
-    builder: fst::raw::Builder<&'w mut dyn Write>,
-    path: &'a Path,
-    progress: &'a dyn Progress,
-    count: u64,
-    hashes: Vec<u64>,
-}
-
-impl FstSink<'_, '_> {
-    /// Adds the next key; keys must come in strictly increasing order.
-    pub fn insert(&mut self, key: &[u8], value: u64) -> Result<(), IndexError> {
-        self.builder
-            .insert(key, value)
-            .map_err(|e| fst_error(self.path, e))?;
-        self.hashes.push(super::filter::key_hash(key));
-        self.count += 1;
-        if self.count.is_multiple_of(65_536) {
-            self.progress.advance(65_536);
-            if self.progress.cancelled() {
-                return Err(IndexError::Interrupted);
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Writes one FST data file from whatever `produce` inserts into the sink, and the Bloom
-/// filter over its keys beside it. Returns both files' metadata, FST first.
-pub(super) fn write_fst_with(
-    dir: &Path,
-    segment_id: u64,
-    table: Table,
-    progress: &dyn Progress,
-    produce: impl FnOnce(&mut FstSink<'_, '_>) -> Result<(), IndexError>,
-) -> Result<Vec<FileMeta>, IndexError> {
-    let role = Role::fst(table);
-    let name = data_file_name(segment_id, role, Layout::Fst);
-    let path = dir.join(&name);
-    let mut hashes = Vec::new();
-    let fst = write_data_file(dir, &name, role, Layout::Fst, |w: &mut dyn Write| {
-        let builder = fst::raw::Builder::new_type(w, 0).map_err(|e| fst_error(&path, e))?;
-        let mut sink = FstSink {
-            builder,
-            path: &path,
-            progress,
-            count: 0,
-            hashes: Vec::new(),
-        };
-        produce(&mut sink)?;
-        progress.advance(sink.count % 65_536);
-        let count = sink.count;
-        hashes = std::mem::take(&mut sink.hashes);
-        sink.builder.finish().map_err(|e| fst_error(&path, e))?;
-        Ok(count)
-    })?;
-    let payload = super::filter::build(&hashes);
-    if !super::filter::covers(&payload, &hashes) {
-        return Err(IndexError::Refused(format!(
-            "internal error: the filter for {name} misses keys; nothing published"
-        )));
-    }
-    let filter = write_filter(dir, segment_id, table, &payload, hashes.len() as u64)?;
-    Ok(vec![fst, filter])
-}
-
-/// An fst error: the OS error as such when writing failed (a full disk says so), else
-/// damage.
-fn fst_error(path: &Path, e: fst::Error) -> IndexError {
-    match e {
-        fst::Error::Io(source) => IndexError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        other => IndexError::Damaged {
-            path: path.to_path_buf(),
-            reason: format!("fst: {other}"),
-        },
-    }
-}
-
-/// A fresh instance id (a random UUID), made once per index and kept by every generation.
-fn new_instance_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-impl From<ListError> for IndexError {
-    fn from(e: ListError) -> Self {
-        IndexError::List(e)
-    }
 }

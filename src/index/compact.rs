@@ -9,13 +9,15 @@
 
 use std::path::Path;
 
-use super::build::{write_blocks, write_fst_with};
 use super::digest::ContentDigest;
-use super::manifest::{self, SegmentMeta};
-use super::segment::blocks::{BlocksBuilder, KiBlocks};
-use super::segment::{EntryCursor, Layout, merge::Union};
-use super::{Index, IndexError, Manifest, TOMBSTONE, Table, WriterLock, gc};
-use crate::journal::{Journal, SoldState};
+use super::error::IndexError;
+use super::generation::GenerationWriter;
+use super::manifest::{Manifest, SegmentMeta};
+use super::reader::Index;
+use super::segment::blocks::BlocksBuilder;
+use super::segment::{self, EntryCursor, Layout};
+use super::table::{TOMBSTONE, Table};
+use crate::journal::{Journal, JournalWriter, SoldState};
 use crate::progress::Progress;
 
 /// How long a sale stays on the sold list by default (the Local Module's 30 days).
@@ -59,21 +61,20 @@ pub fn compact(
     options: &CompactOptions,
     progress: &dyn Progress,
 ) -> Result<CompactReport, IndexError> {
-    let lock = WriterLock::acquire(dir)?;
-    compact_locked(dir, &lock, options, progress)
+    compact_with(&mut GenerationWriter::open(dir)?, options, progress)
 }
 
-/// [`compact`] for a caller that already holds the writer lock.
-pub(super) fn compact_locked(
-    dir: &Path,
-    _lock: &WriterLock,
+/// [`compact`] through a writer the caller holds (an apply that compacts first or after).
+pub(super) fn compact_with(
+    writer: &mut GenerationWriter<'_>,
     options: &CompactOptions,
     progress: &dyn Progress,
 ) -> Result<CompactReport, IndexError> {
+    let dir = writer.dir();
     let now = options.now_ms.unwrap_or_else(crate::time::now_ms);
-    let index = Index::open(dir)?;
-    let old = index.manifest();
-    let segment_id = old.next_segment_id;
+    let index = writer.open_previous()?;
+    let old = index.manifest().clone();
+    let segment_id = writer.segment_id();
     let mut files = Vec::new();
     let mut counts = old.counts.clone();
     let mut digest = ContentDigest::default();
@@ -85,13 +86,13 @@ pub(super) fn compact_locked(
         );
         if table == Table::BlockedCis && options.cis_layout == Layout::KiBlocks {
             let builder = cis_union(&index);
-            let (written, meta) = write_blocks(dir, segment_id, builder)?;
+            let (written, meta) = segment::blocks::write(dir, segment_id, builder)?;
             digest = digest.merge(written.digest);
             counts.insert(table, written.entries);
             files.extend(meta);
             continue;
         }
-        let written = write_fst_with(dir, segment_id, table, progress, |sink| {
+        let written = segment::fst_map::write(dir, segment_id, table, progress, |sink| {
             let mut result = Ok(());
             index.for_each_entry(table, |k, v| {
                 if result.is_ok() {
@@ -117,23 +118,24 @@ pub(super) fn compact_locked(
     // The sold journal: hold its lock from reading it until the new generation (with a new,
     // empty journal) is published, so that no sale lands in a journal already folded.
     let journal_path = dir.join(&old.journal);
-    let mut journal = Journal::open(&journal_path).map_err(journal_error)?;
-    let mut guard = journal.lock().map_err(journal_error)?;
-    guard.catch_up().map_err(journal_error)?;
-    let mut overlay: Vec<(&[u8], SoldState)> = guard.journal().entries().collect();
+    let writer_of_journal = JournalWriter::open(&journal_path)?;
+    let guard = writer_of_journal.lock()?;
+    let mut journal = Journal::open(&journal_path)?;
+    journal.catch_up()?;
+    let mut overlay: Vec<(&[u8], SoldState)> = journal.entries().collect();
     overlay.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let journal_entries = overlay.len();
     let mut base_sold: Vec<(Vec<u8>, u64)> = Vec::new();
     index.for_each_entry(Table::Sold, |k, v| base_sold.push((k.to_vec(), v)));
     let merged = merge_sold(&base_sold, &overlay, now - options.sold_retention_ms);
     progress.stage("compacting sold", merged.len() as u64);
-    let sold = write_fst_with(dir, segment_id, Table::Sold, progress, |sink| {
+    let sold = segment::fst_map::write(dir, segment_id, Table::Sold, progress, |sink| {
         merged.iter().try_for_each(|(k, v)| sink.insert(k, *v))
     })?;
     counts.insert(Table::Sold, sold[0].entries);
     files.extend(sold);
-    let new_journal = format!("sold-{segment_id:06}.journal");
-    Journal::create(&dir.join(&new_journal)).map_err(journal_error)?;
+    let new_journal = writer.new_journal_name();
+    Journal::create(&dir.join(&new_journal))?;
 
     let mut manifest = old.clone();
     manifest.generation += 1;
@@ -147,12 +149,11 @@ pub(super) fn compact_locked(
     manifest.journal = new_journal;
     let layers_folded = old.segments.len().saturating_sub(1);
     progress.stage("publishing", 0);
-    manifest::sync_dir(dir)?;
-    manifest::publish(dir, &manifest)?;
-    drop(guard);
-    drop(journal);
     drop(index);
-    gc::remove_unreferenced(dir, &manifest)?;
+    // Published while the journal is still locked: no sale lands in the folded journal.
+    writer.publish(manifest.clone())?;
+    drop(overlay);
+    drop(guard);
     progress.finish();
     Ok(CompactReport {
         manifest,
@@ -164,34 +165,20 @@ pub(super) fn compact_locked(
 /// `blocked_cis` as lookups see it, collected for a new block segment: the base's blocks
 /// whole, minus the keys the layers change, plus the keys they add.
 fn cis_union(index: &Index) -> BlocksBuilder {
-    let stack = &index.stacks[Table::BlockedCis.slot()];
     let mut builder = BlocksBuilder::default();
     // What the layers say, newest first: each key's final word, removals included.
     let mut changed = Vec::new();
     let mut added = Vec::new();
-    let mut layers = Union::with_tombstones(stack.layers.iter().map(|l| l.data.cursor()).collect());
+    let mut layers = index.layer_union(Table::BlockedCis);
     while layers.advance() {
         changed.push(layers.key().to_vec());
         if layers.value() != TOMBSTONE {
             added.push(layers.key().to_vec());
         }
     }
-    if let Some(base) = stack.base.as_ref().map(|b| b.data.as_ref()) {
-        match KiBlocks::downcast(base) {
-            Some(blocks) => blocks.decode_into(&mut builder, &changed),
-            None => {
-                // Another layout: its keys one by one.
-                let mut cursor = base.cursor();
-                while cursor.advance() {
-                    if changed
-                        .binary_search_by(|c| c.as_slice().cmp(cursor.key()))
-                        .is_err()
-                    {
-                        builder.add(cursor.key());
-                    }
-                }
-            }
-        }
+    // The base hands over its keys (a block segment its blocks whole) but the changed ones.
+    if let Some(base) = index.base_segment(Table::BlockedCis) {
+        base.add_keys_to(&mut builder, &changed);
     }
     for key in &added {
         builder.add(key);
@@ -230,10 +217,6 @@ fn merge_sold(
         }
     }
     out
-}
-
-fn journal_error(e: crate::journal::JournalError) -> IndexError {
-    IndexError::Journal(e)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 //! even without hashing.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,9 +22,9 @@ use memmap2::Mmap;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
-use super::IndexError;
-use super::Table;
-use super::segment::Layout;
+use super::durable::DurableFile;
+use super::error::IndexError;
+use super::table::{Layout, Table};
 
 const MAGIC: &[u8; 8] = b"CISGFST\0";
 const END_MAGIC: &[u8; 8] = b"CISGEND\0";
@@ -141,8 +141,9 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-/// Writes one data file: a temporary name, fsync, then rename into place. The payload is
-/// produced by `fill`, which streams into the FST builder.
+/// Writes one data file durably ([`DurableFile`]): header, the payload `fill` streams
+/// (into the FST builder, say), footer. The directory is synced by the caller once all of
+/// a generation's files are in place.
 pub fn write_data_file<F>(
     dir: &Path,
     name: &str,
@@ -153,37 +154,23 @@ pub fn write_data_file<F>(
 where
     F: FnOnce(&mut dyn Write) -> Result<u64, IndexError>,
 {
-    let path = dir.join(name);
-    let tmp = dir.join(format!("{name}.tmp"));
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| IndexError::Io { path: p, source }
-    };
-    let file = File::create(&tmp).map_err(io(&tmp))?;
+    let mut file = DurableFile::create(dir, name)?;
+    let tmp = file.tmp_path().to_path_buf();
+    let io = IndexError::io;
     let mut w = HashingWriter {
-        inner: BufWriter::with_capacity(1 << 20, file),
+        inner: file.writer(),
         hasher: Xxh3::new(),
         written: 0,
     };
     w.write_all(&header(role, layout)).map_err(io(&tmp))?;
-    // On any failure the temporary file goes: a failed write leaves nothing behind.
-    let guard = RemoveOnDrop(Some(tmp.clone()));
     let entries = fill(&mut w)?;
     let payload_len = w.written - HEADER_LEN as u64;
     w.write_all(&payload_len.to_le_bytes()).map_err(io(&tmp))?;
     let checksum = w.hasher.digest();
-    let mut inner = w.inner;
+    let inner = w.inner;
     inner.write_all(&checksum.to_le_bytes()).map_err(io(&tmp))?;
     inner.write_all(END_MAGIC).map_err(io(&tmp))?;
-    let file = inner.into_inner().map_err(|e| IndexError::Io {
-        path: tmp.clone(),
-        source: e.into_error(),
-    })?;
-    file.sync_all().map_err(io(&tmp))?;
-    let len = file.metadata().map_err(io(&tmp))?.len();
-    drop(file);
-    std::fs::rename(&tmp, &path).map_err(io(&path))?;
-    guard.disarm();
+    let len = file.commit()?;
     Ok(FileMeta {
         name: name.to_string(),
         role,
@@ -214,24 +201,6 @@ pub fn container_bytes(role: Role, layout: Layout, payload: &[u8]) -> (Vec<u8>, 
     b.extend_from_slice(&sum.to_le_bytes());
     b.extend_from_slice(END_MAGIC);
     (b, format!("{sum:016x}"))
-}
-
-/// Deletes a temporary file unless disarmed.
-pub(crate) struct RemoveOnDrop(pub(crate) Option<PathBuf>);
-
-impl RemoveOnDrop {
-    /// Keeps the file.
-    pub(crate) fn disarm(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            let _ = std::fs::remove_file(path);
-        }
-    }
 }
 
 /// Memory-maps a data file and validates it against its manifest entry. With `verify`,

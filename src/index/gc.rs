@@ -8,8 +8,9 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::path::Path;
 
-use super::IndexError;
+use super::error::IndexError;
 use super::manifest::{self, Manifest};
+use super::segment;
 
 /// Deletes unused manifests, the data files and journals only they referenced, and stray
 /// temporaries. Must be called with the writer lock held. Returns the number of files
@@ -70,17 +71,8 @@ pub fn remove_unreferenced(dir: &Path, current: &Manifest) -> Result<u64, IndexE
     }
     drop(held);
     for name in &names {
-        let data = [
-            ".fst",
-            ".filter",
-            ".blocks",
-            ".fst.tmp",
-            ".filter.tmp",
-            ".blocks.tmp",
-        ];
-        // `seg-` files are written here; `obj-` files were pulled from a store.
-        let ours = ((name.starts_with("seg-") || name.starts_with("obj-"))
-            && data.iter().any(|ext| name.ends_with(ext)))
+        // Data files of every layout (the segment seam names them), journals, temporaries.
+        let ours = segment::is_data_file(name)
             || (name.starts_with("sold-") && name.ends_with(".journal"))
             || name.ends_with(".json.tmp")
             || name == "CURRENT.tmp"

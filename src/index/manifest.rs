@@ -8,14 +8,14 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::IndexError;
-use super::Table;
+use super::durable;
+use super::error::IndexError;
 use super::format::FileMeta;
+use super::table::Table;
 use crate::list::ListHeader;
 
 /// Name of the pointer file.
@@ -105,32 +105,6 @@ pub fn manifest_name(generation: u64) -> String {
     format!("MANIFEST-{generation:010}.json")
 }
 
-/// Writes `bytes` to `dir/name` durably: temporary file, fsync, rename, fsync directory.
-pub fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), IndexError> {
-    let path = dir.join(name);
-    let tmp = dir.join(format!("{name}.tmp"));
-    let io = |p: &PathBuf| {
-        let p = p.clone();
-        move |source| IndexError::Io { path: p, source }
-    };
-    let mut f = File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, &path).map_err(io(&path))?;
-    sync_dir(dir)
-}
-
-/// Fsyncs a directory so that renames and creations in it are durable.
-pub fn sync_dir(dir: &Path) -> Result<(), IndexError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|source| IndexError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })
-}
-
 /// Writes the manifest and makes it current.
 pub fn publish(dir: &Path, manifest: &Manifest) -> Result<(), IndexError> {
     let sum = write_manifest(dir, manifest)?;
@@ -144,13 +118,13 @@ pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<String, IndexEr
         path: dir.join(manifest.file_name()),
         reason: e.to_string(),
     })?;
-    write_durably(dir, &manifest.file_name(), &json)?;
+    durable::write(dir, &manifest.file_name(), &json)?;
     Ok(format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&json)))
 }
 
 /// Makes the written manifest `name` (with checksum `sum`) the current generation.
 pub fn point_current(dir: &Path, name: &str, sum: &str) -> Result<(), IndexError> {
-    write_durably(dir, CURRENT, format!("{name} {sum}\n").as_bytes())
+    durable::write(dir, CURRENT, format!("{name} {sum}\n").as_bytes())
 }
 
 /// Reads `CURRENT` and the manifest it names, checking the manifest's checksum.

@@ -70,6 +70,7 @@ pub fn write_list(path: &Path, kind: &str, version: &str, extra_header: &str, bo
 }
 
 /// Generates synthetic lists for `config` under `dir/lists` and builds them into `dir/idx`.
+#[cfg(feature = "synth")]
 pub fn synthetic_index(dir: &Path, config: &cisgate::synth::GenConfig) -> PathBuf {
     let lists = cisgate::synth::write_lists(&dir.join("lists"), config).unwrap();
     let idx = dir.join("idx");
@@ -78,6 +79,7 @@ pub fn synthetic_index(dir: &Path, config: &cisgate::synth::GenConfig) -> PathBu
 }
 
 /// Writes synthetic delta `k` (version `v{k}` → `v{k+1}`) for `config`.
+#[cfg(feature = "synth")]
 pub fn synthetic_delta(
     dir: &Path,
     config: &cisgate::synth::GenConfig,
@@ -116,6 +118,7 @@ pub fn blocked_cis_index(dir: &Path, version: &str, as_of_ms: i64, kis: &[&str])
 }
 
 /// A small synthetic catalogue (20,000 banned КИ over 300 GTINs) whose lists are as of now.
+#[cfg(feature = "synth")]
 pub fn small_config() -> cisgate::synth::GenConfig {
     cisgate::synth::GenConfig {
         seed: 5,

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use cisgate::check::Reason;
-use cisgate::index::digest::ContentDigest;
+use cisgate::index::ContentDigest;
 use cisgate::index::{self, ApplyOptions, CompactOptions, Table};
 use cisgate::list::{ListKind, gtin_flags};
 use cisgate::live::{LiveError, LiveIndex, LiveOptions};

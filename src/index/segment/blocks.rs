@@ -42,8 +42,12 @@ use std::io::Write;
 
 use rayon::prelude::*;
 
+use std::path::Path;
+
 use super::super::digest::ContentDigest;
-use super::super::format::MappedBytes;
+use super::super::error::IndexError;
+use super::super::format::{self, FileMeta, MappedBytes, Role};
+use super::super::table::{Layout, Table};
 use super::{EntryCursor, Query, TableSegment};
 use crate::code::alphabet::is_gs1_char;
 use crate::list::ListKind;
@@ -1061,11 +1065,6 @@ impl KiBlocks {
         }
         blocks.merge(overflow)
     }
-
-    /// The segment as КИ blocks, if it is one.
-    pub(crate) fn downcast(segment: &dyn TableSegment) -> Option<&KiBlocks> {
-        segment.as_any().downcast_ref::<KiBlocks>()
-    }
 }
 
 /// Stage of one key in a batch lookup.
@@ -1084,12 +1083,12 @@ const DISTANCE: usize = 16;
 const RING: usize = 4 * DISTANCE;
 
 impl TableSegment for KiBlocks {
-    fn bytes(&self) -> u64 {
-        self.payload().len() as u64
+    fn add_keys_to(&self, builder: &mut BlocksBuilder, except: &[Vec<u8>]) {
+        self.decode_into(builder, except);
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
+    fn bytes(&self) -> u64 {
+        self.payload().len() as u64
     }
 
     fn len(&self) -> u64 {
@@ -1391,6 +1390,55 @@ impl EntryCursor for BlocksCursor<'_> {
     fn value(&self) -> u64 {
         0
     }
+}
+
+/// Writes the КИ block segment of `blocked_cis` and its filter; returns the figures and
+/// both files' metadata, data first.
+pub(crate) fn write(
+    dir: &Path,
+    segment_id: u64,
+    builder: BlocksBuilder,
+) -> Result<(BlocksWritten, Vec<FileMeta>), IndexError> {
+    let role = Role::fst(Table::BlockedCis);
+    let name = super::file_name(segment_id, role, Layout::KiBlocks);
+    let path = dir.join(&name);
+    let mut written = None;
+    let data = format::write_data_file(dir, &name, role, Layout::KiBlocks, |w: &mut dyn Write| {
+        let result = builder.finish(w).map_err(|source| IndexError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let entries = result.entries;
+        written = Some(result);
+        Ok(entries)
+    })?;
+    let mut written = written.expect("set by the writer");
+    // Hashes in filter-block order make filling and checking the filter a sequential pass
+    // instead of a cache miss per key.
+    let mut hashes = std::mem::take(&mut written.hashes);
+    hashes.par_sort_unstable();
+    let payload = super::checked_filter(&name, &hashes)?;
+    let filter_meta = super::write_filter(
+        dir,
+        segment_id,
+        Table::BlockedCis,
+        &payload,
+        written.entries,
+    )?;
+    // Writers check before publishing that the file reads back as written (the content
+    // digest of every key decoded from it).
+    let opened = format::open_data_file(dir, &data, false)?;
+    let segment = KiBlocks::open(opened).map_err(|reason| IndexError::Damaged {
+        path: path.clone(),
+        reason,
+    })?;
+    if segment.digest_par() != written.digest {
+        return Err(IndexError::WriteCheck {
+            name,
+            what: "does not read back as written",
+        });
+    }
+    Ok((written, vec![data, filter_meta]))
 }
 
 #[cfg(test)]

@@ -1,10 +1,17 @@
 //! The FST layout: one `fst` map from key to value (sets map every key to 0; delta layers
 //! map removed keys to the tombstone).
 
+use std::io::Write;
+use std::path::Path;
+
 use fst::Streamer;
 
-use super::super::format::MappedBytes;
+use super::super::error::IndexError;
+use super::super::filter;
+use super::super::format::{self, FileMeta, MappedBytes, Role};
+use super::super::table::{Layout, Table};
 use super::{EntryCursor, TableSegment};
+use crate::progress::Progress;
 
 type Fst = fst::raw::Fst<MappedBytes>;
 
@@ -25,10 +32,6 @@ impl FstSegment {
 impl TableSegment for FstSegment {
     fn bytes(&self) -> u64 {
         self.fst.as_bytes().len() as u64
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
     }
 
     fn len(&self) -> u64 {
@@ -99,5 +102,81 @@ impl EntryCursor for FstCursor<'_> {
 
     fn value(&self) -> u64 {
         self.value
+    }
+}
+
+/// Receives sorted unique keys for one FST data file.
+pub(crate) struct FstSink<'w, 'a> {
+    builder: fst::raw::Builder<&'w mut dyn Write>,
+    path: &'a Path,
+    progress: &'a dyn Progress,
+    count: u64,
+    hashes: Vec<u64>,
+}
+
+impl FstSink<'_, '_> {
+    /// Adds the next key; keys must come in strictly increasing order.
+    pub fn insert(&mut self, key: &[u8], value: u64) -> Result<(), IndexError> {
+        self.builder
+            .insert(key, value)
+            .map_err(|e| fst_error(self.path, e))?;
+        self.hashes.push(filter::key_hash(key));
+        self.count += 1;
+        if self.count.is_multiple_of(65_536) {
+            self.progress.advance(65_536);
+            if self.progress.cancelled() {
+                return Err(IndexError::Interrupted);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes one FST data file from whatever `produce` inserts into the sink, and the Bloom
+/// filter over its keys beside it. Returns both files' metadata, FST first.
+pub(crate) fn write(
+    dir: &Path,
+    segment_id: u64,
+    table: Table,
+    progress: &dyn Progress,
+    produce: impl FnOnce(&mut FstSink<'_, '_>) -> Result<(), IndexError>,
+) -> Result<Vec<FileMeta>, IndexError> {
+    let role = Role::fst(table);
+    let name = super::file_name(segment_id, role, Layout::Fst);
+    let path = dir.join(&name);
+    let mut hashes = Vec::new();
+    let fst = format::write_data_file(dir, &name, role, Layout::Fst, |w: &mut dyn Write| {
+        let builder = fst::raw::Builder::new_type(w, 0).map_err(|e| fst_error(&path, e))?;
+        let mut sink = FstSink {
+            builder,
+            path: &path,
+            progress,
+            count: 0,
+            hashes: Vec::new(),
+        };
+        produce(&mut sink)?;
+        progress.advance(sink.count % 65_536);
+        let count = sink.count;
+        hashes = std::mem::take(&mut sink.hashes);
+        sink.builder.finish().map_err(|e| fst_error(&path, e))?;
+        Ok(count)
+    })?;
+    let payload = super::checked_filter(&name, &hashes)?;
+    let filter = super::write_filter(dir, segment_id, table, &payload, hashes.len() as u64)?;
+    Ok(vec![fst, filter])
+}
+
+/// An fst error: the OS error as such when writing failed (a full disk says so), else
+/// damage.
+fn fst_error(path: &Path, e: fst::Error) -> IndexError {
+    match e {
+        fst::Error::Io(source) => IndexError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => IndexError::Damaged {
+            path: path.to_path_buf(),
+            reason: format!("fst: {other}"),
+        },
     }
 }

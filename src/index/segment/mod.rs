@@ -14,56 +14,20 @@
 //! [`TableSegment`], a branch in [`open`], and its writer where a segment is written.
 
 pub(crate) mod blocks;
-mod fst_map;
+pub(crate) mod fst_map;
 pub(crate) mod merge;
 
-use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::Path;
 
 pub(crate) use fst_map::FstSegment;
 
-use super::format::MappedBytes;
-
-/// How a data file's payload is laid out. The number is written in the file's header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Layout {
-    /// An FST map from key to value.
-    Fst,
-    /// КИ blocks (a set).
-    KiBlocks,
-    /// A split-block Bloom filter in front of a table's data file.
-    Filter,
-}
-
-impl Layout {
-    /// The code written in file headers.
-    pub fn code(self) -> u32 {
-        match self {
-            Layout::Fst => 1,
-            Layout::KiBlocks => 2,
-            Layout::Filter => 3,
-        }
-    }
-
-    /// The layout with this code.
-    pub fn from_code(code: u32) -> Option<Layout> {
-        match code {
-            1 => Some(Layout::Fst),
-            2 => Some(Layout::KiBlocks),
-            3 => Some(Layout::Filter),
-            _ => None,
-        }
-    }
-
-    /// File name extension.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Layout::Fst => "fst",
-            Layout::KiBlocks => "blocks",
-            Layout::Filter => "filter",
-        }
-    }
-}
+use super::error::IndexError;
+use super::filter;
+use super::format::{self, FileMeta, MappedBytes, Role};
+pub use super::table::Layout;
+use super::table::Table;
+use blocks::BlocksBuilder;
 
 /// One key of a batch lookup and, once looked up, its value in this segment.
 #[derive(Clone, Copy, Debug)]
@@ -94,8 +58,6 @@ pub trait EntryCursor {
 pub(crate) trait TableSegment: Send + Sync {
     /// Bytes of its payload (memory-mapped, so this is what it may occupy in memory).
     fn bytes(&self) -> u64;
-    /// The segment itself, for a writer that can reuse its layout's structure as it is.
-    fn as_any(&self) -> &dyn std::any::Any;
     /// Entries held.
     fn len(&self) -> u64;
     /// The value of `key`, if the segment holds it.
@@ -115,6 +77,78 @@ pub(crate) trait TableSegment: Send + Sync {
     }
     /// Checks the whole structure (every byte is already known to match its checksum).
     fn verify(&self) -> Result<(), String>;
+    /// Adds every key but those in `except` (sorted) to a КИ block builder, for a
+    /// compaction that writes a new block segment. A layout that holds blocks hands them
+    /// over whole instead of key by key.
+    fn add_keys_to(&self, builder: &mut BlocksBuilder, except: &[Vec<u8>]) {
+        let mut cursor = self.cursor();
+        while cursor.advance() {
+            if except
+                .binary_search_by(|c| c.as_slice().cmp(cursor.key()))
+                .is_err()
+            {
+                builder.add(cursor.key());
+            }
+        }
+    }
+}
+
+/// File name of a data file a segment writes: its id, table and role, and its layout's
+/// extension.
+pub(crate) fn file_name(segment_id: u64, role: Role, layout: Layout) -> String {
+    format!(
+        "seg-{segment_id:06}-{}.{}",
+        role.table.name(),
+        layout.extension()
+    )
+}
+
+/// File name of a data file pulled from a store: content-addressed, with its layout's
+/// extension.
+#[cfg_attr(not(feature = "distribute"), allow(dead_code))]
+pub(crate) fn object_file_name(sha256: &str, layout: Layout) -> String {
+    format!("obj-{sha256}.{}", layout.extension())
+}
+
+/// Whether `name` is a data file of some layout (written here or pulled), or the
+/// temporary file of one: what garbage collection may remove once no generation names it.
+pub(crate) fn is_data_file(name: &str) -> bool {
+    let name = name.strip_suffix(".tmp").unwrap_or(name);
+    (name.starts_with("seg-") || name.starts_with("obj-"))
+        && Layout::ALL.iter().any(|l| {
+            name.rsplit_once('.')
+                .is_some_and(|(_, ext)| ext == l.extension())
+        })
+}
+
+/// Writes the filter in front of a table's data file in a segment.
+pub(crate) fn write_filter(
+    dir: &Path,
+    segment_id: u64,
+    table: Table,
+    payload: &[u8],
+    entries: u64,
+) -> Result<FileMeta, IndexError> {
+    let role = Role::filter(table);
+    let name = file_name(segment_id, role, Layout::Filter);
+    format::write_data_file(dir, &name, role, Layout::Filter, |w: &mut dyn Write| {
+        w.write_all(payload)
+            .map_err(IndexError::io(dir.join(&name)))?;
+        Ok(entries)
+    })
+}
+
+/// Builds the filter of `hashes` and checks it passes every one (a filter that missed a
+/// key would turn a banned code into an allowed one), before it is written.
+pub(crate) fn checked_filter(name: &str, hashes: &[u64]) -> Result<Vec<u8>, IndexError> {
+    let payload = filter::build(hashes);
+    if !filter::covers(&payload, hashes) {
+        return Err(IndexError::WriteCheck {
+            name: name.to_string(),
+            what: "has a filter that misses keys",
+        });
+    }
+    Ok(payload)
 }
 
 /// Opens a data file's payload as the layout its header names, validating it.

@@ -1,0 +1,112 @@
+//! The one way the index writes a file: a temporary name, fsync, rename into place, fsync
+//! the directory. A failed or abandoned write leaves nothing behind; a finished one
+//! survives a crash.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::error::IndexError;
+
+/// A file being written durably: bytes go to `NAME.tmp`, which [`DurableFile::commit`]
+/// syncs and renames to `NAME`. Dropped before that, the temporary file is removed.
+pub(crate) struct DurableFile {
+    dir: PathBuf,
+    name: String,
+    tmp: PathBuf,
+    out: Option<BufWriter<File>>,
+}
+
+impl DurableFile {
+    /// Starts writing `dir/name`.
+    pub(crate) fn create(dir: &Path, name: &str) -> Result<DurableFile, IndexError> {
+        let tmp = dir.join(format!("{name}.tmp"));
+        let file = File::create(&tmp).map_err(IndexError::io(&tmp))?;
+        Ok(DurableFile {
+            dir: dir.to_path_buf(),
+            name: name.to_string(),
+            tmp,
+            out: Some(BufWriter::with_capacity(1 << 20, file)),
+        })
+    }
+
+    /// Where the bytes go.
+    pub(crate) fn writer(&mut self) -> &mut dyn Write {
+        self.out.as_mut().expect("open until committed")
+    }
+
+    /// The temporary path (for messages).
+    pub(crate) fn tmp_path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Syncs the file and renames it into place; returns its length. The directory is
+    /// synced by [`sync_dir`] once a writer's files are all in place (one sync for many
+    /// renames), or at once with [`commit_synced`](Self::commit_synced).
+    pub(crate) fn commit(mut self) -> Result<u64, IndexError> {
+        let out = self.out.take().expect("open until committed");
+        let file = out.into_inner().map_err(|e| IndexError::Io {
+            path: self.tmp.clone(),
+            source: e.into_error(),
+        })?;
+        file.sync_all().map_err(IndexError::io(&self.tmp))?;
+        let len = file.metadata().map_err(IndexError::io(&self.tmp))?.len();
+        drop(file);
+        let path = self.dir.join(&self.name);
+        std::fs::rename(&self.tmp, &path).map_err(IndexError::io(&path))?;
+        Ok(len)
+    }
+
+    /// [`commit`](Self::commit), then the directory synced: the file is durable.
+    pub(crate) fn commit_synced(self) -> Result<u64, IndexError> {
+        let dir = self.dir.clone();
+        let len = self.commit()?;
+        sync_dir(&dir)?;
+        Ok(len)
+    }
+}
+
+impl Drop for DurableFile {
+    fn drop(&mut self) {
+        if self.out.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes `bytes` to `dir/name` durably.
+pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), IndexError> {
+    let mut file = DurableFile::create(dir, name)?;
+    let tmp = file.tmp_path().to_path_buf();
+    file.writer()
+        .write_all(bytes)
+        .map_err(IndexError::io(tmp))?;
+    file.commit_synced().map(drop)
+}
+
+/// Fsyncs a directory so that renames and creations in it are durable.
+pub fn sync_dir(dir: &Path) -> Result<(), IndexError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(IndexError::io(dir))
+}
+
+/// Removes a file unless disarmed (a manifest written but not made current, say).
+#[cfg_attr(not(feature = "distribute"), allow(dead_code))]
+pub(crate) struct RemoveOnDrop(pub(crate) Option<PathBuf>);
+
+#[cfg_attr(not(feature = "distribute"), allow(dead_code))]
+impl RemoveOnDrop {
+    /// Keeps the file.
+    pub(crate) fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
