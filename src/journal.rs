@@ -134,7 +134,8 @@ impl Journal {
         self.state_hashed(ki, key_hash(ki))
     }
 
-    /// [`state`](Self::state) of a КИ whose [`key_hash`] the caller has.
+    /// [`state`](Self::state) of a КИ whose key hash (the index filter's xxh3) the caller
+    /// has.
     #[inline]
     pub fn state_hashed(&self, ki: &[u8], hash: u64) -> Option<SoldState> {
         self.state.find(hash, |(k, _)| **k == *ki).map(|(_, s)| *s)
@@ -244,8 +245,8 @@ impl Journal {
         Ok(())
     }
 
-    /// Bytes of valid records read so far (after [`prepare_append`](Self::prepare_append),
-    /// the offset the next record is written at).
+    /// Bytes of valid records read so far (once a writer has prepared the journal, the
+    /// offset the next record is written at).
     pub fn len(&self) -> u64 {
         self.offset
     }
@@ -255,7 +256,7 @@ impl Journal {
 /// (a mutex), then every process's (an exclusive `flock` of the file, held by an
 /// appending handle). Sales of [`crate::live::LiveIndex`], compaction's fold of the
 /// journal and the journal's own tests all write through it.
-pub struct JournalWriter {
+pub(crate) struct JournalWriter {
     path: PathBuf,
     file: std::sync::Mutex<File>,
 }
@@ -314,7 +315,7 @@ impl JournalWriter {
 }
 
 /// The journal's writer lock, held: records may be appended. Released on drop.
-pub struct WriterGuard<'a> {
+pub(crate) struct WriterGuard<'a> {
     file: std::sync::MutexGuard<'a, File>,
     path: &'a Path,
 }
@@ -333,20 +334,6 @@ impl WriterGuard<'_> {
     /// let lookups go on meanwhile and catch the journal up afterwards.
     pub fn write(&self, offset: u64, record: &[u8]) -> Result<(), JournalError> {
         write_record(&self.file, self.path, offset, record)
-    }
-
-    /// Appends sales and returns as one record (all or none survive a crash), synced
-    /// before returning, and reads it back into `journal`.
-    pub fn append(
-        &self,
-        journal: &mut Journal,
-        entries: &[(Op, &[u8])],
-        time_ms: i64,
-    ) -> Result<(), JournalError> {
-        let offset = self.prepare(journal)?;
-        let record = encode(self.path, offset, entries, time_ms)?;
-        self.write(offset, &record)?;
-        journal.catch_up()
     }
 }
 
@@ -377,7 +364,7 @@ fn write_record(file: &File, path: &Path, offset: u64, record: &[u8]) -> Result<
 
 /// Encodes sales and returns as one record: the single form for one entry, a batch
 /// record for several.
-pub fn encode(
+pub(crate) fn encode(
     path: &Path,
     offset: u64,
     entries: &[(Op, &[u8])],
@@ -508,6 +495,31 @@ mod tests {
 
     fn enc(op: Op, time: i64, ki: &[u8]) -> Vec<u8> {
         encode(Path::new("j"), 0, &[(op, ki)], time).unwrap()
+    }
+
+    /// An append as production makes one: prepare under the lock, encode, write and sync,
+    /// then catch up.
+    trait Append {
+        fn append(
+            &self,
+            j: &mut Journal,
+            entries: &[(Op, &[u8])],
+            time: i64,
+        ) -> Result<(), JournalError>;
+    }
+
+    impl Append for WriterGuard<'_> {
+        fn append(
+            &self,
+            j: &mut Journal,
+            entries: &[(Op, &[u8])],
+            time: i64,
+        ) -> Result<(), JournalError> {
+            let offset = self.prepare(j)?;
+            let record = encode(j.path(), offset, entries, time)?;
+            self.write(offset, &record)?;
+            j.catch_up()
+        }
     }
 
     #[test]

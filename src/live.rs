@@ -740,7 +740,7 @@ fn canonical_kis<S: AsRef<str>>(inputs: &[S]) -> Result<Vec<String>, LiveError> 
 }
 
 /// The one КИ an input stands for, for sales and returns.
-pub fn canonical_ki(input: &str) -> Result<String, LiveError> {
+pub(crate) fn canonical_ki(input: &str) -> Result<String, LiveError> {
     let parsed = code::parse(input).map_err(|error| LiveError::InvalidCode {
         input: input.to_string(),
         error,

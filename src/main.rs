@@ -83,7 +83,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             eprintln!("cisgate: error: {e}");
-            ExitCode::from(2)
+            ExitCode::from(cli::exit_code(e.as_ref()))
         }
     }
 }

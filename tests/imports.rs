@@ -37,7 +37,7 @@ fn targets(module: &str, source: &str, known: &BTreeSet<String>) -> BTreeSet<Str
     let mut out = BTreeSet::new();
     let code = without_tests(source);
     let mut rest = code;
-    while let Some(at) = rest.find(|c: char| c == 's' || c == 'c') {
+    while let Some(at) = rest.find(['s', 'c']) {
         rest = &rest[at..];
         let (base, after): (Vec<&str>, &str) = if let Some(r) = rest.strip_prefix("crate::index::")
         {

@@ -13,11 +13,19 @@ fn message(err: *const cisgate_error) -> String {
 }
 
 fn sample_index(dir: &std::path::Path) -> std::path::PathBuf {
+    index_with(dir, &["0104600439931256215abcdEFGH1234".to_string()])
+}
+
+/// An index of `kis` with current data.
+fn index_with(dir: &std::path::Path, kis: &[String]) -> std::path::PathBuf {
     let list = dir.join("cis.list");
     let now = cisgate::time::format_rfc3339(cisgate::time::now_ms());
     std::fs::write(
         &list,
-        format!("#cisgate-list 1\n#kind: blocked_cis\n#version: 1\n#as_of: {now}\n0104600439931256215abcdEFGH1234\n"),
+        format!(
+            "#cisgate-list 1\n#kind: blocked_cis\n#version: 1\n#as_of: {now}\n{}\n",
+            kis.join("\n")
+        ),
     )
     .unwrap();
     let out = dir.join("idx");
@@ -251,25 +259,7 @@ fn index_of(dir: &std::path::Path, n: usize) -> (std::path::PathBuf, Vec<String>
     let kis: Vec<String> = (0..n)
         .map(|i| format!("010460043993125621{i:012}X"))
         .collect();
-    let list = dir.join("cis.list");
-    let now = cisgate::time::format_rfc3339(cisgate::time::now_ms());
-    std::fs::write(
-        &list,
-        format!(
-            "#cisgate-list 1\n#kind: blocked_cis\n#version: 1\n#as_of: {now}\n{}\n",
-            kis.join("\n")
-        ),
-    )
-    .unwrap();
-    let out = dir.join("idx");
-    cisgate::index::build(
-        &out,
-        &[list],
-        &Default::default(),
-        &cisgate::progress::NoProgress,
-    )
-    .unwrap();
-    (out, kis)
+    (index_with(dir, &kis), kis)
 }
 
 fn bytes_of(s: &[u8]) -> cisgate_bytes {

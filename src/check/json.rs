@@ -84,17 +84,22 @@ fn status_name(status: Status) -> &'static str {
     }
 }
 
-fn write_reasons(out: &mut Vec<u8>, reasons: Reasons) {
+/// Writes a JSON array of names (reasons, repairs: plain ASCII, nothing to escape).
+pub fn write_names<'n>(out: &mut Vec<u8>, names: impl Iterator<Item = &'n str>) {
     out.push(b'[');
-    for (i, r) in reasons.iter().enumerate() {
+    for (i, name) in names.enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.push(b'"');
-        out.extend_from_slice(r.name().as_bytes());
+        out.extend_from_slice(name.as_bytes());
         out.push(b'"');
     }
     out.push(b']');
+}
+
+fn write_reasons(out: &mut Vec<u8>, reasons: Reasons) {
+    write_names(out, reasons.iter().map(|r| r.name()));
 }
 
 /// The generation facts every verdict carries, escaped once per batch.
@@ -174,16 +179,8 @@ impl VerdictContext {
             }
         }
         if !d.repairs().is_empty() {
-            out.extend_from_slice(b",\"repaired\":[");
-            for (i, r) in d.repairs().iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.push(b'"');
-                out.extend_from_slice(r.name().as_bytes());
-                out.push(b'"');
-            }
-            out.push(b']');
+            out.extend_from_slice(b",\"repaired\":");
+            write_names(out, d.repairs().iter().map(|r| r.name()));
         }
         if let Some(error) = outcome.error {
             out.extend_from_slice(b",\"error\":");

@@ -65,6 +65,18 @@ impl Freshness {
 /// Result type of a subcommand: the process exit code, or an error to print.
 pub type CmdResult = Result<i32, Box<dyn std::error::Error>>;
 
+/// The exit status of a command that failed, by the type of its error (the table is in
+/// docs/ARCHITECTURE.md): 130 when the user interrupted it, 2 for every other error (the
+/// message names the file, line or code). Statuses a command returns itself: 1 a failed
+/// `pull` (the index unchanged), 3 a `build` published with rejects, 4 `check` answers
+/// refused for stale data.
+pub fn exit_code(e: &(dyn std::error::Error + 'static)) -> u8 {
+    match e.downcast_ref::<cisgate::index::IndexError>() {
+        Some(cisgate::index::IndexError::Interrupted) => 130,
+        _ => 2,
+    }
+}
+
 /// Codes from the arguments, or else one per line from standard input, in batches of at
 /// most `batch`. A batch ends as soon as no more input is waiting, so a process kept open
 /// by cash software answers each scan at once, while a piped file still goes in large

@@ -147,6 +147,7 @@ mod tests {
         let path = dir.path().join("f");
         std::fs::write(&path, &payload).unwrap();
         // SAFETY: test file, not modified while mapped.
+        #[allow(unsafe_code)]
         let map = unsafe { memmap2::Mmap::map(&std::fs::File::open(&path).unwrap()).unwrap() };
         let filter = Filter::new(MappedBytes::whole(map)).unwrap();
         assert!(keys.iter().all(|&h| filter.may_contain(h)));

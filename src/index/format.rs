@@ -35,7 +35,7 @@ pub const HEADER_LEN: usize = 24;
 const FOOTER_LEN: usize = 24;
 
 /// What a data file holds: the entries one segment gives a table. In a delta layer, a
-/// key whose value is [`super::TOMBSTONE`] is removed.
+/// key whose value is [`super::table::TOMBSTONE`] is removed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Role {
     /// The table.
@@ -238,6 +238,9 @@ pub fn open_data_file(
             "file is {len} bytes, shorter than header and footer"
         )));
     }
+    // The first of the core's two `unsafe` blocks: mapping a file is unsafe because another
+    // process could change it under the mapping.
+    #[allow(unsafe_code)]
     // SAFETY: index files are immutable once published (new data goes to new files and the
     // writer never modifies or truncates a published file), so the mapping stays valid.
     // Its bytes are fully validated below before any FST reads them.

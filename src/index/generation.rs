@@ -16,8 +16,8 @@ use super::format::FileMeta;
 use super::gc;
 use super::lock::WriterLock;
 use super::manifest::{self, Manifest};
+use super::reader::{Index, OpenOptions};
 use super::table::Table;
-use crate::index::Index;
 
 /// Writes the next generation of an index directory; see the module documentation.
 pub(crate) struct GenerationWriter<'d> {
@@ -162,8 +162,7 @@ impl<'d> GenerationWriter<'d> {
         durable::sync_dir(self.dir)?;
         let sum = manifest::write_manifest(self.dir, &manifest)?;
         let written = RemoveOnDrop(Some(self.dir.join(manifest.file_name())));
-        let opened =
-            super::OpenOptions::new().open_generation(self.dir, &manifest.file_name(), &sum)?;
+        let opened = OpenOptions::new().open_generation(self.dir, &manifest.file_name(), &sum)?;
         check(&opened)?;
         drop(opened);
         manifest::point_current(self.dir, &manifest.file_name(), &sum)?;

@@ -29,9 +29,9 @@ pub const MANIFEST_VERSION: u32 = 2;
 /// One generation of an index.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// Always [`MANIFEST_FORMAT`].
+    /// Always `cisgate-index`.
     pub format: String,
-    /// Schema version, [`MANIFEST_VERSION`].
+    /// Schema version (2).
     pub format_version: u32,
     /// Generation number, increasing by one per publish.
     pub generation: u64,
@@ -45,7 +45,7 @@ pub struct Manifest {
     pub instance_id: String,
     /// The snapshot lists the base was built from, with their own versions and times.
     pub lists: Vec<ListSource>,
-    /// Deltas applied since the base was built (the most recent [`MAX_DELTA_HISTORY`]).
+    /// Deltas applied since the base was built (the most recent 64).
     #[serde(default)]
     pub deltas: Vec<ListSource>,
     /// Entries per table, as lookups see them (`sold`: as folded at the last compaction).

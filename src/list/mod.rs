@@ -3,7 +3,7 @@
 //! marking codes; plain, zstd or gzip.
 //!
 //! A list file is a short `#`-header (kind, snapshot or delta, version, `as_of`) followed
-//! by one entry per line. [`ListReader`] streams it: header first, then the body in chunks
+//! by one entry per line. `ListReader` streams it: header first, then the body in chunks
 //! of whole lines, with bounded memory whatever the input (see [`ReadOptions`]). Build
 //! parses the chunks on all cores; [`ListFile`] collects a small list (a delta) whole.
 //!
@@ -21,7 +21,8 @@ mod header;
 mod reader;
 
 pub use entry::{EntryOptions, InputFormat};
-pub use reader::{Compression, ListReader, Piece, ReadOptions};
+pub use reader::{Compression, ReadOptions};
+pub(crate) use reader::{ListReader, Piece};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -275,14 +276,14 @@ pub enum Op {
 }
 
 /// Receives the entries of parsed lines.
-pub trait EntrySink {
+pub(crate) trait EntrySink {
     /// One entry: its operation, key and value (0 for set kinds).
     fn entry(&mut self, op: Op, key: &[u8], value: u64);
 }
 
 /// What parsing some lines found besides entries.
 #[derive(Debug, Default)]
-pub struct LineStats {
+pub(crate) struct LineStats {
     /// Entry lines read (valid and rejected; not blanks, comments or CSV header rows).
     pub entry_lines: u64,
     /// Full marking codes listed by their КИ.
@@ -303,7 +304,7 @@ impl LineStats {
 /// Parses a piece of whole lines whose first line is `first_line` at byte `offset`,
 /// sending entries to `sink`.
 #[allow(clippy::too_many_arguments)]
-pub fn parse_lines(
+pub(crate) fn parse_lines(
     path: &Path,
     bytes: &[u8],
     first_line: u64,

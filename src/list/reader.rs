@@ -70,7 +70,7 @@ impl<R: Read> Read for Counting<R> {
 
 /// One piece of a list body.
 #[derive(Debug)]
-pub enum Piece {
+pub(crate) enum Piece {
     /// Whole lines (each ending in `\n`, but perhaps the last line of the file).
     Lines {
         /// The bytes.
@@ -85,7 +85,7 @@ pub enum Piece {
 }
 
 /// A list file opened for streaming: header read, body to come.
-pub struct ListReader {
+pub(crate) struct ListReader {
     path: PathBuf,
     header: ListHeader,
     compression: Compression,
@@ -105,6 +105,12 @@ pub struct ListReader {
 }
 
 impl ListReader {
+    /// How the file was stored.
+    #[cfg(test)]
+    pub(crate) fn compression(&self) -> Compression {
+        self.compression
+    }
+
     /// Opens `path` and reads its header (`overrides` stands in for a header the file
     /// does not have: see [`super::HeaderFields`]).
     pub fn open(
@@ -193,16 +199,6 @@ impl ListReader {
     /// Its header.
     pub fn header(&self) -> &ListHeader {
         &self.header
-    }
-
-    /// How the file was stored.
-    pub fn compression(&self) -> Compression {
-        self.compression
-    }
-
-    /// Decompressed bytes read so far.
-    pub fn bytes_read(&self) -> u64 {
-        self.produced
     }
 
     /// Bytes read from the file itself so far.

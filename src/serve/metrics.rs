@@ -28,7 +28,7 @@ struct PerEndpoint {
 
 /// Everything `/metrics` shows.
 #[derive(Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     // One lock per finished request, not one per map.
     endpoints: Mutex<PerEndpoint>,
     codes_checked: AtomicU64,

@@ -42,7 +42,7 @@ use tokio::sync::Semaphore;
 
 pub use auth::{BasicUser, Credentials};
 pub use lm::{MAX_CODES_PER_REQUEST, decode_cis};
-pub use metrics::Metrics;
+pub(crate) use metrics::Metrics;
 
 use crate::live::{LiveError, LiveIndex};
 
@@ -234,10 +234,10 @@ impl IntoResponse for LmError {
 /// When a request must be answered; the sale and return handlers enforce it themselves,
 /// so that a write under way is never reported as a failure.
 #[derive(Clone, Copy, Debug)]
-pub struct RequestDeadline(pub Instant);
+pub(crate) struct RequestDeadline(pub(crate) Instant);
 
 /// What every handler shares.
-pub struct AppState {
+pub(crate) struct AppState {
     live: Arc<LiveIndex>,
     config: ServeConfig,
     credentials: Credentials,

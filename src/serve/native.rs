@@ -255,14 +255,8 @@ fn write_line_body(out: &mut Vec<u8>, outcome: &Outcome<'_>) {
         Status::Invalid => b",\"status\":\"invalid\"",
     });
     if !d.reasons().is_empty() {
-        out.extend_from_slice(b",\"reasons\":[");
-        for (i, r) in d.reasons().iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            json::write_str(out, r.name());
-        }
-        out.push(b']');
+        out.extend_from_slice(b",\"reasons\":");
+        json::write_names(out, d.reasons().iter().map(|r| r.name()));
     }
     if let Some(ki) = d.ki_bytes() {
         out.extend_from_slice(b",\"ki\":");

@@ -1456,6 +1456,7 @@ mod tests {
         let path = dir.path().join("b");
         std::fs::write(&path, &out).unwrap();
         // SAFETY: test file, not modified while mapped.
+        #[allow(unsafe_code)]
         let map = unsafe { memmap2::Mmap::map(&std::fs::File::open(&path).unwrap()).unwrap() };
         KiBlocks::open(MappedBytes::whole(map)).unwrap()
     }

@@ -1,8 +1,8 @@
 //! The union of several sorted sources in which the first source that has a key decides:
 //! a table as lookups see it (layers newest first, then the base).
 
+use super::super::table::TOMBSTONE;
 use super::EntryCursor;
-use crate::index::TOMBSTONE;
 
 /// Merges cursors, earlier ones winning; keys whose winning value is the tombstone are
 /// left out.
