@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Distribution figures for docs/BENCHMARKS.md, against a local s3s-fs:
 #   publish and pull of an N-key generation (default 10 M), pulling a 100,000-entry delta
-#   (bytes moved against a full download), and 20 node directories pulling at once.
+#   (bytes moved against a full download), 20 node directories pulling at once, the
+#   `fleet` report over them, and (WEAK_LINK=1) a full pull through a link held to
+#   200 KB/s that drops every connection after 20 MB (benches/relay.py).
 # Usage: benches/fleet.sh [KEYS] (WORK=dir to keep the files; needs s3s-fs, which .ci/tools installs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,10 +51,28 @@ echo "pull (100,000-entry delta): $(seconds "$t") s"
 t=$(date +%s%N)
 for i in $(seq 1 20); do
   "$bin" pull --index "$work/node-$(printf %02d "$i")" --from s3://fleet/chain \
-    --public-key "$work/pub.pub" >"$work/pull-$i.log" 2>&1 &
+    --public-key "$work/pub.pub" --node "store-$(printf %02d "$i")" >"$work/pull-$i.log" 2>&1 &
 done
 wait $(jobs -p | grep -v "^$store$")
 echo "20 nodes pulling at once: $(seconds "$t") s"
 grep -h "pulled" "$work"/pull-*.log | sed 's/^/  /' | head -3
 failed=$(grep -L "pulled version v1" "$work"/pull-*.log | wc -l)
 echo "nodes that failed: $failed"
+
+t=$(date +%s%N)
+"$bin" fleet --from s3://fleet/chain >"$work/fleet.txt" || true
+echo "fleet report over $(grep -c store- "$work/fleet.txt") nodes: $(seconds "$t") s"
+head -4 "$work/fleet.txt" | sed 's/^/  /'
+
+if [ "${WEAK_LINK:-0}" = 1 ]; then
+  relay_port=$((port + 1))
+  python3 benches/relay.py "$relay_port" "127.0.0.1:$port" 200000 $((20 << 20)) 2>"$work/relay.log" &
+  relay=$!
+  sleep 1
+  t=$(date +%s%N)
+  AWS_ENDPOINT_URL="http://127.0.0.1:$relay_port" "$bin" pull --index "$work/node-weak" \
+    --from s3://fleet/chain --public-key "$work/pub.pub" --node store-weak
+  echo "pull (full) through 200 KB/s, connections dropped every 20 MB: $(seconds "$t") s"
+  kill $relay; wait $relay 2>/dev/null || true
+  cat "$work/relay.log"
+fi

@@ -44,6 +44,8 @@ enum Command {
     Publish(cli::publish::Args),
     /// Pull a channel's signed generation from an S3-compatible store into the index.
     Pull(cli::pull::Args),
+    /// Show which nodes run which generation, and which are stale, frozen or silent.
+    Fleet(cli::fleet::Args),
     /// Describe an index: version, age of its data, counts, files.
     Info(cli::info::Args),
     /// Check every byte of an index; exits non-zero naming the damaged file.
@@ -69,6 +71,7 @@ fn run(cli: Cli) -> cli::CmdResult {
         Command::Keygen(args) => cli::keygen::run(args),
         Command::Publish(args) => cli::publish::run(args),
         Command::Pull(args) => cli::pull::run(args),
+        Command::Fleet(args) => cli::fleet::run(args),
         Command::Info(args) => cli::info::run(args),
         Command::Verify(args) => cli::verify::run(args),
         Command::Gen(args) => cli::generate::run(args),

@@ -193,13 +193,13 @@ struct Fleet {
 
 impl Fleet {
     fn new() -> Fleet {
+        Fleet::with_config(common::small_config())
+    }
+
+    fn with_config(config: cisgate::synth::GenConfig) -> Fleet {
         let dir = tempfile::tempdir().unwrap();
         let s3 = S3Server::start(&dir.path().join("s3"));
-        let fleet = Fleet {
-            config: common::small_config(),
-            s3,
-            dir,
-        };
+        let fleet = Fleet { config, s3, dir };
         fleet.keygen("publisher");
         common::synthetic_index(&fleet.dir.path().join("builder"), &fleet.config);
         fleet
@@ -292,19 +292,27 @@ impl Fleet {
     }
 
     fn pull_at(&self, endpoint: &str, node: &Path) -> Output {
+        self.pull_with(endpoint, node, &[])
+    }
+
+    /// A pull through `endpoint` into `node` with `extra` arguments. A store that does not
+    /// answer is given up on after 5 s without progress (the default is minutes).
+    fn pull_with(&self, endpoint: &str, node: &Path, extra: &[&str]) -> Output {
         let public = self.path("publisher.pub");
-        self.cisgate_at(
-            endpoint,
-            &[
-                "pull",
-                "--index",
-                node.to_str().unwrap(),
-                "--from",
-                "s3://fleet/chain",
-                "--public-key",
-                &public,
-            ],
-        )
+        let mut args = vec![
+            "pull",
+            "--index",
+            node.to_str().unwrap(),
+            "--from",
+            "s3://fleet/chain",
+            "--public-key",
+            &public,
+        ];
+        if !extra.contains(&"--give-up-after") {
+            args.extend(["--give-up-after", "5"]);
+        }
+        args.extend(extra);
+        self.cisgate_at(endpoint, &args)
     }
 
     fn pull(&self) -> Output {
@@ -483,23 +491,62 @@ struct NodeState {
     digest: Value,
 }
 
-/// A TCP relay in front of the store that can throttle what it sends back and cut every
-/// connection (and refuse new ones) once it has relayed a number of bytes: the store
-/// stopping in the middle of a transfer.
+/// How a [`Relay`] misbehaves.
+#[derive(Clone, Copy)]
+struct Link {
+    /// Cut every connection (and refuse new ones) once this many bytes went through: the
+    /// store stopping in the middle of a transfer.
+    cut_after: u64,
+    /// A pause after every 4 KiB sent back: a slow link.
+    pause_per_4k: Duration,
+    /// Drop each connection after it sent back this many bytes (a flaky link that
+    /// reconnects).
+    drop_every: u64,
+    /// Stop sending anything once this many bytes went through, keeping every connection
+    /// open (a link that hangs).
+    stall_after: u64,
+}
+
+impl Default for Link {
+    fn default() -> Self {
+        Link {
+            cut_after: u64::MAX,
+            pause_per_4k: Duration::ZERO,
+            drop_every: u64::MAX,
+            stall_after: u64::MAX,
+        }
+    }
+}
+
+/// A TCP relay in front of the store that misbehaves as its [`Link`] says.
 struct Relay {
     addr: SocketAddr,
     relayed: Arc<AtomicU64>,
     stopped: Arc<AtomicBool>,
+    /// Connections accepted.
+    connections: Arc<AtomicU64>,
 }
 
 impl Relay {
     fn start(upstream: SocketAddr, cut_after: u64, pause_per_4k: Duration) -> Relay {
+        Relay::with(
+            upstream,
+            Link {
+                cut_after,
+                pause_per_4k,
+                ..Link::default()
+            },
+        )
+    }
+
+    fn with(upstream: SocketAddr, link: Link) -> Relay {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let relayed = Arc::new(AtomicU64::new(0));
         let stopped = Arc::new(AtomicBool::new(false));
+        let connections = Arc::new(AtomicU64::new(0));
         let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let (r, s) = (relayed.clone(), stopped.clone());
+        let (r, s, c) = (relayed.clone(), stopped.clone(), connections.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
@@ -510,6 +557,7 @@ impl Relay {
                 let Ok(server) = TcpStream::connect(upstream) else {
                     continue;
                 };
+                c.fetch_add(1, Ordering::SeqCst);
                 open.lock().unwrap().push(client.try_clone().unwrap());
                 open.lock().unwrap().push(server.try_clone().unwrap());
                 let (mut c_in, mut s_out) =
@@ -521,7 +569,13 @@ impl Relay {
                 let (r, s, open) = (r.clone(), s.clone(), open.clone());
                 std::thread::spawn(move || {
                     let mut buf = [0u8; 4096];
+                    let mut this_connection = 0u64;
                     loop {
+                        if r.load(Ordering::SeqCst) >= link.stall_after {
+                            // Hang: hold the connection, send nothing.
+                            std::thread::sleep(Duration::from_millis(50));
+                            continue;
+                        }
                         let n = match s_in.read(&mut buf) {
                             Ok(0) | Err(_) => break,
                             Ok(n) => n,
@@ -529,13 +583,18 @@ impl Relay {
                         if c_out.write_all(&buf[..n]).is_err() {
                             break;
                         }
+                        this_connection += n as u64;
                         let total = r.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
-                        if total >= cut_after && !s.swap(true, Ordering::SeqCst) {
+                        if total >= link.cut_after && !s.swap(true, Ordering::SeqCst) {
                             for stream in open.lock().unwrap().iter() {
                                 let _ = stream.shutdown(std::net::Shutdown::Both);
                             }
                         }
-                        std::thread::sleep(pause_per_4k);
+                        if this_connection >= link.drop_every {
+                            let _ = s_in.shutdown(std::net::Shutdown::Both);
+                            break;
+                        }
+                        std::thread::sleep(link.pause_per_4k);
                     }
                     let _ = c_out.shutdown(std::net::Shutdown::Both);
                 });
@@ -545,6 +604,7 @@ impl Relay {
             addr,
             relayed,
             stopped,
+            connections,
         }
     }
 
@@ -952,4 +1012,314 @@ fn secrets_never_reach_output_or_debug() {
         secret: SECRET_KEY.into(),
     };
     assert!(!format!("{credentials:?}").contains(SECRET_KEY));
+}
+
+/// The bytes of every object of the channel's current generation, with the generation
+/// record and the pointer: what a full pull must move.
+fn published_bytes(bucket: &Bucket) -> (u64, u64) {
+    let pointer: Value = serde_json::from_slice(&bucket.get("channels/LATEST")).unwrap();
+    let record_key = pointer["generation"]["key"].as_str().unwrap();
+    let generation: Value = serde_json::from_slice(&bucket.get(record_key)).unwrap();
+    let mut shas: Vec<&str> = generation["objects"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    shas.sort_unstable();
+    shas.dedup();
+    let sizes: Vec<u64> = shas
+        .iter()
+        .map(|sha| bucket.get(&format!("objects/{sha}")).len() as u64)
+        .collect();
+    let small: u64 = [record_key, "channels/LATEST", "channels/LATEST.minisig"]
+        .iter()
+        .map(|k| bucket.get(k).len() as u64)
+        .sum();
+    (
+        sizes.iter().sum::<u64>() + small,
+        sizes.into_iter().max().unwrap(),
+    )
+}
+
+/// A number after `label` in `text` (`"... 12 reads resumed"` → 12 for "reads resumed").
+fn number_before(text: &str, label: &str) -> Option<u64> {
+    let at = text.find(label)?;
+    text[..at].split_whitespace().last()?.parse().ok()
+}
+
+#[test]
+fn a_weak_link_finishes_across_cut_reads_and_moves_each_byte_about_once() {
+    let config = cisgate::synth::GenConfig {
+        codes: 150_000,
+        ..common::small_config()
+    };
+    let fleet = Fleet::with_config(config);
+    fleet.publish();
+    let (total, largest) = published_bytes(&fleet.bucket());
+    assert!(largest > 1 << 20, "the largest object is {largest} bytes");
+    // About 20 KB/s (a pause of 200 ms per 4 KiB), and every connection dropped after
+    // 300 KB, as a weak mobile link does: no read of the largest object can finish whole.
+    let relay = Relay::with(
+        fleet.s3.addr,
+        Link {
+            pause_per_4k: Duration::from_millis(200),
+            drop_every: 300 << 10,
+            ..Link::default()
+        },
+    );
+    let started = Instant::now();
+    let out = fleet.pull_with(&relay.endpoint(), &fleet.node(), &["--stall-timeout", "5"]);
+    let took = started.elapsed();
+    let stdout = common::stdout(&out);
+    assert!(out.status.success(), "{stdout}{}", common::stderr(&out));
+    let resumed = number_before(&stdout, "reads resumed").unwrap_or(0);
+    assert!(resumed >= 2, "{stdout}");
+    assert_eq!(
+        fleet.info(&fleet.node())["content_digest"],
+        fleet.info(&fleet.builder())["content_digest"]
+    );
+    let relayed = relay.relayed.load(Ordering::SeqCst);
+    assert!(
+        relayed as f64 <= total as f64 * 1.1,
+        "{relayed} bytes relayed for {total} bytes published"
+    );
+    println!(
+        "{total} bytes ({largest} in the largest object) in {:.1} s through {} connections, {resumed} reads resumed, {relayed} bytes relayed",
+        took.as_secs_f64(),
+        relay.connections.load(Ordering::SeqCst)
+    );
+}
+
+#[test]
+fn a_hanging_link_is_given_up_after_the_stall_limit_and_resumed_next_round() {
+    let (fleet, added) = Fleet::node_behind(true);
+    let before = fleet.node_state();
+    let bucket = fleet.bucket();
+    let (_, largest) = published_bytes(&bucket);
+    // The link hangs (sends nothing, keeps the connection) half-way through the pull.
+    let relay = Relay::with(
+        fleet.s3.addr,
+        Link {
+            stall_after: largest / 2,
+            ..Link::default()
+        },
+    );
+    let started = Instant::now();
+    let out = fleet.pull_with(
+        &relay.endpoint(),
+        &fleet.node(),
+        &["--stall-timeout", "2", "--give-up-after", "4"],
+    );
+    let took = started.elapsed();
+    let message = common::stderr(&out);
+    assert!(!out.status.success(), "{}", common::stdout(&out));
+    assert!(message.contains("no bytes for 2 s"), "{message}");
+    assert!(took < Duration::from_secs(30), "gave up after {took:?}");
+    fleet.assert_unchanged(&before, &added);
+    let node = fleet.node();
+    let partial: u64 = std::fs::read_dir(&node)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    assert!(partial > 0, "nothing kept to resume from");
+    // The next round (the link fine again) resumes where the last stopped.
+    let out = fleet.pull_ok();
+    let resumed = number_before(&out, "bytes resumed").unwrap_or(0);
+    assert!(
+        resumed > 0 && resumed == partial,
+        "{out} ({partial} bytes were kept)"
+    );
+    fleet.assert_at_builder(&added);
+    let leftovers = std::fs::read_dir(&node)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".part")
+        })
+        .count();
+    assert_eq!(leftovers, 0);
+}
+
+#[test]
+fn guard_rails_for_validity_credentials_and_a_public_bucket() {
+    let fleet = Fleet::new();
+    // A pointer that is already expired would freeze every node.
+    let out = fleet.publish_with(&["--valid-hours", "0"]);
+    assert!(!out.status.success());
+    assert!(
+        common::stderr(&out).contains("--valid-hours 0"),
+        "{}",
+        common::stderr(&out)
+    );
+    let out = fleet.publish_with(&["--valid-hours", "-3"]);
+    assert!(!out.status.success());
+    // Fractions work, and a short validity warns.
+    let out = fleet.publish_with(&["--valid-hours", "0.5"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("warning"),
+        "{}",
+        common::stderr(&out)
+    );
+    fleet.publish();
+
+    // No credentials: named, no metadata service tried.
+    let node = fleet.node();
+    let public = fleet.path("publisher.pub");
+    let bare = |endpoint: &str, extra: &[&str], secret: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cisgate"));
+        cmd.args(["pull", "--index", node.to_str().unwrap()])
+            .args(["--from", "s3://fleet/chain", "--public-key", &public])
+            .args(["--give-up-after", "3"])
+            .args(extra)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_REGION", "us-east-1");
+        if let Some(secret) = secret {
+            cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+                .env("AWS_SECRET_ACCESS_KEY", secret);
+        }
+        cmd.output().unwrap()
+    };
+    let started = Instant::now();
+    let out = bare(&fleet.s3.endpoint(), &[], None);
+    assert!(!out.status.success());
+    let message = common::stderr(&out);
+    assert!(message.contains("no credentials"), "{message}");
+    assert!(message.contains("--anonymous"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // A wrong secret is named as such.
+    let out = bare(&fleet.s3.endpoint(), &[], Some("not-the-secret"));
+    assert!(!out.status.success());
+    let message = common::stderr(&out);
+    assert!(message.contains("secret access key is wrong"), "{message}");
+
+    // A public-read bucket (the same data served without authentication): --anonymous.
+    let mut public_store = S3Server {
+        child: None,
+        root: fleet.s3.root.clone(),
+        addr: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+    };
+    let child = Command::new(s3s_fs_binary())
+        .args(["--host", "127.0.0.1", "--port"])
+        .arg(public_store.addr.port().to_string())
+        .arg(&public_store.root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    public_store.child = Some(child);
+    wait_for_port(public_store.addr);
+    let out = bare(
+        &public_store.endpoint(),
+        &["--anonymous", "--no-status"],
+        None,
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(
+        fleet.info(&node)["content_digest"],
+        fleet.info(&fleet.builder())["content_digest"]
+    );
+}
+
+#[test]
+fn a_second_pull_waits_for_the_first_or_fails_with_no_wait() {
+    let fleet = Fleet::new();
+    fleet.publish();
+    let node = fleet.node();
+    std::fs::create_dir_all(&node).unwrap();
+    // Another writer holds the index (as a `pull --watch` mid-round would).
+    let lock = std::fs::File::create(node.join("LOCK")).unwrap();
+    lock.lock().unwrap();
+    let out = fleet.pull_with(&fleet.s3.endpoint(), &node, &["--no-wait"]);
+    assert!(!out.status.success());
+    assert!(
+        common::stderr(&out).contains("another writer"),
+        "{}",
+        common::stderr(&out)
+    );
+    let public = fleet.path("publisher.pub");
+    let waiting = Command::new(env!("CARGO_BIN_EXE_cisgate"))
+        .args(["pull", "--index", node.to_str().unwrap()])
+        .args(["--from", "s3://fleet/chain", "--public-key", &public])
+        .env("AWS_ENDPOINT_URL", fleet.s3.endpoint())
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    lock.unlock().unwrap();
+    let out = waiting.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("waiting"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert!(common::stdout(&out).contains("pulled version v0"));
+}
+
+#[test]
+fn the_fleet_shows_every_node_and_exits_non_zero_for_one_that_stopped() {
+    let fleet = Fleet::new();
+    fleet.publish();
+    let store_b = fleet.dir.path().join("node-b");
+    let out = fleet.pull_with(&fleet.s3.endpoint(), &store_b, &["--node", "store-b"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    fleet.apply_delta(0, 100);
+    fleet.publish();
+    let out = fleet.pull_with(&fleet.s3.endpoint(), &fleet.node(), &["--node", "store-a"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    // A third store stopped pulling five days ago on data six days old.
+    let now = cisgate::time::now_ms();
+    let day = 86_400_000;
+    let stopped = serde_json::json!({
+        "format": "cisgate-node-status", "format_version": 1, "node": "store-c",
+        "reported_ms": now - 5 * day, "version": "v0", "content_digest": "0",
+        "generation": 1, "as_of_ms": now - 6 * day, "pointer_sequence": 1,
+        "pointer_expires_ms": now + day, "last_success_ms": now - 5 * day,
+        "last_error": null, "software": "0.1.0"
+    });
+    fleet
+        .bucket()
+        .put("status/store-c.json", serde_json::to_vec(&stopped).unwrap());
+
+    let out = fleet.cisgate(&["fleet", "--from", "s3://fleet/chain"]);
+    let table = common::stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{table}{}",
+        common::stderr(&out)
+    );
+    let state_of = |node: &str| {
+        table
+            .lines()
+            .find(|l| l.contains(node))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(state_of("store-a"), "current", "{table}");
+    assert_eq!(state_of("store-b"), "behind", "{table}");
+    assert_eq!(state_of("store-c"), "stale", "{table}");
+    assert!(table.contains("points at version v1"), "{table}");
+    let out = fleet.cisgate(&["fleet", "--from", "s3://fleet/chain", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["nodes"].as_array().unwrap().len(), 3);
+    assert_eq!(report["nodes"][0]["status"]["node"], "store-c");
+    // With only the current stores in view, nothing needs attention.
+    fleet.bucket().delete("status/store-c.json");
+    let out = fleet.cisgate(&["fleet", "--from", "s3://fleet/chain"]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stdout(&out));
 }

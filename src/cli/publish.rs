@@ -21,6 +21,7 @@ pub struct Args {
     #[arg(long)]
     secret_key: PathBuf,
     /// Hours nodes accept the pointer; a feed not renewed by then freezes nodes.
+    /// Fractions are fine (`0.5` is 30 minutes); 0 or less is refused, under a day warns.
     #[arg(long, default_value_t = 168.0)]
     valid_hours: f64,
     /// Publish even when the data is older than what the channel points at.
@@ -33,6 +34,19 @@ pub struct Args {
 /// Publishes and prints what moved.
 pub fn run(args: Args) -> CmdResult {
     let started = Instant::now();
+    if !(args.valid_hours > 0.0 && args.valid_hours.is_finite()) {
+        return Err(format!(
+            "--valid-hours {}: a pointer must stay valid for some time (nodes refuse an expired one, and the whole fleet would freeze); give hours, fractions allowed (168 is a week)",
+            args.valid_hours
+        )
+        .into());
+    }
+    if args.valid_hours < 24.0 {
+        eprintln!(
+            "cisgate: warning: --valid-hours {}: nodes refuse the pointer after that unless it is renewed by a publish; a day or more leaves room for a late one",
+            args.valid_hours
+        );
+    }
     let remote = args.remote.remote(&args.to)?;
     let options = PublishOptions {
         channel: args.remote.channel.clone(),

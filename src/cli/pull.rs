@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use cisgate::distribute::{PullOptions, PullOutcome, pull};
+use cisgate::distribute::{PullOptions, PullOutcome, TransferPolicy, pull};
 
 use super::CmdResult;
 use super::remote::RemoteArgs;
@@ -24,37 +24,130 @@ pub struct Args {
     /// Keep pulling every this many seconds.
     #[arg(long, value_name = "SECONDS")]
     watch: Option<u64>,
+    /// A read of an object that receives nothing for this long is cut and resumed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    stall_timeout: f64,
+    /// Give up a round after this long without any progress (retrying with backoff
+    /// meanwhile); what was downloaded is kept for the next round.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    give_up_after: f64,
+    /// Read at most this fast: bytes per second, with k, M or G (`200k`), so a pull does
+    /// not starve the till's own traffic.
+    #[arg(long, value_parser = parse_rate)]
+    max_rate: Option<u64>,
+    /// Fail at once when another writer (a `pull --watch`, an `apply`) holds the index,
+    /// instead of waiting up to 10 minutes for it.
+    #[arg(long)]
+    no_wait: bool,
+    /// This node's name in its status reports (default: its index's instance id).
+    #[arg(long)]
+    node: Option<String>,
+    /// Do not write a status report to the store after each round.
+    #[arg(long)]
+    no_status: bool,
     #[command(flatten)]
     remote: RemoteArgs,
 }
 
-/// Pulls once, or every `--watch` seconds; each attempt prints one line.
+/// `200k` → 200,000; `1.5M` → 1,500,000 (bytes per second).
+fn parse_rate(text: &str) -> Result<u64, String> {
+    let (number, scale) = match text.trim().char_indices().last() {
+        Some((at, 'k' | 'K')) => (&text[..at], 1e3),
+        Some((at, 'm' | 'M')) => (&text[..at], 1e6),
+        Some((at, 'g' | 'G')) => (&text[..at], 1e9),
+        _ => (text, 1.0),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(n) if n > 0.0 && n.is_finite() => Ok((n * scale).round() as u64),
+        _ => Err(format!(
+            "{text:?} is not a rate: bytes per second, like 200k or 1M"
+        )),
+    }
+}
+
+/// Pulls once, or every `--watch` seconds; each attempt prints one line. Exit status:
+/// 0 when the (last) round succeeded, 1 when it failed (the index unchanged).
 pub fn run(args: Args) -> CmdResult {
     let remote = args.remote.remote(&args.from)?;
+    let seconds = |s: f64, what: &str| {
+        if s > 0.0 && s.is_finite() {
+            Ok(Duration::from_secs_f64(s))
+        } else {
+            Err(format!("--{what} must be a positive number of seconds"))
+        }
+    };
     let options = PullOptions {
         channel: args.remote.channel.clone(),
+        transfer: TransferPolicy {
+            stall_timeout: seconds(args.stall_timeout, "stall-timeout")?,
+            give_up_after: seconds(args.give_up_after, "give-up-after")?,
+            max_rate: args.max_rate,
+            ..TransferPolicy::default()
+        },
+        lock_wait: if args.no_wait {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(600)
+        },
+        on_wait: Some(|dir| {
+            eprintln!(
+                "cisgate: another writer holds {} (a pull or apply); waiting for it (up to 10 minutes; --no-wait to fail instead)",
+                dir.display()
+            )
+        }),
+        report_status: !args.no_status,
+        node: args.node.clone(),
         ..PullOptions::new(args.public_key.clone())
     };
     loop {
         let started = Instant::now();
         let result = pull(&args.index, &remote, &options);
         let took = started.elapsed().as_secs_f64();
-        match (&result, args.watch) {
-            (Ok(r), _) => match &r.outcome {
-                PullOutcome::UpToDate => println!("up to date ({remote} {})", options.channel),
-                PullOutcome::Updated { from, to } => println!(
-                    "pulled version {to} (from {}) in {took:.2}s: {} objects downloaded ({} bytes), {} already here",
-                    from.as_deref().unwrap_or("nothing"),
-                    r.objects_downloaded,
-                    r.bytes_downloaded,
-                    r.objects_reused
-                ),
-            },
-            (Err(e), _) => eprintln!("cisgate: pull failed, the index is unchanged: {e}"),
+        match &result {
+            Ok(r) => {
+                let resumed = if r.bytes_resumed > 0 || r.interruptions > 0 {
+                    format!(
+                        "; {} bytes resumed from earlier attempts, {} reads resumed",
+                        r.bytes_resumed, r.interruptions
+                    )
+                } else {
+                    String::new()
+                };
+                match &r.outcome {
+                    PullOutcome::UpToDate => {
+                        println!("up to date ({remote} {})", options.channel)
+                    }
+                    PullOutcome::Updated { from, to } => println!(
+                        "pulled version {to} (from {}) in {took:.2}s: {} objects downloaded ({} bytes), {} already here{resumed}",
+                        from.as_deref().unwrap_or("nothing"),
+                        r.objects_downloaded,
+                        r.bytes_downloaded,
+                        r.objects_reused
+                    ),
+                }
+                if let Some(e) = &r.status_error {
+                    eprintln!("cisgate: warning: the status report was not written: {e}");
+                }
+            }
+            Err(e) => eprintln!("cisgate: pull failed, the index is unchanged: {e}"),
         }
         match args.watch {
             None => return Ok(if result.is_ok() { 0 } else { 1 }),
             Some(seconds) => std::thread::sleep(Duration::from_secs(seconds.max(1))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rate;
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("200k"), Ok(200_000));
+        assert_eq!(parse_rate("1.5M"), Ok(1_500_000));
+        assert_eq!(parse_rate("4096"), Ok(4096));
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("fast").is_err());
     }
 }

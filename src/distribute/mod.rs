@@ -24,15 +24,19 @@ mod pointer;
 mod publish;
 mod pull;
 mod sign;
+mod status;
 mod store;
+mod transfer;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use pointer::Pointer;
 pub use publish::{PublishOptions, PublishReport, publish};
 pub use pull::{PullOptions, PullOutcome, PullReport, pull};
 pub use sign::{PASSWORD_VAR, keygen};
+pub use status::{FleetNode, FleetReport, NodeState, NodeStatus, fleet};
 
 use crate::index::IndexError;
 
@@ -50,8 +54,61 @@ pub struct Remote {
     pub endpoint: Option<String>,
     /// The region (`AWS_REGION` or `us-east-1` when `None`).
     pub region: Option<String>,
-    /// Credentials; the usual `AWS_*` environment variables when `None`.
+    /// Credentials; else what `access` says.
     pub credentials: Option<Credentials>,
+    /// How to reach the store without explicit credentials.
+    pub access: Access,
+}
+
+/// How a node reaches the store when no credentials are given explicitly.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Access {
+    /// The usual environment variables (`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`,
+    /// or a container or web identity); none set is an error that says so.
+    #[default]
+    Environment,
+    /// Unsigned requests, for a public-read bucket.
+    Anonymous,
+    /// The cloud's instance metadata service (EC2, ECS), asked for explicitly.
+    InstanceMetadata,
+}
+
+/// How objects move over a link: the network policy of `pull` (docs/DISTRIBUTION.md).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TransferPolicy {
+    /// Establishing a connection may take this long.
+    pub connect_timeout: Duration,
+    /// A small request (pointer, generation record, status) must be answered whole within
+    /// this.
+    pub request_timeout: Duration,
+    /// An object read that receives nothing for this long is cut, and resumed.
+    pub stall_timeout: Duration,
+    /// Bytes asked for in one ranged read of an object.
+    pub chunk_bytes: u64,
+    /// Retries (with backoff) go on while something moved within this; then the pull
+    /// fails, keeping what it downloaded for the next one.
+    pub give_up_after: Duration,
+    /// The first pause between retries; it doubles up to `backoff_max`.
+    pub backoff_min: Duration,
+    /// The longest pause between retries.
+    pub backoff_max: Duration,
+    /// At most this many bytes per second (`None`: as fast as the link goes).
+    pub max_rate: Option<u64>,
+}
+
+impl Default for TransferPolicy {
+    fn default() -> Self {
+        TransferPolicy {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(30),
+            chunk_bytes: 8 << 20,
+            give_up_after: Duration::from_secs(300),
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            max_rate: None,
+        }
+    }
 }
 
 /// An access key for the store. Its `Debug` form never shows the secret.
@@ -92,6 +149,7 @@ impl Remote {
             endpoint,
             region,
             credentials: None,
+            access: Access::default(),
         })
     }
 }
@@ -117,6 +175,31 @@ pub enum DistributeError {
         url: String,
         /// What went wrong.
         reason: String,
+    },
+    /// The store did not answer, or answered 5xx or 429, or a transfer stalled: worth
+    /// retrying later (a pull keeps what it downloaded).
+    #[error("{url}: {reason}")]
+    Unreachable {
+        /// The object or bucket.
+        url: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The store refused the credentials or what they may do.
+    #[error("{url}: {reason}")]
+    Denied {
+        /// The object or bucket.
+        url: String,
+        /// What the store refused.
+        reason: String,
+    },
+    /// No credentials were given and none are in the environment.
+    #[error(
+        "{url}: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --anonymous for a public-read bucket, or --instance-metadata to use the cloud's metadata service"
+    )]
+    NoCredentials {
+        /// The store.
+        url: String,
     },
     /// An object the generation needs is not in the store.
     #[error("object {key} is missing from the store")]

@@ -9,7 +9,8 @@ use super::pointer::{
 };
 use super::sign::Signer;
 use super::store::{Store, hex, sha256_file, sha256_hex};
-use super::{DEFAULT_CHANNEL, DistributeError, Remote};
+use super::transfer::with_retries;
+use super::{DEFAULT_CHANNEL, DistributeError, Remote, TransferPolicy};
 use crate::index::{Index, Table};
 use crate::list::ListType;
 
@@ -25,16 +26,20 @@ pub struct PublishOptions {
     pub valid_for_ms: i64,
     /// Publish even when the index's data is older than what the channel points at.
     pub allow_older: bool,
+    /// Timeouts and retries of the store's requests.
+    pub transfer: TransferPolicy,
 }
 
 impl PublishOptions {
-    /// Defaults for `secret_key`: the `LATEST` channel, valid for 7 days.
+    /// Defaults for `secret_key`: the `LATEST` channel, valid for 7 days, the default
+    /// transfer policy.
     pub fn new(secret_key: PathBuf) -> PublishOptions {
         PublishOptions {
             channel: DEFAULT_CHANNEL.to_string(),
             secret_key,
             valid_for_ms: 7 * 86_400_000,
             allow_older: false,
+            transfer: TransferPolicy::default(),
         }
     }
 }
@@ -62,9 +67,16 @@ pub fn publish(
     remote: &Remote,
     options: &PublishOptions,
 ) -> Result<PublishReport, DistributeError> {
+    if options.valid_for_ms <= 0 {
+        return Err(DistributeError::Invalid(format!(
+            "a pointer valid for {} ms would already be expired: every node would refuse it (give a validity of at least an hour; a day or more leaves room for a late publish)",
+            options.valid_for_ms
+        )));
+    }
     let signer = Signer::load(&options.secret_key)?;
     let index = Index::open(dir)?;
-    let store = Store::open(remote)?;
+    let policy = &options.transfer;
+    let store = Store::open(remote, policy)?;
     // The sold state is the node's own: it is not published.
     let mut manifest = index.manifest().clone();
     for segment in &mut manifest.segments {
@@ -77,10 +89,10 @@ pub fn publish(
         let path = dir.join(&file.name);
         let sha = hex(&sha256_file(&path)?);
         let key = object_key(&sha);
-        if store.size(&key)? == Some(file.len) {
+        if with_retries(policy, || store.size(&key))? == Some(file.len) {
             present += 1;
         } else {
-            store.put_file(&key, &path)?;
+            with_retries(policy, || store.put_file(&key, &path))?;
             uploaded += 1;
             bytes += file.len;
         }
@@ -100,14 +112,18 @@ pub fn publish(
         sha256: sha,
         len: json.len() as u64,
     };
-    let generation_uploaded = store.size(&generation.key)? != Some(generation.len);
+    let generation_uploaded =
+        with_retries(policy, || store.size(&generation.key))? != Some(generation.len);
     if generation_uploaded {
-        store.put(&generation.key, json)?;
+        with_retries(policy, || store.put(&generation.key, json.clone()))?;
     }
 
     // The channel's current pointer: ours to follow (sequence), never to go back from.
     let key = channel_key(&options.channel);
-    let previous = match (store.get(&key)?, store.get(&format!("{key}.minisig"))?) {
+    let previous = match (
+        with_retries(policy, || store.get(&key))?,
+        with_retries(policy, || store.get(&format!("{key}.minisig")))?,
+    ) {
         (Some(json), Some(sig)) => {
             let sig = String::from_utf8_lossy(&sig);
             signer.verifier().verify(&json, &sig).map_err(|e| {
@@ -152,8 +168,11 @@ pub fn publish(
     let signature = signer.sign(&json, &pointer.signed_comment())?;
     // The signature first: a node reading between the two writes sees a mismatch and
     // retries, never an unsigned pointer.
-    store.put(&format!("{key}.minisig"), signature.into_bytes())?;
-    store.put(&key, json)?;
+    let signature = signature.into_bytes();
+    with_retries(policy, || {
+        store.put(&format!("{key}.minisig"), signature.clone())
+    })?;
+    with_retries(policy, || store.put(&key, json.clone()))?;
     Ok(PublishReport {
         pointer,
         objects_uploaded: uploaded,

@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::pointer::{Pointer, Published, channel_key, object_key};
 use super::sign::Verifier;
-use super::store::{Store, hex, sha256_hex};
-use super::{DEFAULT_CHANNEL, DistributeError, Remote};
+use super::status::{NodeStatus, report as report_status};
+use super::store::{Store, sha256_hex};
+use super::transfer::{self, with_retries};
+use super::{DEFAULT_CHANNEL, DistributeError, Remote, TransferPolicy};
 use crate::index::durable;
 use crate::index::generation::GenerationWriter;
 use crate::index::segment;
@@ -27,15 +29,32 @@ pub struct PullOptions {
     pub public_key: PathBuf,
     /// "Now" for the expiry check (Unix ms); tests inject it.
     pub now_ms: Option<i64>,
+    /// How objects move (timeouts, retries, resumption, rate cap).
+    pub transfer: TransferPolicy,
+    /// How long to wait for another writer of the index (a running `pull --watch`, an
+    /// `apply`) to finish; zero: fail at once.
+    pub lock_wait: Duration,
+    /// Told once when the index lock is busy and the pull waits for it.
+    pub on_wait: Option<fn(&Path)>,
+    /// Report this node's state to the store after the round (`status/<node>.json`).
+    pub report_status: bool,
+    /// The node's name in reports (default: its index's instance id).
+    pub node: Option<String>,
 }
 
 impl PullOptions {
-    /// Defaults for `public_key`: the `LATEST` channel.
+    /// Defaults for `public_key`: the `LATEST` channel, the default transfer policy, a
+    /// wait of up to 10 minutes for the index lock, a status report.
     pub fn new(public_key: PathBuf) -> PullOptions {
         PullOptions {
             channel: DEFAULT_CHANNEL.to_string(),
             public_key,
             now_ms: None,
+            transfer: TransferPolicy::default(),
+            lock_wait: Duration::from_secs(600),
+            on_wait: None,
+            report_status: true,
+            node: None,
         }
     }
 }
@@ -67,6 +86,13 @@ pub struct PullReport {
     pub bytes_downloaded: u64,
     /// Objects the node already held.
     pub objects_reused: u64,
+    /// Bytes that partial downloads of earlier attempts or rounds already held.
+    pub bytes_resumed: u64,
+    /// Reads that stopped (a stall, a cut connection, 5xx) and were resumed.
+    pub interruptions: u64,
+    /// Why the status report could not be written, when it could not (the pull itself
+    /// stands).
+    pub status_error: Option<String>,
 }
 
 /// What a node remembers between pulls.
@@ -80,6 +106,9 @@ struct PullState {
     /// When the accepted pointer expires (Unix ms).
     #[serde(default)]
     expires_ms: i64,
+    /// When a round last succeeded (Unix ms).
+    #[serde(default)]
+    last_success_ms: Option<i64>,
 }
 
 fn read_state(dir: &Path) -> Option<PullState> {
@@ -107,17 +136,73 @@ pub fn pull(
         path: dir.to_path_buf(),
         source,
     })?;
-    let mut writer = GenerationWriter::create_locked(dir, WriterLock::acquire(dir)?)?;
+    let lock = match WriterLock::acquire_within(dir, Duration::ZERO) {
+        Err(IndexError::Locked { .. }) if !options.lock_wait.is_zero() => {
+            if let Some(told) = options.on_wait {
+                told(dir);
+            }
+            WriterLock::acquire_within(dir, options.lock_wait)?
+        }
+        other => other?,
+    };
+    let mut writer = GenerationWriter::create_locked(dir, lock)?;
+    let store = Store::open(remote, &options.transfer)?;
+    let result = pull_round(dir, remote, &store, &verifier, &mut writer, options);
+    let held = writer.previous().cloned();
+    drop(writer);
+    if !options.report_status {
+        return result;
+    }
+    let now = options.now_ms.unwrap_or_else(crate::time::now_ms);
+    let state = read_state(dir);
+    let node = options.node.clone().unwrap_or_else(|| {
+        held.as_ref()
+            .map_or_else(|| "unnamed".to_string(), |m| m.instance_id.clone())
+    });
+    let mut status = NodeStatus::new(&node, now);
+    if let Some(m) = &held {
+        status.version = Some(m.version.clone());
+        status.content_digest = Some(m.content_digest.clone());
+        status.generation = Some(m.generation);
+        status.as_of_ms = Some(m.as_of_ms);
+    }
+    if let Some(s) = &state {
+        status.pointer_sequence = Some(s.sequence);
+        status.pointer_expires_ms = Some(s.expires_ms);
+        status.last_success_ms = s.last_success_ms;
+    }
+    status.last_error = result.as_ref().err().map(|e| e.to_string());
+    let reported = report_status(&store, &status, options.transfer.stall_timeout)
+        .err()
+        .map(|e| e.to_string());
+    result.map(|mut r| {
+        r.status_error = reported;
+        r
+    })
+}
+
+/// One pull round with the lock held.
+fn pull_round(
+    dir: &Path,
+    remote: &Remote,
+    store: &Store,
+    verifier: &Verifier,
+    writer: &mut GenerationWriter<'_>,
+    options: &PullOptions,
+) -> Result<PullReport, DistributeError> {
+    let policy = &options.transfer;
     let source = remote.to_string();
     let state = read_state(dir).filter(|s| s.source == source && s.channel == options.channel);
     let current = writer.previous().cloned();
-    let store = Store::open(remote)?;
     let mut report = PullReport {
         outcome: PullOutcome::UpToDate,
         pointer: None,
         objects_downloaded: 0,
         bytes_downloaded: 0,
         objects_reused: 0,
+        bytes_resumed: 0,
+        interruptions: 0,
+        status_error: None,
     };
     // A conditional GET: an unchanged pointer costs one request and no body.
     let etag = state
@@ -126,7 +211,7 @@ pub fn pull(
         .and_then(|s| s.etag.clone());
     let now = options.now_ms.unwrap_or_else(crate::time::now_ms);
     let (pointer, new_etag) =
-        match read_pointer(&store, &options.channel, etag.as_deref(), &verifier)? {
+        match read_pointer(store, policy, &options.channel, etag.as_deref(), verifier)? {
             Some(p) => p,
             None => {
                 // Unchanged since the last pull; a feed that stopped being renewed is still
@@ -139,6 +224,7 @@ pub fn pull(
                         expired: crate::time::format_rfc3339(held.expires_ms),
                     });
                 }
+                succeeded(dir, state, now)?;
                 return Ok(report);
             }
         };
@@ -173,6 +259,7 @@ pub fn pull(
         etag: new_etag,
         version: pointer.version.clone(),
         expires_ms: pointer.expires_ms,
+        last_success_ms: Some(now),
     };
     if current
         .as_ref()
@@ -185,8 +272,7 @@ pub fn pull(
 
     // The generation, as the signed pointer describes it.
     let key = &pointer.generation.key;
-    let json = store
-        .get(key)?
+    let json = with_retries(policy, || store.get(key))?
         .ok_or_else(|| DistributeError::Missing { key: key.clone() })?;
     report.bytes_downloaded += json.len() as u64;
     if json.len() as u64 != pointer.generation.len || sha256_hex(&json) != pointer.generation.sha256
@@ -220,9 +306,12 @@ pub fn pull(
         if held {
             report.objects_reused += 1;
         } else {
-            download(&store, &object_key(sha), sha, file.len, dir, &name)?;
+            let got =
+                transfer::download(store, policy, &object_key(sha), sha, file.len, dir, &name)?;
             report.objects_downloaded += 1;
-            report.bytes_downloaded += file.len;
+            report.bytes_downloaded += got.bytes;
+            report.bytes_resumed += got.resumed_from;
+            report.interruptions += got.interruptions;
         }
         names.insert(file.name.clone(), name);
     }
@@ -295,8 +384,8 @@ pub fn pull(
             },
             None => e.into(),
         })?;
-    drop(writer);
     write_state(dir, &new_state)?;
+    transfer::remove_partials(dir);
     report.outcome = PullOutcome::Updated {
         from: current.map(|m| m.version),
         to: pointer.version,
@@ -308,6 +397,7 @@ pub fn pull(
 /// signature is re-read once on a mismatch, for a publish caught between its two writes.
 fn read_pointer(
     store: &Store,
+    policy: &TransferPolicy,
     channel: &str,
     etag: Option<&str>,
     verifier: &Verifier,
@@ -316,14 +406,14 @@ fn read_pointer(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let Some((json, new_etag)) = store.get_if_changed(&key, etag)? else {
+        let Some((json, new_etag)) = with_retries(policy, || store.get_if_changed(&key, etag))?
+        else {
             if etag.is_some() {
                 return Ok(None);
             }
             return Err(DistributeError::Missing { key });
         };
-        let signature = store
-            .get(&format!("{key}.minisig"))?
+        let signature = with_retries(policy, || store.get(&format!("{key}.minisig")))?
             .ok_or_else(|| DistributeError::Signature(format!("{key}.minisig is missing")))?;
         let checked = verifier.verify(&json, &String::from_utf8_lossy(&signature));
         match checked {
@@ -342,36 +432,13 @@ fn read_pointer(
     }
 }
 
-/// Downloads one object to `dir/name`, through a temporary file that is removed unless
-/// the object is whole and hashes as expected.
-fn download(
-    store: &Store,
-    key: &str,
-    sha256: &str,
-    len: u64,
-    dir: &Path,
-    name: &str,
-) -> Result<(), DistributeError> {
-    let tmp = dir.join(format!("{name}.tmp"));
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| DistributeError::Io { path, source }
-    };
-    let guard = durable::RemoveOnDrop(Some(tmp.clone()));
-    let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-    let (got_len, got_sha) = store.download(key, &mut file, &tmp)?;
-    if got_len != len || hex(&got_sha) != sha256 {
-        return Err(DistributeError::Integrity {
-            key: key.to_string(),
-            reason: format!(
-                "{got_len} bytes hashing to {}, expected {len} bytes hashing to {sha256}",
-                hex(&got_sha)
-            ),
-        });
+/// Remembers that a round succeeded without a change (an unchanged or renewed pointer).
+fn succeeded(dir: &Path, state: Option<PullState>, now: i64) -> Result<(), DistributeError> {
+    match state {
+        Some(mut state) => {
+            state.last_success_ms = Some(now);
+            write_state(dir, &state)
+        }
+        None => Ok(()),
     }
-    file.sync_all().map_err(io(&tmp))?;
-    drop(file);
-    std::fs::rename(&tmp, dir.join(name)).map_err(io(&dir.join(name)))?;
-    guard.disarm();
-    Ok(())
 }

@@ -1,6 +1,8 @@
 //! The one path to the object store: an S3-compatible bucket (any endpoint, path-style,
-//! plain HTTP allowed for a local store) through the `object_store` crate, with short
-//! timeouts and few retries so that a store that stops makes a pull fail soon, not hang.
+//! plain HTTP allowed for a local store) through the `object_store` crate. Small requests
+//! have a whole-request limit; object downloads are ranged reads with a stall limit
+//! instead (no bytes for that long ends the read), so that a slow link finishes and a dead
+//! one is noticed; retries with backoff are the caller's (`transfer.rs`), across requests.
 
 use std::io::Write;
 use std::path::Path;
@@ -12,7 +14,7 @@ use futures_util::StreamExt;
 use object_store::{GetOptions, ObjectStore, ObjectStoreExt, PutPayload};
 use sha2::{Digest, Sha256};
 
-use super::{DistributeError, Remote};
+use super::{Access, DistributeError, Remote, TransferPolicy};
 
 /// Objects above this size are uploaded in parts, so that memory stays bounded.
 const MULTIPART_ABOVE: u64 = 64 << 20;
@@ -23,27 +25,45 @@ pub(crate) struct Store {
     prefix: String,
     url: String,
     runtime: tokio::runtime::Runtime,
+    policy: TransferPolicy,
+}
+
+/// Whether the environment names credentials: keys, or a container or web identity the
+/// AWS SDKs read (an explicit configuration, unlike the instance metadata service).
+fn credentials_in_environment() -> bool {
+    [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
 }
 
 impl Store {
-    /// Connects to `remote`; credentials come from `AWS_ACCESS_KEY_ID` and
-    /// `AWS_SECRET_ACCESS_KEY` (and the other usual `AWS_*` variables).
-    pub(crate) fn open(remote: &Remote) -> Result<Store, DistributeError> {
+    /// Connects to `remote` with its access ([`Access`]) and the connect and request
+    /// limits of `policy`. With the default access and no credentials anywhere, this fails
+    /// naming what to set (never a silent try of a cloud metadata service).
+    pub(crate) fn open(remote: &Remote, policy: &TransferPolicy) -> Result<Store, DistributeError> {
         // reqwest is built without a default TLS provider; https endpoints use ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = object_store::aws::AmazonS3Builder::from_env()
             .with_bucket_name(&remote.bucket)
             .with_virtual_hosted_style_request(false)
+            // Retries are the pull's own (with backoff over a bounded time, and resuming).
             .with_retry(object_store::RetryConfig {
                 backoff: Default::default(),
-                max_retries: 2,
-                retry_timeout: Duration::from_secs(15),
+                max_retries: 0,
+                retry_timeout: Duration::ZERO,
             })
             .with_client_options(
                 object_store::ClientOptions::new()
                     .with_allow_http(true)
-                    .with_connect_timeout(Duration::from_secs(5))
-                    .with_timeout(Duration::from_secs(120)),
+                    .with_connect_timeout(policy.connect_timeout)
+                    // Whole-request limits are applied per request below: a download may
+                    // take hours on a weak link as long as bytes keep coming.
+                    .with_timeout_disabled(),
             );
         if let Some(endpoint) = &remote.endpoint {
             builder = builder.with_endpoint(endpoint).with_allow_http(true);
@@ -51,10 +71,20 @@ impl Store {
         if let Some(region) = &remote.region {
             builder = builder.with_region(region);
         }
-        if let Some(c) = &remote.credentials {
-            builder = builder
-                .with_access_key_id(&c.key_id)
-                .with_secret_access_key(&c.secret);
+        match (&remote.credentials, remote.access) {
+            (Some(c), _) => {
+                builder = builder
+                    .with_access_key_id(&c.key_id)
+                    .with_secret_access_key(&c.secret);
+            }
+            (None, Access::Anonymous) => builder = builder.with_skip_signature(true),
+            (None, Access::Environment) if !credentials_in_environment() => {
+                return Err(DistributeError::NoCredentials {
+                    url: remote.to_string(),
+                });
+            }
+            // The environment's keys, or (asked for) the instance metadata service.
+            (None, Access::Environment | Access::InstanceMetadata) => {}
         }
         let inner = builder.build().map_err(|e| DistributeError::Store {
             url: remote.to_string(),
@@ -72,6 +102,7 @@ impl Store {
             prefix: remote.prefix.trim_matches('/').to_string(),
             url: remote.to_string(),
             runtime,
+            policy: policy.clone(),
         })
     }
 
@@ -83,31 +114,119 @@ impl Store {
         }
     }
 
-    fn error(&self, key: &str, e: impl std::fmt::Display) -> DistributeError {
-        DistributeError::Store {
-            url: format!("{}/{key}", self.url.trim_end_matches('/')),
-            reason: e.to_string(),
+    /// The error of a request for `key`, classified: what a retry may cure (a timeout, a
+    /// refused or cut connection, 5xx, 429) is [`DistributeError::Unreachable`]; a refusal
+    /// of the credentials says which part of them the store rejected.
+    fn error(&self, key: &str, e: object_store::Error) -> DistributeError {
+        let url = format!("{}/{key}", self.url.trim_end_matches('/'));
+        let text = error_chain(&e);
+        match e {
+            object_store::Error::NotFound { .. } => DistributeError::Missing {
+                key: key.to_string(),
+            },
+            object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. } => {
+                let reason = if text.contains("SignatureDoesNotMatch") {
+                    "the store rejects the signature: the secret access key is wrong".to_string()
+                } else if text.contains("InvalidAccessKeyId") {
+                    "the store does not know the access key id".to_string()
+                } else {
+                    format!("the key is not allowed to do this: {text}")
+                };
+                DistributeError::Denied { url, reason }
+            }
+            object_store::Error::Generic { .. } if is_transient(&text) => {
+                DistributeError::Unreachable { url, reason: text }
+            }
+            _ => DistributeError::Store { url, reason: text },
+        }
+    }
+
+    /// A small request's future with the policy's whole-request limit.
+    async fn limited<T>(
+        &self,
+        key: &str,
+        request: impl std::future::Future<Output = Result<T, object_store::Error>>,
+    ) -> Result<T, DistributeError> {
+        match tokio::time::timeout(self.policy.request_timeout, request).await {
+            Ok(done) => done.map_err(|e| self.error(key, e)),
+            Err(_) => Err(DistributeError::Unreachable {
+                url: format!("{}/{key}", self.url.trim_end_matches('/')),
+                reason: format!(
+                    "no answer within {:.0} s",
+                    self.policy.request_timeout.as_secs_f64()
+                ),
+            }),
         }
     }
 
     /// The object's size, or `None` when there is no such object.
     pub(crate) fn size(&self, key: &str) -> Result<Option<u64>, DistributeError> {
-        match self.runtime.block_on(self.inner.head(&self.path(key))) {
+        match self
+            .runtime
+            .block_on(self.limited(key, self.inner.head(&self.path(key))))
+        {
             Ok(meta) => Ok(Some(meta.size)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(self.error(key, e)),
+            Err(DistributeError::Missing { .. }) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
     /// Writes a small object.
     pub(crate) fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), DistributeError> {
-        self.runtime
-            .block_on(
-                self.inner
-                    .put(&self.path(key), PutPayload::from(Bytes::from(bytes))),
-            )
-            .map(drop)
-            .map_err(|e| self.error(key, e))
+        self.put_within(key, bytes, self.policy.request_timeout)
+    }
+
+    /// Writes a small object, giving up after `limit` (a best-effort report must not hold
+    /// up the pull it reports on).
+    pub(crate) fn put_within(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        limit: Duration,
+    ) -> Result<(), DistributeError> {
+        let payload = PutPayload::from(Bytes::from(bytes));
+        let path = self.path(key);
+        let put = self.inner.put(&path, payload);
+        self.runtime.block_on(async {
+            match tokio::time::timeout(limit, put).await {
+                Ok(done) => done.map(drop).map_err(|e| self.error(key, e)),
+                Err(_) => Err(DistributeError::Unreachable {
+                    url: format!("{}/{key}", self.url.trim_end_matches('/')),
+                    reason: format!("no answer within {:.0} s", limit.as_secs_f64()),
+                }),
+            }
+        })
+    }
+
+    /// The keys under `under` (relative to the prefix), each with its size.
+    pub(crate) fn list(&self, under: &str) -> Result<Vec<(String, u64)>, DistributeError> {
+        let prefix = self.path(under);
+        let strip = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        self.runtime.block_on(async {
+            let mut listing = self.inner.list(Some(&prefix));
+            let mut keys = Vec::new();
+            while let Some(meta) = tokio::time::timeout(self.policy.request_timeout, listing.next())
+                .await
+                .map_err(|_| DistributeError::Unreachable {
+                    url: format!("{}/{under}", self.url),
+                    reason: "the listing stopped".into(),
+                })?
+            {
+                let meta = meta.map_err(|e| self.error(under, e))?;
+                let key = meta.location.to_string();
+                keys.push((
+                    key.strip_prefix(&strip).unwrap_or(&key).to_string(),
+                    meta.size,
+                ));
+            }
+            keys.sort();
+            Ok(keys)
+        })
     }
 
     /// Uploads a file, in parts when it is large.
@@ -122,11 +241,7 @@ impl Store {
         }
         let path = self.path(key);
         self.runtime.block_on(async {
-            let upload = self
-                .inner
-                .put_multipart(&path)
-                .await
-                .map_err(|e| self.error(key, e))?;
+            let upload = self.limited(key, self.inner.put_multipart(&path)).await?;
             let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, 16 << 20);
             let mut reader = std::fs::File::open(file).map_err(io)?;
             let mut buf = vec![0u8; 1 << 20];
@@ -164,53 +279,131 @@ impl Store {
             ..Default::default()
         };
         self.runtime.block_on(async {
-            match self.inner.get_opts(&self.path(key), options).await {
-                Ok(got) => {
+            let got = tokio::time::timeout(
+                self.policy.request_timeout,
+                self.inner.get_opts(&self.path(key), options),
+            )
+            .await;
+            match got {
+                Ok(Ok(got)) => {
                     let tag = got.meta.e_tag.clone();
-                    let bytes = got.bytes().await.map_err(|e| self.error(key, e))?;
+                    let bytes = self.limited(key, got.bytes()).await?;
                     Ok(Some((bytes, tag)))
                 }
-                Err(object_store::Error::NotFound { .. })
-                | Err(object_store::Error::NotModified { .. }) => Ok(None),
-                Err(e) => Err(self.error(key, e)),
+                Ok(Err(
+                    object_store::Error::NotFound { .. } | object_store::Error::NotModified { .. },
+                )) => Ok(None),
+                Ok(Err(e)) => Err(self.error(key, e)),
+                Err(_) => Err(DistributeError::Unreachable {
+                    url: format!("{}/{key}", self.url.trim_end_matches('/')),
+                    reason: format!(
+                        "no answer within {:.0} s",
+                        self.policy.request_timeout.as_secs_f64()
+                    ),
+                }),
             }
         })
     }
 
-    /// Streams an object into `to` (created), hashing it on the way; returns its length
-    /// and SHA-256.
-    pub(crate) fn download(
+    /// Reads bytes `range` of an object and appends them to `to`, counting into `written`
+    /// as they arrive (so that a read cut short still says how far it got). Ends with
+    /// [`DistributeError::Unreachable`] when nothing arrives for the stall limit, and
+    /// keeps to the rate cap by pausing between chunks.
+    pub(crate) fn read_range(
         &self,
         key: &str,
+        range: std::ops::Range<u64>,
+        object_len: u64,
         to: &mut std::fs::File,
         to_path: &Path,
-    ) -> Result<(u64, [u8; 32]), DistributeError> {
+        written: &mut u64,
+    ) -> Result<(), DistributeError> {
+        let stall = self.policy.stall_timeout;
+        let stalled = || DistributeError::Unreachable {
+            url: format!("{}/{key}", self.url.trim_end_matches('/')),
+            reason: format!("no bytes for {:.0} s", stall.as_secs_f64()),
+        };
         self.runtime.block_on(async {
-            let got = self
-                .inner
-                .get_opts(&self.path(key), GetOptions::default())
-                .await
-                .map_err(|e| match e {
-                    object_store::Error::NotFound { .. } => DistributeError::Missing {
-                        key: key.to_string(),
-                    },
-                    e => self.error(key, e),
-                })?;
+            let options = GetOptions {
+                range: Some(object_store::GetRange::Bounded(range)),
+                ..Default::default()
+            };
+            let got =
+                match tokio::time::timeout(stall, self.inner.get_opts(&self.path(key), options))
+                    .await
+                {
+                    Ok(got) => got.map_err(|e| self.error(key, e))?,
+                    Err(_) => return Err(stalled()),
+                };
+            if got.meta.size != object_len {
+                return Err(DistributeError::Integrity {
+                    key: key.to_string(),
+                    reason: format!(
+                        "the store holds {} bytes, the generation says {object_len}",
+                        got.meta.size
+                    ),
+                });
+            }
+            let started = tokio::time::Instant::now();
+            let mut this_read = 0u64;
             let mut stream = got.into_stream();
-            let mut hasher = Sha256::new();
-            let mut len = 0u64;
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| self.error(key, e))?;
-                hasher.update(&chunk);
-                len += chunk.len() as u64;
+            loop {
+                let chunk = match tokio::time::timeout(stall, stream.next()).await {
+                    Err(_) => return Err(stalled()),
+                    Ok(None) => return Ok(()),
+                    Ok(Some(chunk)) => chunk.map_err(|e| self.error(key, e))?,
+                };
                 to.write_all(&chunk).map_err(|source| DistributeError::Io {
                     path: to_path.to_path_buf(),
                     source,
                 })?;
+                *written += chunk.len() as u64;
+                this_read += chunk.len() as u64;
+                if let Some(rate) = self.policy.max_rate.filter(|r| *r > 0) {
+                    let due = Duration::from_secs_f64(this_read as f64 / rate as f64);
+                    tokio::time::sleep_until(started + due).await;
+                }
             }
-            Ok((len, hasher.finalize().into()))
         })
     }
+}
+
+/// An error and its sources, as one line (object_store puts the store's answer, such as
+/// `SignatureDoesNotMatch`, in a source).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// Whether a failed request is worth repeating: the connection failed, timed out or was
+/// cut, or the store answered 5xx or 429.
+fn is_transient(text: &str) -> bool {
+    let status = |code: &str| text.contains(&format!("status code: {code}"));
+    ["500", "502", "503", "504", "429"]
+        .iter()
+        .any(|c| status(c))
+        || [
+            "error sending request",
+            "connection",
+            "Connection",
+            "timed out",
+            "body error",
+            "decoding response body",
+            "end of file",
+            "reset",
+            "broken pipe",
+        ]
+        .iter()
+        .any(|t| text.contains(t))
 }
 
 /// The SHA-256 of a file, streamed.

@@ -1,0 +1,228 @@
+//! What the fleet looks like from the builder: every node reports after each pull round
+//! (`status/<node>.json`, written with the node's own store key, which may write only
+//! there), and [`fleet`] reads the reports back.
+//!
+//! ```text
+//! s3://bucket/prefix/status/<node>.json
+//!   {"format": "cisgate-node-status", "format_version": 1, "node": "...",
+//!    "reported_ms": ..., "version": "...", "content_digest": "...", "generation": ...,
+//!    "as_of_ms": ..., "pointer_sequence": ..., "pointer_expires_ms": ...,
+//!    "last_success_ms": ..., "last_error": null | "...", "software": "0.1.0"}
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use super::pointer::channel_key;
+use super::store::Store;
+use super::transfer::with_retries;
+use super::{DistributeError, Remote, TransferPolicy};
+
+/// The key prefix of node reports.
+pub(crate) const STATUS_PREFIX: &str = "status/";
+const STATUS_FORMAT: &str = "cisgate-node-status";
+const STATUS_VERSION: u32 = 1;
+
+/// What a node reports after a pull round.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// Always `cisgate-node-status`.
+    pub format: String,
+    /// Its version (1).
+    pub format_version: u32,
+    /// The node's name (`pull --node`, else its index's instance id).
+    pub node: String,
+    /// When it reported, Unix ms.
+    pub reported_ms: i64,
+    /// The data version it holds.
+    pub version: Option<String>,
+    /// The content digest of what it holds.
+    pub content_digest: Option<String>,
+    /// Its generation number.
+    pub generation: Option<u64>,
+    /// When its data was current, Unix ms.
+    pub as_of_ms: Option<i64>,
+    /// The sequence of the pointer it last accepted.
+    pub pointer_sequence: Option<u64>,
+    /// When that pointer expires, Unix ms (then the node refuses it: frozen).
+    pub pointer_expires_ms: Option<i64>,
+    /// The last round that succeeded, Unix ms.
+    pub last_success_ms: Option<i64>,
+    /// The last round's error, `None` when it succeeded.
+    pub last_error: Option<String>,
+    /// The software's version.
+    pub software: String,
+}
+
+impl NodeStatus {
+    /// A report of node `node` now.
+    pub(crate) fn new(node: &str, now: i64) -> NodeStatus {
+        NodeStatus {
+            format: STATUS_FORMAT.into(),
+            format_version: STATUS_VERSION,
+            node: node.to_string(),
+            reported_ms: now,
+            version: None,
+            content_digest: None,
+            generation: None,
+            as_of_ms: None,
+            pointer_sequence: None,
+            pointer_expires_ms: None,
+            last_success_ms: None,
+            last_error: None,
+            software: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// The key of node `node`'s report (a name that is safe as a key).
+pub(crate) fn status_key(node: &str) -> String {
+    let safe: String = node
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{STATUS_PREFIX}{safe}.json")
+}
+
+/// Writes a node's report, giving up after `limit` (it must not hold up the pull).
+pub(crate) fn report(
+    store: &Store,
+    status: &NodeStatus,
+    limit: std::time::Duration,
+) -> Result<(), DistributeError> {
+    let json = serde_json::to_vec_pretty(status)
+        .map_err(|e| DistributeError::Invalid(format!("cannot encode the status: {e}")))?;
+    store.put_within(&status_key(&status.node), json, limit)
+}
+
+/// How a node is doing, most urgent first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeState {
+    /// Its data is older than the limit: its tills refuse offline sales.
+    Stale,
+    /// The pointer it holds has expired: it refuses it and cannot update (a frozen feed).
+    Frozen,
+    /// It has not reported for longer than the silence limit: stopped, or cut off.
+    Silent,
+    /// Its last round failed (it still answers from what it holds).
+    Failing,
+    /// Up to date or pulling fine, but not on the channel's current data.
+    Behind,
+    /// Holds what the channel points at.
+    Current,
+}
+
+impl NodeState {
+    /// Whether an operator must act.
+    pub fn needs_attention(self) -> bool {
+        self <= NodeState::Failing
+    }
+
+    /// Its name in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeState::Stale => "stale",
+            NodeState::Frozen => "frozen",
+            NodeState::Silent => "silent",
+            NodeState::Failing => "failing",
+            NodeState::Behind => "behind",
+            NodeState::Current => "current",
+        }
+    }
+}
+
+/// One node as the fleet report shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct FleetNode {
+    /// Its state.
+    pub state: NodeState,
+    /// How old its data is, hours.
+    pub data_age_hours: Option<f64>,
+    /// Hours since its last report.
+    pub silent_hours: f64,
+    /// What it reported.
+    pub status: NodeStatus,
+}
+
+/// The fleet: every node that reported, most urgent first, and what the channel points at.
+#[derive(Clone, Debug, Serialize)]
+pub struct FleetReport {
+    /// The channel's version and content digest, when its pointer is readable (not
+    /// verified: this is a report, not a pull).
+    pub channel_version: Option<String>,
+    /// The channel's content digest.
+    pub channel_digest: Option<String>,
+    /// The nodes.
+    pub nodes: Vec<FleetNode>,
+    /// Reports that could not be read, with why.
+    pub unreadable: Vec<(String, String)>,
+}
+
+/// Reads every node's report under `remote` and judges it at time `now`: stale when its
+/// data is older than `max_age_ms`, silent when it has not reported for `silent_after_ms`.
+pub fn fleet(
+    remote: &Remote,
+    channel: &str,
+    policy: &TransferPolicy,
+    now: i64,
+    max_age_ms: i64,
+    silent_after_ms: i64,
+) -> Result<FleetReport, DistributeError> {
+    let store = Store::open(remote, policy)?;
+    let pointer: Option<serde_json::Value> =
+        with_retries(policy, || store.get(&channel_key(channel)))?
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let text =
+        |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    let mut report = FleetReport {
+        channel_version: pointer.as_ref().and_then(|p| text(p, "version")),
+        channel_digest: pointer.as_ref().and_then(|p| text(p, "content_digest")),
+        nodes: Vec::new(),
+        unreadable: Vec::new(),
+    };
+    for (key, _) in with_retries(policy, || store.list(STATUS_PREFIX))? {
+        let bytes = match with_retries(policy, || store.get(&key))? {
+            Some(bytes) => bytes,
+            None => continue,
+        };
+        let status: NodeStatus = match serde_json::from_slice(&bytes) {
+            Ok(s) => s,
+            Err(e) => {
+                report.unreadable.push((key, e.to_string()));
+                continue;
+            }
+        };
+        let hours = |ms: i64| (ms as f64 / 360_000.0).round() / 10.0;
+        let data_age = status.as_of_ms.map(|t| now - t);
+        let state = if data_age.is_none_or(|age| age > max_age_ms) {
+            NodeState::Stale
+        } else if status.pointer_expires_ms.is_some_and(|t| now > t) {
+            NodeState::Frozen
+        } else if now - status.reported_ms > silent_after_ms {
+            NodeState::Silent
+        } else if status.last_error.is_some() {
+            NodeState::Failing
+        } else if report.channel_digest.is_some() && status.content_digest != report.channel_digest
+        {
+            NodeState::Behind
+        } else {
+            NodeState::Current
+        };
+        report.nodes.push(FleetNode {
+            state,
+            data_age_hours: data_age.map(hours),
+            silent_hours: hours(now - status.reported_ms),
+            status,
+        });
+    }
+    report
+        .nodes
+        .sort_by(|a, b| (a.state, &a.status.node).cmp(&(b.state, &b.status.node)));
+    Ok(report)
+}
