@@ -1,8 +1,9 @@
-//! The bindings and examples for C, C# and Python, built and run against the library this
-//! test run built: each opens an index made from data/sample, checks known blocked and
-//! allowed codes, a batch, a sale, and errors, and exits non-zero on any wrong answer.
-//! C# needs Mono (`mcs`, `mono`: Debian's mono-mcs and mono-runtime), Python only
-//! python3; when one is missing, `.ci/tools` installs it.
+//! The bindings and examples for C, C#, Java and Python, built and run against the library
+//! this test run built: each opens an index made from data/sample, checks known blocked
+//! and allowed codes, a batch, a sale, and errors, and exits non-zero on any wrong answer.
+//! C# needs Mono (`mcs`, `mono`: Debian's mono-mcs and mono-runtime), Java a JDK and JNA
+//! (default-jdk-headless, libjna-java), Python only python3; when one is missing,
+//! `.ci/tools` installs it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -160,4 +161,39 @@ fn python_module_and_test() {
         "the Python test",
     );
     assert!(out.contains("OK"), "{out}");
+}
+
+/// Debian's JNA jar (libjna-java).
+const JNA_JAR: &str = "/usr/share/java/jna.jar";
+
+#[test]
+fn java_example_with_jna() {
+    require(&["javac", "java"]);
+    if !Path::new(JNA_JAR).exists() {
+        static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+        INSTALLED.get_or_init(tools::install_test_tools);
+    }
+    let lib = lib_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let classes = dir.path().join("classes");
+    let sources = repo().join("examples/java");
+    run(
+        Command::new("javac")
+            .args(["-cp", JNA_JAR, "-d"])
+            .arg(&classes)
+            .arg(sources.join("Cisgate.java"))
+            .arg(sources.join("Example.java")),
+        "compiling the Java example",
+    );
+    let index = sample_index(dir.path());
+    let out = run(
+        Command::new("java")
+            .arg("-cp")
+            .arg(format!("{}:{JNA_JAR}", classes.display()))
+            .arg(format!("-Djna.library.path={}", lib.display()))
+            .arg("Example")
+            .arg(&index),
+        "the Java example",
+    );
+    assert!(out.contains("all checks passed"), "{out}");
 }
