@@ -150,9 +150,6 @@ pub fn pull(
     let result = pull_round(dir, remote, &store, &verifier, &mut writer, options);
     let held = writer.previous().cloned();
     drop(writer);
-    if !options.report_status {
-        return result;
-    }
     let now = options.now_ms.unwrap_or_else(crate::time::now_ms);
     let state = read_state(dir);
     let node = options.node.clone().unwrap_or_else(|| {
@@ -172,6 +169,13 @@ pub fn pull(
         status.last_success_ms = s.last_success_ms;
     }
     status.last_error = result.as_ref().err().map(|e| e.to_string());
+    // Kept beside the index too, for `serve`'s status page (best effort, as the report).
+    if let Ok(json) = serde_json::to_vec_pretty(&status) {
+        let _ = durable::write(dir, crate::index::PULL_STATUS, &json);
+    }
+    if !options.report_status {
+        return result;
+    }
     let reported = report_status(&store, &status, options.transfer.stall_timeout)
         .err()
         .map(|e| e.to_string());

@@ -20,6 +20,8 @@ use crate::list::ListHeader;
 
 /// Name of the pointer file.
 pub const CURRENT: &str = "CURRENT";
+/// The file where `pull` leaves its last round's report (for `serve`'s status page).
+pub const PULL_STATUS: &str = "PULL-STATUS.json";
 /// Identifies a manifest.
 pub const MANIFEST_FORMAT: &str = "cisgate-index";
 /// Version of the manifest schema and the directory layout. Version 1 (before the КИ

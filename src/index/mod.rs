@@ -8,6 +8,7 @@
 //! seg-000001-blocked_cis.blocks  data files in a checksummed container: КИ blocks, FSTs,
 //! seg-000001-blocked_cis.filter  and the filter in front of each
 //! LOCK                           held by the one writer
+//! PULL-STATUS.json               the last pull round's report (nodes that pull)
 //! ```
 //! See `docs/FORMATS.md` for the byte layouts.
 //!
@@ -41,7 +42,7 @@ pub use digest::ContentDigest;
 pub use error::{IndexError, RejectedList};
 pub use format::FileMeta;
 pub use lock::WriterLock;
-pub use manifest::{ListSource, Manifest, SegmentMeta};
+pub use manifest::{ListSource, Manifest, PULL_STATUS, SegmentMeta};
 pub(crate) use reader::{BATCH_CHUNK, TableStack};
 pub use reader::{Index, OpenOptions, VerifyReport, verify, verify_with};
 pub use segment::{EntryCursor, Layout};

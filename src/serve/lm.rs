@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::metrics::Refusal;
 use super::{AppState, LmError, RequestDeadline, codes};
 use crate::check::json;
 use crate::check::{CheckOptions, Outcome, Reason, Reasons, Status};
@@ -184,6 +185,9 @@ fn answer_items(
                 write_errors_before(&mut out, at[n], &mut written);
                 writer.separator(&mut out, &mut written);
                 writer.outcome(&mut out, outcome);
+                if let Some(refusal) = Refusal::of(outcome) {
+                    state.metrics.add_refusal(refusal);
+                }
             });
             write_errors_before(&mut out, items.len(), &mut written);
             if !bare {

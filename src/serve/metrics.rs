@@ -24,15 +24,82 @@ struct Histogram {
 struct PerEndpoint {
     requests: BTreeMap<(&'static str, u16), u64>,
     latency: BTreeMap<&'static str, Histogram>,
+    last_minute: Window,
 }
 
-/// Everything `/metrics` shows.
-#[derive(Default)]
+/// Counts of the last 60 seconds, a slot a second.
+struct Window {
+    slots: [(u64, u64); 60],
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window {
+            slots: [(0, 0); 60],
+        }
+    }
+}
+
+impl Window {
+    fn add(&mut self, second: u64, n: u64) {
+        let slot = &mut self.slots[(second % 60) as usize];
+        if slot.0 != second {
+            *slot = (second, 0);
+        }
+        slot.1 += n;
+    }
+
+    fn total(&self, now_second: u64) -> u64 {
+        self.slots
+            .iter()
+            .filter(|(t, _)| now_second.saturating_sub(*t) < 60)
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+fn unix_second() -> u64 {
+    (crate::time::now_ms() / 1000).max(0) as u64
+}
+
+/// A check answered blocked or invalid, for the status page.
+#[derive(Clone, Debug, serde::Serialize)]
+pub(crate) struct Refusal {
+    /// When, RFC 3339.
+    pub(crate) at: String,
+    /// The КИ (or the input, cut, when it is not a code).
+    pub(crate) code: String,
+    /// `blocked` or `invalid`.
+    pub(crate) status: &'static str,
+    /// The reasons by name, or the parser's message.
+    pub(crate) reasons: Vec<String>,
+}
+
+/// Refusals the status page shows.
+const RECENT_REFUSALS: usize = 20;
+
+/// Everything `/metrics` and the status page show.
 pub(crate) struct Metrics {
     // One lock per finished request, not one per map.
     endpoints: Mutex<PerEndpoint>,
     codes_checked: AtomicU64,
+    codes_last_minute: Mutex<Window>,
     generation_switches: AtomicU64,
+    recent_refusals: Mutex<std::collections::VecDeque<Refusal>>,
+    started_ms: i64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            endpoints: Mutex::default(),
+            codes_checked: AtomicU64::default(),
+            codes_last_minute: Mutex::default(),
+            generation_switches: AtomicU64::default(),
+            recent_refusals: Mutex::default(),
+            started_ms: crate::time::now_ms(),
+        }
+    }
 }
 
 impl Metrics {
@@ -47,11 +114,40 @@ impl Metrics {
         }
         h.count += 1;
         h.sum_seconds += seconds;
+        endpoints.last_minute.add(unix_second(), 1);
     }
 
     /// Counts checked codes.
     pub fn add_codes_checked(&self, n: u64) {
         self.codes_checked.fetch_add(n, Ordering::Relaxed);
+        lock(&self.codes_last_minute).add(unix_second(), n);
+    }
+
+    /// Remembers a refused check for the status page (the last few only).
+    pub fn add_refusal(&self, refusal: Refusal) {
+        let mut recent = lock(&self.recent_refusals);
+        if recent.len() == RECENT_REFUSALS {
+            recent.pop_front();
+        }
+        recent.push_back(refusal);
+    }
+
+    /// The last refusals, newest first.
+    pub fn recent_refusals(&self) -> Vec<Refusal> {
+        lock(&self.recent_refusals).iter().rev().cloned().collect()
+    }
+
+    /// Requests and checked codes: since the start, and in the last minute.
+    pub fn totals(&self) -> Totals {
+        let now = unix_second();
+        let endpoints = lock(&self.endpoints);
+        Totals {
+            started_ms: self.started_ms,
+            requests: endpoints.requests.values().sum(),
+            requests_last_minute: endpoints.last_minute.total(now),
+            codes_checked: self.codes_checked.load(Ordering::Relaxed),
+            codes_last_minute: lock(&self.codes_last_minute).total(now),
+        }
     }
 
     /// Counts a switch to a newly published generation.
@@ -120,7 +216,52 @@ impl Metrics {
     }
 }
 
+/// The service's counters, for the status page.
+#[derive(Clone, Debug, serde::Serialize)]
+pub(crate) struct Totals {
+    /// When the service started, Unix ms.
+    pub(crate) started_ms: i64,
+    /// Requests answered.
+    pub(crate) requests: u64,
+    /// Of them, in the last minute.
+    pub(crate) requests_last_minute: u64,
+    /// Codes checked.
+    pub(crate) codes_checked: u64,
+    /// Of them, in the last minute.
+    pub(crate) codes_last_minute: u64,
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Counters stay meaningful even if a thread panicked while holding the lock.
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Refusal {
+    /// The refusal of a check's outcome, if it was refused (blocked or not a code).
+    pub(crate) fn of(outcome: &crate::check::Outcome<'_>) -> Option<Refusal> {
+        use crate::check::Status;
+        let d = outcome.decision;
+        let status = match d.status() {
+            Status::Allowed => return None,
+            Status::Blocked => "blocked",
+            Status::Invalid => "invalid",
+        };
+        let code = match d.ki() {
+            Some(ki) => ki.to_string(),
+            None => String::from_utf8_lossy(outcome.input)
+                .chars()
+                .take(64)
+                .collect(),
+        };
+        let reasons = match outcome.error {
+            Some(e) => vec![e.to_string()],
+            None => d.reasons().iter().map(|r| r.name().to_string()).collect(),
+        };
+        Some(Refusal {
+            at: crate::time::format_rfc3339(crate::time::now_ms()),
+            code,
+            status,
+            reasons,
+        })
+    }
 }

@@ -24,6 +24,7 @@ mod conn;
 mod lm;
 mod metrics;
 mod native;
+mod page;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -447,6 +448,8 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/cis/check", get(lm::out_check_v1))
         .route("/api/cisgate/v1/check", post(native::check_stream))
         .route("/metrics", get(metrics_text))
+        .route("/", get(page::page))
+        .route("/status.json", get(page::status_json))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), gate))
@@ -487,6 +490,8 @@ fn endpoint_label(path: &str) -> &'static str {
         "/api/v1/cis/check" => "v1check",
         "/api/cisgate/v1/check" => "nativeCheck",
         "/metrics" => "metrics",
+        "/" => "page",
+        "/status.json" => "statusJson",
         _ => "other",
     }
 }
