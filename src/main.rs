@@ -9,7 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Offline checks of Russian marking codes (Честный ЗНАК) against compiled indexes.
 #[derive(Parser)]
@@ -56,6 +56,10 @@ enum Command {
     GenDelta(cli::generate::DeltaArgs),
     /// Build the bundled sample index and check the hand-made codes against it.
     Demo(cli::demo::Args),
+    /// Print a shell completion script.
+    Completions(cli::docs::CompletionArgs),
+    /// Write the man pages.
+    Man(cli::docs::ManArgs),
 }
 
 fn run(cli: Cli) -> cli::CmdResult {
@@ -77,6 +81,8 @@ fn run(cli: Cli) -> cli::CmdResult {
         Command::Gen(args) => cli::generate::run(args),
         Command::GenDelta(args) => cli::generate::run_delta(args),
         Command::Demo(args) => cli::demo::run(args),
+        Command::Completions(args) => cli::docs::completions(args, Cli::command()),
+        Command::Man(args) => cli::docs::man(args, Cli::command()),
     }
 }
 

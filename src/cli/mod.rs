@@ -5,6 +5,7 @@ pub mod build;
 pub mod check;
 pub mod compact;
 pub mod demo;
+pub mod docs;
 pub mod fleet;
 pub mod generate;
 pub mod info;
