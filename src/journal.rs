@@ -119,7 +119,7 @@ impl Journal {
         f.write_all(MAGIC).map_err(io)?;
         f.sync_all().map_err(io)?;
         if let Some(dir) = path.parent() {
-            File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+            crate::index::durable::sync_dir_io(dir).map_err(io)?;
         }
         Ok(())
     }

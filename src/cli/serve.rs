@@ -55,6 +55,8 @@ pub fn run(args: Args) -> CmdResult {
     Ok(0)
 }
 
+/// Stops on SIGTERM (systemd) or Ctrl-C.
+#[cfg(unix)]
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
@@ -68,5 +70,29 @@ async fn shutdown_signal() {
         Err(_) => {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+/// Stops on Ctrl-C or Ctrl-Break, or when the console closes or Windows shuts down (a
+/// service wrapper sends Ctrl-Break).
+#[cfg(windows)]
+async fn shutdown_signal() {
+    use tokio::signal::windows;
+    let (mut brk, mut close, mut shutdown) = match (
+        windows::ctrl_break(),
+        windows::ctrl_close(),
+        windows::ctrl_shutdown(),
+    ) {
+        (Ok(b), Ok(c), Ok(s)) => (b, c, s),
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = brk.recv() => {}
+        _ = close.recv() => {}
+        _ = shutdown.recv() => {}
     }
 }

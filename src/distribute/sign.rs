@@ -54,19 +54,24 @@ pub fn keygen(
     Ok(public_text)
 }
 
+/// Writes a secret key file, never over an existing one. On Unix only its owner may read
+/// it (mode 0600). On Windows it takes the access list of its folder (what `icacls` shows):
+/// keep it in a folder only the builder's account can open (its profile, say
+/// `%LOCALAPPDATA%\cisgate`), or encrypt it (`keygen --encrypt`); docs/DISTRIBUTION.md.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), DistributeError> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let io = |source| DistributeError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path).map_err(io)?;
     f.write_all(bytes).map_err(io)?;
     f.sync_all().map_err(io)
 }

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Builds cisgate for Windows on this Debian machine, from Debian's packages only, and
+# (with --test) runs the Windows tests under Wine:
+#
+#   scripts/windows.sh [--test] [TARGET...]
+#
+# TARGETs (default: all four): x86_64-pc-windows-gnu and i686-pc-windows-gnu (Windows 10
+# and later), x86_64-win7-windows-gnu and i686-win7-windows-gnu (Windows 7 and later).
+# Output: target/windows/<TARGET>/release/{cisgate_ffi.dll, libcisgate_ffi.dll.a,
+# cisgate.exe}. Debian ships no Windows standard library for its rustc, so the standard
+# library is built from source (-Zbuild-std, with rust-web-src); rustup's toolchain is not
+# touched: Debian's cargo and rustc (rustc-web, 1.96) come first on PATH here only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+test_too=0
+targets=()
+for arg in "$@"; do
+  case "$arg" in
+    --test) test_too=1 ;;
+    *) targets+=("$arg") ;;
+  esac
+done
+[ ${#targets[@]} -eq 0 ] && targets=(x86_64-pc-windows-gnu i686-pc-windows-gnu x86_64-win7-windows-gnu i686-win7-windows-gnu)
+
+# What the build and the tests need, from Debian's packages.
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+missing=()
+[ -x /usr/bin/cargo ] && /usr/bin/cargo --version | grep -q "^cargo 1\.9[6-9]" || missing+=(rustc-web cargo-web)
+[ -d /usr/lib/rustlib/src/rust/library ] || missing+=(rust-web-src)
+command -v x86_64-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-x86-64)
+command -v i686-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-i686)
+if [ "$test_too" = 1 ]; then
+  command -v wine >/dev/null || missing+=(wine wine64)
+  dpkg -s wine32:i386 >/dev/null 2>&1 || missing+=(wine32:i386)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}" >&2
+  dpkg --print-foreign-architectures | grep -q i386 || $sudo dpkg --add-architecture i386
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+export PATH="/usr/bin:$PATH"
+export RUSTC_BOOTSTRAP=1
+export CARGO_TARGET_DIR="$PWD/target/windows"
+unset RUSTUP_TOOLCHAIN RUSTC CARGO
+
+# The startup objects -Zbuild-std does not build for the 32-bit targets, compiled once
+# from the standard library's source.
+rtstartup() {
+  local target=$1 out="$PWD/target/windows/rtstartup/$1"
+  if [ ! -f "$out/rsbegin.o" ]; then
+    mkdir -p "$out"
+    for f in rsbegin rsend; do
+      rustc --edition 2021 --crate-type lib -O --emit=obj -o "$out/$f.o" --target "$target" \
+        -Zunstable-options --cfg bootstrap \
+        /usr/lib/rustlib/src/rust/library/rtstartup/$f.rs >/dev/null 2>&1 \
+        || rustc --crate-type lib -O --emit=obj -o "$out/$f.o" --target "$target" \
+          /usr/lib/rustlib/src/rust/library/rtstartup/$f.rs
+    done
+  fi
+  echo "$out"
+}
+
+build() {
+  local target=$1 gcc ar env_target
+  case "$target" in
+    x86_64-*) gcc=x86_64-w64-mingw32-gcc ar=x86_64-w64-mingw32-ar ;;
+    i686-*) gcc=i686-w64-mingw32-gcc ar=i686-w64-mingw32-ar ;;
+  esac
+  env_target=$(echo "$target" | tr 'a-z-' 'A-Z_')
+  local flags=""
+  case "$target" in
+    i686-*) flags="-L native=$(rtstartup "$target")" ;;
+  esac
+  echo "building for $target" >&2
+  env "CARGO_TARGET_${env_target}_LINKER=$gcc" \
+    "CC_$(echo "$target" | tr '-' '_')=$gcc" \
+    "AR_$(echo "$target" | tr '-' '_')=$ar" \
+    "CARGO_TARGET_${env_target}_RUSTFLAGS=$flags" \
+    cargo build --release --target "$target" -Zbuild-std=std,panic_abort \
+      -p cisgate-ffi -p cisgate --bin cisgate --lib --quiet
+}
+
+for t in "${targets[@]}"; do
+  build "$t"
+done
+for t in "${targets[@]}"; do
+  ls -la "target/windows/$t/release/"{cisgate_ffi.dll,libcisgate_ffi.dll.a,cisgate.exe} >&2
+done
