@@ -6,8 +6,10 @@
 #
 # TARGETs (default: all four): x86_64-pc-windows-gnu and i686-pc-windows-gnu (Windows 10
 # and later), x86_64-win7-windows-gnu and i686-win7-windows-gnu (Windows 7 and later).
-# Output: target/windows/<TARGET>/release/{cisgate_ffi.dll, libcisgate_ffi.dll.a,
-# cisgate.exe}. Debian ships no Windows standard library for its rustc, so the standard
+# Output: target/windows/dist/<TARGET>/{cisgate_ffi.dll, libcisgate_ffi.dll.a,
+# cisgate.h, cisgate.exe}, stripped (cargo's own output stays in
+# target/windows/<TARGET>/release). With --test, tests/windows/wine.sh runs each target's
+# tests under Wine (what they cover is written at its top). Debian ships no Windows standard library for its rustc, so the standard
 # library is built from source (-Zbuild-std, with rust-web-src); rustup's toolchain is not
 # touched: Debian's cargo and rustc (rustc-web, 1.96) come first on PATH here only.
 set -euo pipefail
@@ -75,17 +77,33 @@ build() {
     i686-*) flags="-L native=$(rtstartup "$target")" ;;
   esac
   echo "building for $target" >&2
-  env "CARGO_TARGET_${env_target}_LINKER=$gcc" \
-    "CC_$(echo "$target" | tr '-' '_')=$gcc" \
-    "AR_$(echo "$target" | tr '-' '_')=$ar" \
-    "CARGO_TARGET_${env_target}_RUSTFLAGS=$flags" \
-    cargo build --release --target "$target" -Zbuild-std=std,panic_abort \
-      -p cisgate-ffi -p cisgate --bin cisgate --lib --quiet
+  local cargo=(env "CARGO_TARGET_${env_target}_LINKER=$gcc"
+    "CC_$(echo "$target" | tr '-' '_')=$gcc"
+    "AR_$(echo "$target" | tr '-' '_')=$ar"
+    "CARGO_TARGET_${env_target}_RUSTFLAGS=$flags"
+    cargo build --release --target "$target" -Zbuild-std=std,panic_abort --quiet)
+  # Two builds, not one: built together, the DLL would get the binary's features (cargo
+  # unifies them), and with them the HTTP stack and foreign exports (crc_fast_*).
+  "${cargo[@]}" -p cisgate-ffi --lib
+  "${cargo[@]}" -p cisgate --bin cisgate
 }
 
 for t in "${targets[@]}"; do
   build "$t"
 done
 for t in "${targets[@]}"; do
-  ls -la "target/windows/$t/release/"{cisgate_ffi.dll,libcisgate_ffi.dll.a,cisgate.exe} >&2
+  case "$t" in x86_64-*) strip=x86_64-w64-mingw32-strip ;; i686-*) strip=i686-w64-mingw32-strip ;; esac
+  dist="target/windows/dist/$t"
+  mkdir -p "$dist"
+  cp "target/windows/$t/release/"{cisgate_ffi.dll,libcisgate_ffi.dll.a,cisgate.exe} ffi/include/cisgate.h "$dist/"
+  $strip --strip-all "$dist/cisgate_ffi.dll" "$dist/cisgate.exe"
+  ls -la "$dist" >&2
 done
+if [ "$test_too" = 1 ]; then
+  # The Linux binary the tests compare answers with, built by the project's own toolchain.
+  export PATH="${PATH#/usr/bin:}"
+  unset RUSTC_BOOTSTRAP CARGO_TARGET_DIR
+  for t in "${targets[@]}"; do
+    tests/windows/wine.sh "$t"
+  done
+fi

@@ -181,6 +181,40 @@ fn old_generations_stay_while_a_reader_holds_them() {
     }
 }
 
+/// Windows refuses to delete a file another process maps; the collection after a publish
+/// must leave such a file for the next writer, never fail the publish. A directory named
+/// like a stale data file is undeletable by `remove_file` on every system, so it stands in
+/// here (the Wine tests in scripts/windows.sh cover the real case).
+#[test]
+fn a_file_that_cannot_be_deleted_never_fails_a_publish() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = base(dir.path());
+    let data_file = Index::open(&idx)
+        .unwrap()
+        .manifest()
+        .files()
+        .map(|f| f.name.clone())
+        .next()
+        .unwrap();
+    let extension = data_file.rsplit_once('.').unwrap().1;
+    let stuck = idx.join(format!("seg-999999.{extension}"));
+    std::fs::create_dir(&stuck).unwrap();
+    std::fs::write(stuck.join("inside"), b"x").unwrap();
+
+    index::apply(&idx, &[delta(dir.path(), 0)], &keep_layers(), &NoProgress).unwrap();
+    index::compact(&idx, &Default::default(), &NoProgress).unwrap();
+    assert!(stuck.exists(), "left for a later writer");
+    let index = Index::open(&idx).unwrap();
+    assert_eq!(index.manifest().generation, 3, "both writers published");
+    drop(index);
+
+    // Once it is a plain file again, the next writer removes it.
+    std::fs::remove_dir_all(&stuck).unwrap();
+    std::fs::write(&stuck, b"stale").unwrap();
+    index::apply(&idx, &[delta(dir.path(), 1)], &keep_layers(), &NoProgress).unwrap();
+    assert!(!stuck.exists(), "removed by the next writer");
+}
+
 #[test]
 #[cfg(feature = "cli")]
 fn live_reader_switches_generation_on_refresh() {

@@ -65,18 +65,20 @@ namespace Cisgate
     internal static class Native
     {
         const string Lib = "cisgate_ffi";
+        // The C ABI is cdecl: on 32-bit Windows P/Invoke assumes stdcall unless told.
+        const CallingConvention Cdecl = CallingConvention.Cdecl;
 
-        [DllImport(Lib)] public static extern uint cisgate_abi_version();
-        [DllImport(Lib)] public static extern IntPtr cisgate_error_new();
-        [DllImport(Lib)] public static extern void cisgate_error_free(IntPtr err);
-        [DllImport(Lib)] public static extern IntPtr cisgate_error_message(IntPtr err);
-        [DllImport(Lib)] public static extern Options cisgate_options_default();
-        [DllImport(Lib)] public static extern int cisgate_open(byte[] dir, UIntPtr dirLen, ref Options options, out IndexHandle index, IntPtr err);
-        [DllImport(Lib)] public static extern void cisgate_close(IntPtr index);
-        [DllImport(Lib)] public static extern int cisgate_check(IndexHandle index, byte[] code, UIntPtr len, long price, out Verdict verdict, IntPtr err);
-        [DllImport(Lib)] public static extern int cisgate_check_batch(IndexHandle index, [In] Bytes[] codes, UIntPtr count, long price, [Out] Verdict[] verdicts, IntPtr err);
-        [DllImport(Lib)] public static extern int cisgate_sell(IndexHandle index, byte[] code, UIntPtr len, byte[] kiOut, UIntPtr kiOutLen, IntPtr err);
-        [DllImport(Lib)] public static extern int cisgate_return(IndexHandle index, byte[] code, UIntPtr len, byte[] kiOut, UIntPtr kiOutLen, IntPtr err);
+        [DllImport(Lib, CallingConvention = Cdecl)] public static extern uint cisgate_abi_version();
+        [DllImport(Lib, CallingConvention = Cdecl)] public static extern IntPtr cisgate_error_new();
+        [DllImport(Lib, CallingConvention = Cdecl)] public static extern void cisgate_error_free(IntPtr err);
+        [DllImport(Lib, CallingConvention = Cdecl)] public static extern IntPtr cisgate_error_message(IntPtr err);
+        [DllImport(Lib, CallingConvention = Cdecl)] public static extern Options cisgate_options_default();
+        [DllImport(Lib, CallingConvention = Cdecl)] public static extern int cisgate_open(byte[] dir, UIntPtr dirLen, ref Options options, out IndexHandle index, IntPtr err);
+        [DllImport(Lib, CallingConvention = Cdecl)] public static extern void cisgate_close(IntPtr index);
+        [DllImport(Lib, CallingConvention = Cdecl)] public static extern int cisgate_check(IndexHandle index, byte[] code, UIntPtr len, long price, out Verdict verdict, IntPtr err);
+        [DllImport(Lib, CallingConvention = Cdecl)] public static extern int cisgate_check_batch(IndexHandle index, [In] Bytes[] codes, UIntPtr count, long price, [Out] Verdict[] verdicts, IntPtr err);
+        [DllImport(Lib, CallingConvention = Cdecl)] public static extern int cisgate_sell(IndexHandle index, byte[] code, UIntPtr len, byte[] kiOut, UIntPtr kiOutLen, IntPtr err);
+        [DllImport(Lib, CallingConvention = Cdecl)] public static extern int cisgate_return(IndexHandle index, byte[] code, UIntPtr len, byte[] kiOut, UIntPtr kiOutLen, IntPtr err);
 
         public static string Text(byte[] bytes)
         {

@@ -3,6 +3,11 @@
 //! A generation is live while it is current or while any process has it open: `Index`
 //! holds its manifest share-locked, so a manifest this writer can lock exclusively is
 //! unused. Files referenced by no live manifest are deleted.
+//!
+//! Collection never fails a writer: it runs after a generation is durable, and a file it
+//! cannot delete now is left for the next writer. On Windows that is the common case, not
+//! an accident: a file another process still maps cannot be deleted there (Linux allows
+//! it), and the lock on a manifest shows only who opened a generation through `Index`.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -12,14 +17,20 @@ use super::error::IndexError;
 use super::manifest::{self, Manifest};
 use super::segment;
 
+/// What one collection did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Collected {
+    /// Files deleted.
+    pub removed: u64,
+    /// Unused files that could not be deleted now (mapped elsewhere on Windows, or the
+    /// directory unreadable); the next writer tries again.
+    pub deferred: u64,
+}
+
 /// Deletes unused manifests, the data files and journals only they referenced, and stray
-/// temporaries. Must be called with the writer lock held. Returns the number of files
-/// removed.
-pub fn remove_unreferenced(dir: &Path, current: &Manifest) -> Result<u64, IndexError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| IndexError::Io { path, source }
-    };
+/// temporaries. Must be called with the writer lock held.
+pub(crate) fn remove_unreferenced(dir: &Path, current: &Manifest) -> Collected {
+    let mut collected = Collected::default();
     let mut keep: HashSet<String> = HashSet::new();
     let keep_manifest = |m: &Manifest, keep: &mut HashSet<String>| {
         keep.extend(m.files().map(|f| f.name.clone()));
@@ -27,8 +38,11 @@ pub fn remove_unreferenced(dir: &Path, current: &Manifest) -> Result<u64, IndexE
         keep.insert(m.journal.clone());
     };
     keep_manifest(current, &mut keep);
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map_err(io(dir))?
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        collected.deferred += 1;
+        return collected;
+    };
+    let mut names: Vec<String> = entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
@@ -53,21 +67,25 @@ pub fn remove_unreferenced(dir: &Path, current: &Manifest) -> Result<u64, IndexE
             }
             Err(_) => {
                 // Someone reads this generation: keep everything it references.
-                match std::fs::read(&path)
-                    .map_err(io(&path))
-                    .and_then(|json| manifest::parse_manifest(&path, &json, None))
-                {
+                let parsed = std::fs::read(&path)
+                    .map_err(|source| IndexError::Io {
+                        path: path.clone(),
+                        source,
+                    })
+                    .and_then(|json| manifest::parse_manifest(&path, &json, None));
+                match parsed {
                     Ok(m) => keep_manifest(&m, &mut keep),
                     // Unreadable and in use: keep every data file to be safe.
-                    Err(_) => return Ok(0),
+                    Err(_) => {
+                        collected.deferred += 1;
+                        return collected;
+                    }
                 }
             }
         }
     }
-    let mut removed = 0;
     for path in &unused_manifests {
-        std::fs::remove_file(path).map_err(io(path))?;
-        removed += 1;
+        collected.remove(path);
     }
     drop(held);
     for name in &names {
@@ -78,12 +96,21 @@ pub fn remove_unreferenced(dir: &Path, current: &Manifest) -> Result<u64, IndexE
             || name == "CURRENT.tmp"
             || name == "rejects.tsv.tmp";
         if ours && !keep.contains(name) {
-            let path = dir.join(name);
-            std::fs::remove_file(&path).map_err(io(&path))?;
-            removed += 1;
+            collected.remove(&dir.join(name));
         }
     }
-    Ok(removed)
+    collected
+}
+
+impl Collected {
+    fn remove(&mut self, path: &Path) {
+        match std::fs::remove_file(path) {
+            Ok(()) => self.removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            // Windows refuses while another process maps the file: left for the next writer.
+            Err(_) => self.deferred += 1,
+        }
+    }
 }
 
 fn is_manifest(name: &str) -> bool {

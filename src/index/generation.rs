@@ -62,7 +62,7 @@ impl<'d> GenerationWriter<'d> {
     ) -> Result<GenerationWriter<'d>, IndexError> {
         // A writer that died may have left files behind: this one starts clean.
         if let Some(previous) = &previous {
-            gc::remove_unreferenced(dir, previous)?;
+            gc::remove_unreferenced(dir, previous);
         }
         let mut writer = GenerationWriter {
             dir,
@@ -172,7 +172,7 @@ impl<'d> GenerationWriter<'d> {
 
     fn published(&mut self, manifest: Manifest) -> Result<(), IndexError> {
         self.unpublished = None;
-        gc::remove_unreferenced(self.dir, &manifest)?;
+        gc::remove_unreferenced(self.dir, &manifest);
         self.previous = Some(manifest);
         self.arm();
         Ok(())
