@@ -253,6 +253,7 @@ impl OnlineCheckerBuilder {
             .map_err(OnlineError::Runtime)?;
         let (ready, _) = tokio::sync::watch::channel(Readiness {
             hosts_known: !self.config.hosts.is_empty(),
+            list_failed: false,
             ranked: false,
         });
         let shared = Arc::new(Shared {
@@ -385,11 +386,12 @@ struct Shared {
     host_list_error: Mutex<Option<String>>,
 }
 
-/// Progress of the background start: whether any host is known and whether the hosts
-/// have been health-checked once.
+/// Progress of the background start: whether any host is known, whether fetching the
+/// host list has failed, and whether the hosts have been health-checked once.
 #[derive(Clone, Copy, Debug)]
 struct Readiness {
     hosts_known: bool,
+    list_failed: bool,
     ranked: bool,
 }
 
@@ -617,7 +619,13 @@ impl Shared {
             deadline.min(Instant::now() + Duration::from_millis(self.config.budget_ms / 4));
         let _ = tokio::time::timeout_at(rank_by, ready.wait_for(|r| r.ranked)).await;
         if self.pool.is_empty() {
-            let _ = tokio::time::timeout_at(deadline, ready.wait_for(|r| r.hosts_known)).await;
+            // A host list that could not be fetched (refused, bad answer) will not arrive
+            // within this budget: answer offline now instead of waiting out the budget.
+            let _ = tokio::time::timeout_at(
+                deadline,
+                ready.wait_for(|r| r.hosts_known || r.list_failed),
+            )
+            .await;
         }
     }
 
@@ -711,7 +719,10 @@ impl Shared {
                         self.config.cdn_url
                     ));
                     // Hosts known from an earlier list stay in use.
-                    self.ready.send_modify(|r| r.ranked = true);
+                    self.ready.send_modify(|r| {
+                        r.list_failed = true;
+                        r.ranked = true;
+                    });
                     return Err(e);
                 }
             };
