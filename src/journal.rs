@@ -21,7 +21,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::index::filter::key_hash;
+use crate::hashing::key_hash;
 
 const MAGIC: &[u8; 8] = b"CISGJRN1";
 const OP_SELL: u8 = 1;
@@ -119,7 +119,7 @@ impl Journal {
         f.write_all(MAGIC).map_err(io)?;
         f.sync_all().map_err(io)?;
         if let Some(dir) = path.parent() {
-            crate::index::durable::sync_dir_io(dir).map_err(io)?;
+            crate::durable::sync_dir_io(dir).map_err(io)?;
         }
         Ok(())
     }

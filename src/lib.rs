@@ -48,8 +48,11 @@ pub mod check;
 pub mod code;
 #[cfg(feature = "distribute")]
 pub mod distribute;
+pub(crate) mod durable;
 #[doc(hidden)]
 pub mod fuzzing;
+#[doc(hidden)]
+pub mod hashing;
 pub mod index;
 pub mod journal;
 pub mod list;

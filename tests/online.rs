@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use cisgate::CheckOptions;
 use cisgate::live::{LiveIndex, LiveOptions};
 use cisgate::online::{
-    AnsweredBy, Decision, Denial, FailureKind, ManualClock, OnlineChecker, OnlineConfig,
-    OnlineVerdict, ReceiptMarker,
+    AnsweredBy, Denial, FailureKind, ManualClock, OnlineChecker, OnlineConfig, OnlineVerdict,
+    ReceiptMarker, SaleDecision,
 };
 use online_emulator::{Host, Reply, check_answer, dead_url, healthy, sellable};
 use serde_json::json;
@@ -120,7 +120,7 @@ fn online_answers_with_every_denial_reason_in_crpt_order() {
 
     let verdict = timed_check(&checker, FREE);
     assert_eq!(verdict.answered_by, AnsweredBy::Online);
-    assert_eq!(verdict.decision, Decision::Allowed);
+    assert_eq!(verdict.decision, SaleDecision::Allowed);
     assert_eq!(verdict.marker, Some(ReceiptMarker::Confirmed));
     assert_eq!(
         verdict.tag_1265,
@@ -145,7 +145,7 @@ fn online_answers_with_every_denial_reason_in_crpt_order() {
     // The offline list does not decide when online answered.
     let listed = timed_check(&checker, LISTED);
     assert_eq!(listed.answered_by, AnsweredBy::Online);
-    assert_eq!(listed.decision, Decision::Allowed);
+    assert_eq!(listed.decision, SaleDecision::Allowed);
 
     let cases: [(&str, serde_json::Value, Denial); 8] = [
         ("valid", json!(false), Denial::InvalidCode),
@@ -175,7 +175,7 @@ fn online_answers_with_every_denial_reason_in_crpt_order() {
         });
         let verdict = timed_check(&checker, FREE);
         assert_eq!(verdict.answered_by, AnsweredBy::Online, "{field}");
-        assert_eq!(verdict.decision, Decision::Denied, "{field}");
+        assert_eq!(verdict.decision, SaleDecision::Denied, "{field}");
         assert_eq!(verdict.denials, [denial], "{field}");
         assert_eq!(verdict.marker, None, "{field}");
         assert!(verdict.tag_1265.starts_with("UUID=5a1b2c3d"), "{field}");
@@ -217,13 +217,13 @@ fn a_hanging_host_is_benched_and_the_offline_index_answers_within_budget() {
     let checker = checker(&setup, config(&[&hanging.url]));
     let verdict = timed_check(&checker, FREE);
     assert_offline(&verdict, FailureKind::AllHostsFailed);
-    assert_eq!(verdict.decision, Decision::Allowed);
+    assert_eq!(verdict.decision, SaleDecision::Allowed);
     assert_eq!(verdict.marker, Some(ReceiptMarker::Unconfirmed));
     assert!(checker.hosts()[0].benched_until_ms.is_some());
 
     let listed = timed_check(&checker, LISTED);
     assert_offline(&listed, FailureKind::AllHostsFailed);
-    assert_eq!(listed.decision, Decision::Denied);
+    assert_eq!(listed.decision, SaleDecision::Denied);
     assert_eq!(listed.denials, [Denial::Blocked]);
     assert_eq!(listed.marker, None);
 
@@ -357,7 +357,7 @@ fn malformed_answers() {
     let checker = self::checker(&setup, config(&[&good.url]));
     let verdict = timed_check(&checker, LISTED);
     assert_offline(&verdict, FailureKind::Malformed);
-    assert_eq!(verdict.decision, Decision::Denied);
+    assert_eq!(verdict.decision, SaleDecision::Denied);
 
     // A wrong number of entries.
     good.set(|r| {

@@ -51,7 +51,7 @@ mod imp {
         CISGATE_ERR_CONFIG, CISGATE_STATUS_ALLOWED, CISGATE_STATUS_BLOCKED, CISGATE_STATUS_REFUSED,
         fill, index_ref, out_mut, price, refused, text, write_verdict,
     };
-    use cisgate::online::{AnsweredBy, Decision, Denial, OnlineChecker, OnlineConfig};
+    use cisgate::online::{AnsweredBy, Denial, OnlineChecker, OnlineConfig, SaleDecision};
 
     pub(super) fn new(
         index: *const cisgate_index,
@@ -103,9 +103,9 @@ mod imp {
             }
         }
         out.verdict.status = match (v.decision, v.denials.first()) {
-            (Decision::Allowed, _) => CISGATE_STATUS_ALLOWED,
-            (Decision::Denied, Some(Denial::OfflineUnavailable)) => CISGATE_STATUS_REFUSED,
-            (Decision::Denied, _) => CISGATE_STATUS_BLOCKED,
+            (SaleDecision::Allowed, _) => CISGATE_STATUS_ALLOWED,
+            (SaleDecision::Denied, Some(Denial::OfflineUnavailable)) => CISGATE_STATUS_REFUSED,
+            (SaleDecision::Denied, _) => CISGATE_STATUS_BLOCKED,
         };
         out.answered_by = match v.answered_by {
             AnsweredBy::Online => CISGATE_ANSWERED_ONLINE,

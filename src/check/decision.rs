@@ -1,6 +1,6 @@
 //! The compact answer of the check path: what a till needs to decide a sale, inline.
 
-use super::{Reason, Status};
+use super::reason::{Reason, Status};
 use crate::code::{MAX_KI_LEN, ParseError, Reading, Repairs};
 
 /// A set of [`Reason`]s in one byte ([`Reason::bit`]).

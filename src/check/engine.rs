@@ -12,10 +12,10 @@
 //! for the forms scanners send; an invalid input allocates its error message.
 
 use super::decision::{Decision, Outcome, Reasons};
-use super::{CheckOptions, Reason};
+use super::reason::{CheckOptions, Reason};
 use crate::code::{self, ParseError, Reading, Repairs};
-use crate::index::segment::prefetch;
-use crate::index::{BATCH_CHUNK, Index, Table, TableStack, filter::key_hash};
+use crate::hashing::{key_hash, prefetch};
+use crate::index::{BATCH_CHUNK, Index, Table, TableStack};
 use crate::journal::{Journal, SoldState};
 use crate::list::gtin_flags;
 

@@ -3,7 +3,8 @@
 //! without building one), a compact tab-separated line, and the JSON string escaping the
 //! service's answers share.
 
-use super::{CheckOptions, Outcome, Reasons, Status};
+use super::decision::{Outcome, Reasons};
+use super::reason::{CheckOptions, Status};
 
 /// Writes `text` as a JSON string, escaped as `serde_json` escapes it.
 pub fn write_str(out: &mut Vec<u8>, text: &str) {

@@ -3,8 +3,8 @@
 //! Only what is needed to find where the serial ends when the GS separator is missing and
 //! to pick out the batch (AI 10, checked against banned medicine series).
 
-use super::GS;
 use super::alphabet::{all_digits, all_gs1};
+use super::structure::GS;
 
 /// What a parse of the elements after the serial found. Borrows the parsed text, so that
 /// a parse without textual separators allocates nothing.

@@ -11,8 +11,9 @@
 //! full parser gives the same single reading and the same repairs (a differential test in
 //! `tests/properties.rs` holds it to that).
 
+use super::ai;
 use super::alphabet::{self, first_non_gs1};
-use super::{Code, GS, MAX_INPUT_LEN, Repair, SERIAL_LENGTHS, Structure, ai};
+use super::structure::{Code, GS, MAX_INPUT_LEN, Repair, SERIAL_LENGTHS, Structure};
 
 /// Longest КИ: `01` + GTIN-14 + `21` + a 20-character serial.
 pub const MAX_KI_LEN: usize = 38;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::DistributeError;
+use super::error::DistributeError;
 use crate::index::Manifest;
 
 /// The pointer format's name and version.

@@ -3,14 +3,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::error::DistributeError;
 use super::pointer::{
     GENERATION_FORMAT, GENERATION_VERSION, ObjectRef, POINTER_FORMAT, POINTER_VERSION, Pointer,
     Published, channel_key, generation_key, object_key,
 };
+use super::remote::{DEFAULT_CHANNEL, Remote, TransferPolicy};
 use super::sign::Signer;
 use super::store::{Store, hex, sha256_file, sha256_hex};
 use super::transfer::with_retries;
-use super::{DEFAULT_CHANNEL, DistributeError, Remote, TransferPolicy};
 use crate::index::{Index, Table};
 use crate::list::ListType;
 

@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::DistributeError;
 use super::pointer::{Pointer, Published, channel_key, object_key};
+use super::remote::{DEFAULT_CHANNEL, Remote, TransferPolicy};
 use super::sign::Verifier;
 use super::status::{NodeStatus, report as report_status};
 use super::store::{Store, sha256_hex};
 use super::transfer::{self, with_retries};
-use super::{DEFAULT_CHANNEL, DistributeError, Remote, TransferPolicy};
-use crate::index::durable;
+use crate::durable;
 use crate::index::generation::GenerationWriter;
 use crate::index::segment;
 use crate::index::{IndexError, Manifest, SegmentMeta, WriterLock};

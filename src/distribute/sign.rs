@@ -7,7 +7,7 @@ use std::path::Path;
 
 use minisign::{KeyPair, PublicKey, PublicKeyBox, SecretKey, SecretKeyBox, SignatureBox};
 
-use super::DistributeError;
+use super::error::DistributeError;
 
 /// The environment variable that holds the password of an encrypted secret key.
 pub const PASSWORD_VAR: &str = "CISGATE_KEY_PASSWORD";

@@ -12,10 +12,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::error::DistributeError;
 use super::pointer::channel_key;
+use super::remote::{Remote, TransferPolicy};
 use super::store::Store;
 use super::transfer::with_retries;
-use super::{DistributeError, Remote, TransferPolicy};
 
 /// The key prefix of node reports.
 pub(crate) const STATUS_PREFIX: &str = "status/";

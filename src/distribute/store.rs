@@ -14,7 +14,8 @@ use futures_util::StreamExt;
 use object_store::{GetOptions, ObjectStore, ObjectStoreExt, PutPayload};
 use sha2::{Digest, Sha256};
 
-use super::{Access, DistributeError, Remote, TransferPolicy};
+use super::error::DistributeError;
+use super::remote::{Access, Remote, TransferPolicy};
 
 /// Objects above this size are uploaded in parts, so that memory stays bounded.
 const MULTIPART_ABOVE: u64 = 64 << 20;

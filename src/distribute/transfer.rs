@@ -13,8 +13,9 @@
 use std::path::Path;
 use std::time::Instant;
 
+use super::error::DistributeError;
+use super::remote::TransferPolicy;
 use super::store::{Store, hex, sha256_file};
-use super::{DistributeError, TransferPolicy};
 
 /// Retries with backoff while something moves.
 pub(crate) struct Retrier<'p> {
@@ -149,8 +150,6 @@ pub(crate) fn download(
         }
     }
     report.interruptions = retrier.interruptions;
-    file.sync_all().map_err(io)?;
-    drop(file);
     let got = hex(&sha256_file(&part)?);
     if got != sha256 {
         let _ = std::fs::remove_file(&part);
@@ -159,8 +158,9 @@ pub(crate) fn download(
             reason: format!("{len} bytes hashing to {got}, expected {sha256}"),
         });
     }
-    let path = dir.join(name);
-    std::fs::rename(&part, &path).map_err(|source| DistributeError::Io { path, source })?;
+    // Installed only whole and hashed: a crash leaves the partial file, never a wrong
+    // object under its final name. The pull syncs the directory once for all objects.
+    crate::durable::install(file, &part, &dir.join(name))?;
     Ok(report)
 }
 

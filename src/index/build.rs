@@ -19,7 +19,7 @@ use super::digest::ContentDigest;
 use super::error::{IndexError, RejectedList};
 use super::generation::GenerationWriter;
 use super::manifest::{ListSource, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, SegmentMeta};
-use super::segment::blocks::BlocksBuilder;
+use super::segment::blocks::build::BlocksBuilder;
 use super::segment::{self, Layout};
 use super::table::Table;
 use crate::list::{

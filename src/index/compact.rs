@@ -14,7 +14,7 @@ use super::error::IndexError;
 use super::generation::GenerationWriter;
 use super::manifest::{Manifest, SegmentMeta};
 use super::reader::Index;
-use super::segment::blocks::BlocksBuilder;
+use super::segment::blocks::build::BlocksBuilder;
 use super::segment::{self, EntryCursor, Layout};
 use super::table::{TOMBSTONE, Table};
 use crate::journal::{Journal, JournalWriter, SoldState};

@@ -237,6 +237,15 @@ impl From<ListError> for IndexError {
     }
 }
 
+impl From<crate::durable::DurableError> for IndexError {
+    fn from(e: crate::durable::DurableError) -> Self {
+        IndexError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 impl From<JournalError> for IndexError {
     fn from(e: JournalError) -> Self {
         IndexError::Journal(e)

@@ -17,12 +17,6 @@ const SALT: [u32; 8] = [
     0x47b6137b, 0x44974d91, 0x8824ad5b, 0xa2b7289d, 0x705495c7, 0x2df1424b, 0x9efc4947, 0x5c6bfb31,
 ];
 
-/// The hash the filter uses for a key.
-#[inline]
-pub fn key_hash(key: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(key)
-}
-
 #[inline]
 fn block_index(hash: u64, blocks: u64) -> usize {
     (((hash >> 32) * blocks) >> 32) as usize
@@ -129,13 +123,14 @@ impl Filter {
     #[inline]
     pub fn prefetch(&self, hash: u64) {
         let start = 8 + block_index(hash, self.blocks) * 32;
-        super::segment::prefetch(self.bytes.as_ref(), start);
+        crate::hashing::prefetch(self.bytes.as_ref(), start);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hashing::key_hash;
 
     #[test]
     fn no_false_negatives_and_few_false_positives() {

@@ -22,9 +22,9 @@ use memmap2::Mmap;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
-use super::durable::DurableFile;
 use super::error::IndexError;
 use super::table::{Layout, Table};
+use crate::durable::DurableFile;
 
 const MAGIC: &[u8; 8] = b"CISGFST\0";
 const END_MAGIC: &[u8; 8] = b"CISGEND\0";

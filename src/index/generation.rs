@@ -10,7 +10,6 @@
 
 use std::path::Path;
 
-use super::durable::{self, RemoveOnDrop};
 use super::error::IndexError;
 use super::format::FileMeta;
 use super::gc;
@@ -18,6 +17,7 @@ use super::lock::WriterLock;
 use super::manifest::{self, Manifest};
 use super::reader::{Index, OpenOptions};
 use super::table::Table;
+use crate::durable::{self, RemoveOnDrop};
 
 /// Writes the next generation of an index directory; see the module documentation.
 pub(crate) struct GenerationWriter<'d> {

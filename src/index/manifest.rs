@@ -12,10 +12,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::durable;
 use super::error::IndexError;
 use super::format::FileMeta;
 use super::table::Table;
+use crate::durable;
 use crate::list::ListHeader;
 
 /// Name of the pointer file.
@@ -126,7 +126,11 @@ pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<String, IndexEr
 
 /// Makes the written manifest `name` (with checksum `sum`) the current generation.
 pub fn point_current(dir: &Path, name: &str, sum: &str) -> Result<(), IndexError> {
-    durable::write(dir, CURRENT, format!("{name} {sum}\n").as_bytes())
+    Ok(durable::write(
+        dir,
+        CURRENT,
+        format!("{name} {sum}\n").as_bytes(),
+    )?)
 }
 
 /// Reads `CURRENT` and the manifest it names, checking the manifest's checksum.

@@ -23,7 +23,6 @@ mod apply;
 mod build;
 mod compact;
 pub(crate) mod digest;
-pub(crate) mod durable;
 mod error;
 pub(crate) mod filter;
 pub(crate) mod format;

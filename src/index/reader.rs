@@ -11,6 +11,7 @@ use super::format::{self, FileMeta};
 use super::manifest::{self, Manifest};
 use super::segment::{self, EntryCursor, Query, TableSegment};
 use super::table::{Layout, TOMBSTONE, Table};
+use crate::hashing::key_hash;
 use crate::list::ListKind;
 use crate::progress::Progress;
 
@@ -78,7 +79,7 @@ impl Memo {
         while cursor.advance() {
             let key = cursor.key();
             let entry = (
-                filter::key_hash(key),
+                key_hash(key),
                 keys.len() as u32,
                 key.len() as u32,
                 cursor.value(),
@@ -115,7 +116,7 @@ pub(crate) struct TableStack {
 
 impl TableStack {
     fn get(&self, key: &[u8]) -> Option<u64> {
-        self.get_hashed(key, filter::key_hash(key))
+        self.get_hashed(key, key_hash(key))
     }
 
     fn sources(&self) -> impl Iterator<Item = &Source> {
@@ -257,7 +258,7 @@ impl TableStack {
             };
             let mut keys = source.data.cursor();
             while keys.advance() {
-                if !filter.may_contain(filter::key_hash(keys.key())) {
+                if !filter.may_contain(key_hash(keys.key())) {
                     return Err(format!(
                         "filter misses key {:?}",
                         String::from_utf8_lossy(keys.key())
@@ -511,7 +512,7 @@ impl Index {
         let mut values = [None; BATCH_CHUNK];
         for (c, chunk) in kis.chunks(BATCH_CHUNK).enumerate() {
             for (h, k) in hashes.iter_mut().zip(chunk) {
-                *h = filter::key_hash(k.as_ref());
+                *h = key_hash(k.as_ref());
             }
             stack.get_chunk(chunk, &hashes[..chunk.len()], &mut values);
             for (i, value) in values[..chunk.len()].iter().enumerate() {
@@ -582,7 +583,7 @@ fn sample_filter(
         if !keys.advance() {
             break;
         }
-        if !filter.may_contain(filter::key_hash(keys.key())) {
+        if !filter.may_contain(key_hash(keys.key())) {
             return Err(IndexError::Damaged {
                 path: path.to_path_buf(),
                 reason: format!(

@@ -1,8 +1,11 @@
 //! Entry lines: from a line of some input format to an operation, a key and a value.
 
 use std::borrow::Cow;
+use std::path::Path;
 
-use super::{ListKind, MAX_SERIES_LEN, Op, gtin_flags};
+use super::schema::{
+    EntrySink, LineStats, ListHeader, ListKind, ListType, MAX_SERIES_LEN, Op, Reject, gtin_flags,
+};
 use crate::code::{self, is_gs1_char, is_valid_gtin};
 
 /// How an entry is written on its line.
@@ -344,6 +347,61 @@ fn entry<'a>(
             Ok((first, price, false))
         }
     }
+}
+
+/// Parses a piece of whole lines whose first line is `first_line` at byte `offset`,
+/// sending entries to `sink`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn parse_lines(
+    path: &Path,
+    bytes: &[u8],
+    first_line: u64,
+    offset: u64,
+    header: &ListHeader,
+    options: &EntryOptions,
+    sink: &mut dyn EntrySink,
+) -> LineStats {
+    let delta = matches!(header.list_type, ListType::Delta { .. });
+    let mut stats = LineStats::default();
+    let mut pos = 0;
+    let mut line_no = first_line;
+    while pos < bytes.len() {
+        let end = bytes[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |p| pos + p);
+        let line = bytes[pos..end]
+            .strip_suffix(b"\r")
+            .unwrap_or(&bytes[pos..end]);
+        let line_offset = offset + pos as u64;
+        pos = end + 1;
+        let this_line = line_no;
+        line_no += 1;
+        match parse_line(line, header.kind, delta, options, this_line) {
+            LineResult::Skip => {}
+            LineResult::Entry {
+                op,
+                key,
+                value,
+                normalised,
+            } => {
+                stats.entry_lines += 1;
+                stats.normalised += u64::from(normalised);
+                sink.entry(op, &key, value);
+            }
+            LineResult::Reject(reason) => {
+                stats.entry_lines += 1;
+                stats.rejects.push(Reject {
+                    file: path.to_path_buf(),
+                    line: this_line,
+                    byte_offset: line_offset,
+                    reason,
+                    text: String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned(),
+                });
+            }
+        }
+    }
+    stats
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{HeaderFields, ListError, ListHeader, ListKind, ListType, MAGIC_LINE};
+use super::schema::{HeaderFields, ListError, ListHeader, ListKind, ListType, MAGIC_LINE};
 
 /// A header to fill in while the real one is read.
 pub(super) fn placeholder() -> ListHeader {

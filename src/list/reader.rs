@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{ListError, ListHeader, Reject, header};
+use super::header;
+use super::schema::{HeaderFields, ListError, ListHeader, MAGIC_LINE, Reject};
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -112,11 +113,11 @@ impl ListReader {
     }
 
     /// Opens `path` and reads its header (`overrides` stands in for a header the file
-    /// does not have: see [`super::HeaderFields`]).
+    /// does not have: see [`HeaderFields`]).
     pub fn open(
         path: &Path,
         options: ReadOptions,
-        overrides: Option<&super::HeaderFields>,
+        overrides: Option<&HeaderFields>,
     ) -> Result<ListReader, ListError> {
         let io = |source| ListError::Io {
             path: path.to_path_buf(),
@@ -137,7 +138,7 @@ impl ListReader {
         name: impl Into<PathBuf>,
         reader: impl Read + Send + 'static,
         options: ReadOptions,
-        overrides: Option<&super::HeaderFields>,
+        overrides: Option<&HeaderFields>,
     ) -> Result<ListReader, ListError> {
         let path = name.into();
         let compressed = Arc::new(AtomicU64::new(0));
@@ -264,7 +265,7 @@ impl ListReader {
     }
 
     /// Reads the `#` header lines (one at a time, each at most 4 KiB).
-    fn read_header(&mut self, overrides: Option<&super::HeaderFields>) -> Result<(), ListError> {
+    fn read_header(&mut self, overrides: Option<&HeaderFields>) -> Result<(), ListError> {
         const MAX_HEADER_LINE: usize = 4096;
         const MAX_HEADER_LINES: u64 = 256;
         let mut lines: Vec<(u64, Vec<u8>)> = Vec::new();
@@ -282,7 +283,7 @@ impl ListReader {
                 }
                 first = false;
                 if overrides.is_some() {
-                    if self.carry.starts_with(super::MAGIC_LINE.as_bytes()) {
+                    if self.carry.starts_with(MAGIC_LINE.as_bytes()) {
                         return Err(ListError::Header {
                             path: self.path.clone(),
                             line: 1,
@@ -346,7 +347,7 @@ impl ListReader {
                 line: 1,
                 reason: format!(
                     "not a cisgate list: expected {:?} on the first line, found {shown:?} (for a headerless file give --kind, --version and --as-of)",
-                    super::MAGIC_LINE
+                    MAGIC_LINE
                 ),
             });
         }

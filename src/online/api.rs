@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::OnlineError;
 use super::config::OnlineConfig;
+use super::error::OnlineError;
 
 /// Path of the check method under a host's base URL.
 pub const CHECK_PATH: &str = "/api/v4/true-api/codes/check";

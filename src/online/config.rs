@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde::Deserialize;
 
-use super::OnlineError;
+use super::error::OnlineError;
 
 /// The CDN that lists the True API hosts.
 pub const DEFAULT_CDN_URL: &str = "https://cdn.crpt.ru";

@@ -188,7 +188,7 @@ async fn turn_away(mut stream: TcpStream) {
     let answer = error_answer(
         503,
         "Service Unavailable",
-        super::codes::INTERNAL,
+        crate::serve::error::codes::INTERNAL,
         "every connection has a request in progress; retry",
     );
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&answer)).await;
@@ -366,7 +366,7 @@ fn rewritten(status: u16) -> Vec<u8> {
             "the request is not well-formed HTTP/1.1 (bad request line, headers or framing)",
         ),
     };
-    error_answer(status, text, super::codes::BAD_BODY, reason)
+    error_answer(status, text, crate::serve::error::codes::BAD_BODY, reason)
 }
 
 impl AsyncRead for TrackedStream {

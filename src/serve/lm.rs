@@ -12,8 +12,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::error::{LmError, codes};
+use super::gate::read_body;
 use super::metrics::Refusal;
-use super::{AppState, LmError, RequestDeadline, codes};
+use super::state::{AppState, RequestDeadline};
 use crate::check::json;
 use crate::check::{CheckOptions, Outcome, Reason, Reasons, Status};
 use crate::journal::Op;
@@ -82,7 +84,7 @@ pub async fn out_check(
     State(state): State<Arc<AppState>>,
     body: Body,
 ) -> Result<Response, LmError> {
-    let body = super::read_body(body, state.config.body_limit_bytes).await?;
+    let body = read_body(body, state.config.body_limit_bytes).await?;
     // Parsed where it is checked: on the blocking pool for a long list.
     let long = body.len() >= INLINE_BODY_LIMIT;
     let task_state = Arc::clone(&state);
@@ -460,7 +462,7 @@ async fn journal_op(
     };
     let body = tokio::time::timeout_at(
         deadline.into(),
-        super::read_body(body, state.config.body_limit_bytes),
+        read_body(body, state.config.body_limit_bytes),
     )
     .await
     .map_err(|_| timed_out())??;
@@ -519,7 +521,7 @@ pub async fn sold_check(
     State(state): State<Arc<AppState>>,
     body: Body,
 ) -> Result<Response, LmError> {
-    let body = super::read_body(body, state.config.body_limit_bytes).await?;
+    let body = read_body(body, state.config.body_limit_bytes).await?;
     let items = cis_list(&body)?;
     let results: Vec<Value> = items
         .into_iter()

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use super::{AppState, LmError};
+use super::error::LmError;
+use super::state::AppState;
 use crate::check::{CheckOptions, Outcome, Status, json};
 use axum::body::{Body, Bytes};
 use axum::extract::State;

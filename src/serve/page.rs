@@ -11,8 +11,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::AppState;
+use super::error::LmError;
 use super::metrics::{Refusal, Totals};
+use super::state::AppState;
 use crate::index::{PULL_STATUS, Table};
 
 /// The page reloads itself this often, seconds.
@@ -152,7 +153,7 @@ pub async fn status_json(State(state): State<Arc<AppState>>) -> Response {
     let facts = tokio::task::spawn_blocking(move || facts(&state)).await;
     match facts {
         Ok(facts) => axum::Json(facts).into_response(),
-        Err(e) => super::LmError::internal(format!("status task failed: {e}")).into_response(),
+        Err(e) => LmError::internal(format!("status task failed: {e}")).into_response(),
     }
 }
 
@@ -169,7 +170,7 @@ pub async fn page(State(state): State<Arc<AppState>>) -> Response {
             render(&name, &facts),
         )
             .into_response(),
-        Err(e) => super::LmError::internal(format!("status task failed: {e}")).into_response(),
+        Err(e) => LmError::internal(format!("status task failed: {e}")).into_response(),
     }
 }
 

@@ -7,10 +7,11 @@ use std::path::Path;
 use fst::Streamer;
 
 use super::super::error::IndexError;
-use super::super::filter;
 use super::super::format::{self, FileMeta, MappedBytes, Role};
 use super::super::table::{Layout, Table};
-use super::{EntryCursor, TableSegment};
+use super::files::{checked_filter, file_name, write_filter};
+use super::fst_check::{check_fst_checksum, open_fst};
+use super::seam::{EntryCursor, TableSegment};
 use crate::progress::Progress;
 
 type Fst = fst::raw::Fst<MappedBytes>;
@@ -24,7 +25,7 @@ impl FstSegment {
     /// Reads the FST and checks its own checksum (see [`super::open_fst`]).
     pub(crate) fn open(bytes: MappedBytes) -> Result<FstSegment, String> {
         Ok(FstSegment {
-            fst: super::open_fst(bytes, "the FST")?,
+            fst: open_fst(bytes, "the FST")?,
         })
     }
 }
@@ -55,7 +56,7 @@ impl TableSegment for FstSegment {
     }
 
     fn verify(&self) -> Result<(), String> {
-        super::check_fst_checksum(self.fst.as_bytes()).map_err(|e| format!("FST checksum: {e}"))?;
+        check_fst_checksum(self.fst.as_bytes()).map_err(|e| format!("FST checksum: {e}"))?;
         // Walking visits every node; a structurally broken FST that passed both checksums
         // would panic inside the fst crate, so the walk turns a panic into damage.
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -120,7 +121,7 @@ impl FstSink<'_, '_> {
         self.builder
             .insert(key, value)
             .map_err(|e| fst_error(self.path, e))?;
-        self.hashes.push(filter::key_hash(key));
+        self.hashes.push(crate::hashing::key_hash(key));
         self.count += 1;
         if self.count.is_multiple_of(65_536) {
             self.progress.advance(65_536);
@@ -142,7 +143,7 @@ pub(crate) fn write(
     produce: impl FnOnce(&mut FstSink<'_, '_>) -> Result<(), IndexError>,
 ) -> Result<Vec<FileMeta>, IndexError> {
     let role = Role::fst(table);
-    let name = super::file_name(segment_id, role, Layout::Fst);
+    let name = file_name(segment_id, role, Layout::Fst);
     let path = dir.join(&name);
     let mut hashes = Vec::new();
     let fst = format::write_data_file(dir, &name, role, Layout::Fst, |w: &mut dyn Write| {
@@ -161,8 +162,8 @@ pub(crate) fn write(
         sink.builder.finish().map_err(|e| fst_error(&path, e))?;
         Ok(count)
     })?;
-    let payload = super::checked_filter(&name, &hashes)?;
-    let filter = super::write_filter(dir, segment_id, table, &payload, hashes.len() as u64)?;
+    let payload = checked_filter(&name, &hashes)?;
+    let filter = write_filter(dir, segment_id, table, &payload, hashes.len() as u64)?;
     Ok(vec![fst, filter])
 }
 

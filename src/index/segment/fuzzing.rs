@@ -1,8 +1,9 @@
 //! Entry points for the fuzz targets and their regression tests; not a stable API.
 
 use super::super::format::MappedBytes;
-use super::blocks::{BlocksBuilder, KiBlocks};
-use super::{Query, TableSegment};
+use super::blocks::build::BlocksBuilder;
+use super::blocks::read::KiBlocks;
+use super::seam::{Query, TableSegment};
 
 fn mapped(bytes: &[u8]) -> MappedBytes {
     let mut map = memmap2::MmapMut::map_anon(bytes.len().max(1)).expect("anonymous map");

@@ -2,7 +2,7 @@
 //! a table as lookups see it (layers newest first, then the base).
 
 use super::super::table::TOMBSTONE;
-use super::EntryCursor;
+use super::seam::EntryCursor;
 
 /// Merges cursors, earlier ones winning; keys whose winning value is the tombstone are
 /// left out.

@@ -1,12 +1,28 @@
-//! The one way the index writes a file: a temporary name, fsync, rename into place, fsync
-//! the directory. A failed or abandoned write leaves nothing behind; a finished one
-//! survives a crash.
+//! The one way cisgate writes a file that must survive a crash (index data files,
+//! manifests, `CURRENT`, pull state, pulled objects, the journal's directory): a
+//! temporary name, fsync, rename into place, fsync the directory. A failed or abandoned
+//! write leaves nothing behind; a finished one survives a crash. A leaf: the index, the
+//! journal and distribution all sit above it.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::error::IndexError;
+/// A durable write failed: the file, and the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct DurableError {
+    /// The file (or directory) being written.
+    pub path: PathBuf,
+    /// The cause.
+    pub source: std::io::Error,
+}
+
+/// An I/O error of `path`, for `map_err`.
+fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> DurableError {
+    let path = path.into();
+    move |source| DurableError { path, source }
+}
 
 /// A file being written durably: bytes go to `NAME.tmp`, which [`DurableFile::commit`]
 /// syncs and renames to `NAME`. Dropped before that, the temporary file is removed.
@@ -19,9 +35,9 @@ pub(crate) struct DurableFile {
 
 impl DurableFile {
     /// Starts writing `dir/name`.
-    pub(crate) fn create(dir: &Path, name: &str) -> Result<DurableFile, IndexError> {
+    pub(crate) fn create(dir: &Path, name: &str) -> Result<DurableFile, DurableError> {
         let tmp = dir.join(format!("{name}.tmp"));
-        let file = File::create(&tmp).map_err(IndexError::io(&tmp))?;
+        let file = File::create(&tmp).map_err(io(&tmp))?;
         Ok(DurableFile {
             dir: dir.to_path_buf(),
             name: name.to_string(),
@@ -43,22 +59,17 @@ impl DurableFile {
     /// Syncs the file and renames it into place; returns its length. The directory is
     /// synced by [`sync_dir`] once a writer's files are all in place (one sync for many
     /// renames), or at once with [`commit_synced`](Self::commit_synced).
-    pub(crate) fn commit(mut self) -> Result<u64, IndexError> {
+    pub(crate) fn commit(mut self) -> Result<u64, DurableError> {
         let out = self.out.take().expect("open until committed");
-        let file = out.into_inner().map_err(|e| IndexError::Io {
+        let file = out.into_inner().map_err(|e| DurableError {
             path: self.tmp.clone(),
             source: e.into_error(),
         })?;
-        file.sync_all().map_err(IndexError::io(&self.tmp))?;
-        let len = file.metadata().map_err(IndexError::io(&self.tmp))?.len();
-        drop(file);
-        let path = self.dir.join(&self.name);
-        std::fs::rename(&self.tmp, &path).map_err(IndexError::io(&path))?;
-        Ok(len)
+        install(file, &self.tmp, &self.dir.join(&self.name))
     }
 
     /// [`commit`](Self::commit), then the directory synced: the file is durable.
-    pub(crate) fn commit_synced(self) -> Result<u64, IndexError> {
+    pub(crate) fn commit_synced(self) -> Result<u64, DurableError> {
         let dir = self.dir.clone();
         let len = self.commit()?;
         sync_dir(&dir)?;
@@ -74,19 +85,28 @@ impl Drop for DurableFile {
     }
 }
 
+/// Syncs `file`, written at `tmp`, and renames it to `path`; returns its length. The
+/// directory is synced by [`sync_dir`] once a writer's files are all in place. Files
+/// written in pieces (a download resumed across attempts) are installed with this.
+pub(crate) fn install(file: File, tmp: &Path, path: &Path) -> Result<u64, DurableError> {
+    file.sync_all().map_err(io(tmp))?;
+    let len = file.metadata().map_err(io(tmp))?.len();
+    drop(file);
+    std::fs::rename(tmp, path).map_err(io(path))?;
+    Ok(len)
+}
+
 /// Writes `bytes` to `dir/name` durably.
-pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), IndexError> {
+pub(crate) fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), DurableError> {
     let mut file = DurableFile::create(dir, name)?;
     let tmp = file.tmp_path().to_path_buf();
-    file.writer()
-        .write_all(bytes)
-        .map_err(IndexError::io(tmp))?;
+    file.writer().write_all(bytes).map_err(io(tmp))?;
     file.commit_synced().map(drop)
 }
 
 /// Fsyncs a directory so that renames and creations in it are durable.
-pub fn sync_dir(dir: &Path) -> Result<(), IndexError> {
-    sync_dir_io(dir).map_err(IndexError::io(dir))
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), DurableError> {
+    sync_dir_io(dir).map_err(io(dir))
 }
 
 /// [`sync_dir`] as an I/O result.
