@@ -41,6 +41,55 @@ pub enum SoldState {
     Returned(i64),
 }
 
+/// The sold rule, the one place it is written: the journal's last word on a КИ wins over
+/// the sold table folded into the index at the last compaction (`folded`, asked only when
+/// the journal says nothing), and a sale before `oldest_kept_ms` has expired. Returns when
+/// the КИ was sold, if it is sold here now.
+#[inline]
+pub fn sold_at(
+    journaled: Option<SoldState>,
+    folded: impl FnOnce() -> Option<i64>,
+    oldest_kept_ms: i64,
+) -> Option<i64> {
+    match journaled {
+        Some(SoldState::Sold(t)) => Some(t),
+        Some(SoldState::Returned(_)) => None,
+        None => folded(),
+    }
+    .filter(|&t| t >= oldest_kept_ms)
+}
+
+/// Every КИ sold here now under [`sold_at`]'s rule, with its sale time, sorted: the folded
+/// table (`base`, sorted by key) and the journal's entries (`journal`, sorted by key)
+/// merged. What a compaction folds into the next sold table, and the sold list `serve`
+/// pages through.
+pub(crate) fn fold_sold(
+    base: &[(Vec<u8>, u64)],
+    journal: &[(&[u8], SoldState)],
+    oldest_kept_ms: i64,
+) -> Vec<(Vec<u8>, u64)> {
+    let mut out = Vec::with_capacity(base.len() + journal.len());
+    let (mut i, mut j) = (0, 0);
+    while i < base.len() || j < journal.len() {
+        let from_journal =
+            j < journal.len() && (i >= base.len() || journal[j].0 <= base[i].0.as_slice());
+        let (key, journaled, folded) = if from_journal {
+            let same = i < base.len() && journal[j].0 == base[i].0.as_slice();
+            let folded = same.then(|| base[i].1 as i64);
+            i += usize::from(same);
+            j += 1;
+            (journal[j - 1].0, Some(journal[j - 1].1), folded)
+        } else {
+            i += 1;
+            (base[i - 1].0.as_slice(), None, Some(base[i - 1].1 as i64))
+        };
+        if let Some(t) = sold_at(journaled, || folded, oldest_kept_ms) {
+            out.push((key.to_vec(), t as u64));
+        }
+    }
+    out
+}
+
 /// Errors of the sold journal.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -492,6 +541,22 @@ fn decode(b: &[u8]) -> Decoded<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_journal_wins_over_the_folded_table_and_old_sales_expire() {
+        let base = vec![
+            (b"a".to_vec(), 100),
+            (b"b".to_vec(), 100),
+            (b"c".to_vec(), 5),
+        ];
+        let journal: Vec<(&[u8], SoldState)> = vec![
+            (b"b", SoldState::Returned(150)),
+            (b"d", SoldState::Sold(200)),
+            (b"e", SoldState::Sold(1)),
+        ];
+        let merged = fold_sold(&base, &journal, 50);
+        assert_eq!(merged, vec![(b"a".to_vec(), 100), (b"d".to_vec(), 200)]);
+    }
 
     fn enc(op: Op, time: i64, ki: &[u8]) -> Vec<u8> {
         encode(Path::new("j"), 0, &[(op, ki)], time).unwrap()

@@ -278,12 +278,10 @@ impl Generation {
         &self.index
     }
 
-    fn sold_at(&self, journal: &Journal, ki: &[u8]) -> Option<i64> {
-        match journal.state(ki) {
-            Some(SoldState::Sold(t)) => Some(t),
-            Some(SoldState::Returned(_)) => None,
-            None => self.index.get(Table::Sold, ki).map(|t| t as i64),
-        }
+    /// When `ki` was sold here, if it is sold now (the journal's rule: [`journal::sold_at`]).
+    fn sold_at(&self, journal: &Journal, ki: &[u8], oldest_kept_ms: i64) -> Option<i64> {
+        let folded = || self.index.get(Table::Sold, ki).map(|t| t as i64);
+        journal::sold_at(journal.state(ki), folded, oldest_kept_ms)
     }
 }
 
@@ -582,9 +580,7 @@ impl LiveIndex {
         let generation = self.current.load();
         let journal = read_lock(&generation.journal.state);
         let oldest = self.oldest_kept_sale();
-        generation
-            .sold_at(&journal, ki)
-            .is_some_and(|t| t >= oldest)
+        generation.sold_at(&journal, ki, oldest).is_some()
     }
 
     /// Every КИ sold here and not returned (within the retention period), sorted.
@@ -592,19 +588,16 @@ impl LiveIndex {
         let generation = self.current.load_full();
         let journal = read_lock(&generation.journal.state);
         let oldest = self.oldest_kept_sale();
-        let mut sold = Vec::new();
-        generation.index.for_each_entry(Table::Sold, |ki, t| {
-            if journal.state(ki).is_none() && t as i64 >= oldest {
-                sold.push(String::from_utf8_lossy(ki).into_owned());
-            }
-        });
-        for (ki, state) in journal.entries() {
-            if matches!(state, SoldState::Sold(t) if t >= oldest) {
-                sold.push(String::from_utf8_lossy(ki).into_owned());
-            }
-        }
-        sold.sort_unstable();
-        sold
+        let mut folded = Vec::new();
+        generation
+            .index
+            .for_each_entry(Table::Sold, |ki, t| folded.push((ki.to_vec(), t)));
+        let mut journaled: Vec<(&[u8], SoldState)> = journal.entries().collect();
+        journaled.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        journal::fold_sold(&folded, &journaled, oldest)
+            .into_iter()
+            .map(|(ki, _)| String::from_utf8_lossy(&ki).into_owned())
+            .collect()
     }
 
     /// Whether the current generation's data is within the allowed age; the error says how
@@ -676,8 +669,8 @@ impl LiveIndex {
                 let offset = guard.prepare(&mut journal)?;
                 for ki in &kis {
                     let sold = generation
-                        .sold_at(&journal, ki.as_bytes())
-                        .is_some_and(|t| t >= oldest);
+                        .sold_at(&journal, ki.as_bytes(), oldest)
+                        .is_some();
                     match (op, sold) {
                         (Op::Sell, true) => return Err(LiveError::AlreadySold { ki: ki.clone() }),
                         (Op::Return, false) => return Err(LiveError::NotSold { ki: ki.clone() }),

@@ -16,7 +16,7 @@ use super::reason::{CheckOptions, Reason};
 use crate::code::{self, ParseError, Reading, Repairs};
 use crate::hashing::{key_hash, prefetch};
 use crate::index::{BATCH_CHUNK, Index, Table, TableStack};
-use crate::journal::{Journal, SoldState};
+use crate::journal::{Journal, sold_at};
 use crate::list::gtin_flags;
 
 /// Readings per step; the scratch of a step lives on the stack (about 16 KiB).
@@ -256,13 +256,13 @@ impl Index {
                         } else {
                             journal.state_hashed(key, hash)
                         };
-                        let sold_at = match state {
-                            Some(SoldState::Sold(t)) => Some(t),
-                            Some(SoldState::Returned(_)) => None,
-                            None if no_folded => None,
-                            None => folded.get_hashed(key, hash).map(|t| t as i64),
+                        let folded = || {
+                            (!no_folded)
+                                .then(|| folded.get_hashed(key, hash).map(|t| t as i64))
+                                .flatten()
                         };
-                        reason.insert_if(Reason::Sold, sold_at.is_some_and(|t| t >= *oldest));
+                        let sold = sold_at(state, folded, *oldest).is_some();
+                        reason.insert_if(Reason::Sold, sold);
                     }
                 }
             }

@@ -14,9 +14,11 @@ use super::status::{NodeStatus, report as report_status};
 use super::store::{Store, sha256_hex};
 use super::transfer::{self, with_retries};
 use crate::durable;
-use crate::index::generation::GenerationWriter;
+use crate::index::generation::{
+    DeltaHistory, GenerationCheck, GenerationEdit, GenerationWriter, SegmentEdit,
+};
 use crate::index::segment;
-use crate::index::{IndexError, Manifest, SegmentMeta, WriterLock};
+use crate::index::{IndexError, SegmentMeta, WriterLock};
 
 /// Where a node remembers what it pulled (beside the index's own files).
 const STATE_FILE: &str = "PULLED";
@@ -148,11 +150,20 @@ pub fn pull(
     };
     let mut writer = GenerationWriter::create_locked(dir, lock)?;
     let store = Store::open(remote, &options.transfer)?;
-    let result = pull_round(dir, remote, &store, &verifier, &mut writer, options);
+    // What the node remembers, read once: the round updates it as it writes it.
+    let mut state = read_state(dir);
+    let result = pull_round(
+        dir,
+        remote,
+        &store,
+        &verifier,
+        &mut writer,
+        options,
+        &mut state,
+    );
     let held = writer.previous().cloned();
     drop(writer);
     let now = options.now_ms.unwrap_or_else(crate::time::now_ms);
-    let state = read_state(dir);
     let node = options.node.clone().unwrap_or_else(|| {
         held.as_ref()
             .map_or_else(|| "unnamed".to_string(), |m| m.instance_id.clone())
@@ -186,7 +197,8 @@ pub fn pull(
     })
 }
 
-/// One pull round with the lock held.
+/// One pull round with the lock held. `remembered` is what the node remembers of its
+/// pulls; the round updates it as it writes it.
 fn pull_round(
     dir: &Path,
     remote: &Remote,
@@ -194,10 +206,13 @@ fn pull_round(
     verifier: &Verifier,
     writer: &mut GenerationWriter<'_>,
     options: &PullOptions,
+    remembered: &mut Option<PullState>,
 ) -> Result<PullReport, DistributeError> {
     let policy = &options.transfer;
     let source = remote.to_string();
-    let state = read_state(dir).filter(|s| s.source == source && s.channel == options.channel);
+    let state = remembered
+        .clone()
+        .filter(|s| s.source == source && s.channel == options.channel);
     let current = writer.previous().cloned();
     let mut report = PullReport {
         outcome: PullOutcome::UpToDate,
@@ -229,7 +244,11 @@ fn pull_round(
                         expired: crate::time::format_rfc3339(held.expires_ms),
                     });
                 }
-                succeeded(dir, state, now)?;
+                if let Some(mut state) = state {
+                    state.last_success_ms = Some(now);
+                    write_state(dir, &state)?;
+                    *remembered = Some(state);
+                }
                 return Ok(report);
             }
         };
@@ -272,6 +291,7 @@ fn pull_round(
     {
         // A renewed pointer to what the node holds: remember it, move nothing.
         write_state(dir, &new_state)?;
+        *remembered = Some(new_state);
         return Ok(report);
     }
 
@@ -322,8 +342,10 @@ fn pull_round(
     }
     durable::sync_dir(dir)?;
 
-    // The node's generation: the published lists, the node's own sold state and identity.
-    let mut segments: Vec<SegmentMeta> = published
+    // The node's generation: the published lists and segments (files named as they are
+    // here); the writer keeps the node's own sold state, journal and identity, and checks
+    // the generation once (every checksum, the content digest) before it is made current.
+    let segments: Vec<SegmentMeta> = published
         .manifest
         .segments
         .iter()
@@ -340,56 +362,36 @@ fn pull_round(
                 .collect(),
         })
         .collect();
-    let mut counts = published.manifest.counts.clone();
-    let (sold, sold_count) = writer.sold_state();
-    if let Some(first) = segments.first_mut() {
-        first.files.extend(sold);
-        if let Some(n) = sold_count {
-            counts.insert(crate::index::Table::Sold, n);
-        }
-    }
     if segments.is_empty() {
         return Err(DistributeError::Invalid(
             "the published generation has no segments".into(),
         ));
     }
-    let next_segment_id = writer.segment_id().max(published.manifest.next_segment_id);
-    let manifest = Manifest {
-        generation: writer.next_generation(),
-        instance_id: writer.instance_id(),
-        journal: writer.journal(),
-        created_ms: crate::time::now_ms(),
-        next_segment_id,
+    let from = published.manifest;
+    let mut edit = GenerationEdit::new(SegmentEdit::Adopt {
         segments,
-        counts,
-        ..published.manifest.clone()
-    };
-    // Opened with every checksum verified and its content digest recomputed before it is
-    // made current: the whole-state check after the update.
-    let mut mismatch = None;
-    writer
-        .publish_checked(manifest, |opened| {
-            let digest = opened.compute_digest().to_string();
-            if digest == pointer.content_digest {
-                return Ok(());
-            }
-            mismatch = Some(digest);
-            Err(IndexError::Damaged {
-                path: dir.to_path_buf(),
-                reason: "the pulled generation's content digest differs from the pointer's".into(),
-            })
-        })
-        .map_err(|e| match mismatch.take() {
-            Some(digest) => DistributeError::Integrity {
-                key: key.clone(),
-                reason: format!(
-                    "the pulled generation's content digests to {digest}, the pointer says {}",
-                    pointer.content_digest
-                ),
-            },
-            None => e.into(),
-        })?;
+        next_segment_id: from.next_segment_id,
+    });
+    edit.data = Some((from.version, from.as_of_ms));
+    edit.lists = Some(from.lists);
+    edit.deltas = DeltaHistory::Replace(from.deltas);
+    edit.counts = from.counts;
+    edit.grey_gtins = Some(from.grey_gtins);
+    edit.content_digest = Some(from.content_digest);
+    edit.check = GenerationCheck::ContentDigest(pointer.content_digest.clone());
+    writer.commit(edit).map_err(|e| match e {
+        IndexError::DigestMismatch {
+            computed, expected, ..
+        } => DistributeError::Integrity {
+            key: key.clone(),
+            reason: format!(
+                "the pulled generation's content digests to {computed}, the pointer says {expected}"
+            ),
+        },
+        other => other.into(),
+    })?;
     write_state(dir, &new_state)?;
+    *remembered = Some(new_state);
     transfer::remove_partials(dir);
     report.outcome = PullOutcome::Updated {
         from: current.map(|m| m.version),
@@ -434,16 +436,5 @@ fn read_pointer(
             Err(e) if attempt >= 2 => return Err(e),
             Err(_) => std::thread::sleep(Duration::from_millis(500)),
         }
-    }
-}
-
-/// Remembers that a round succeeded without a change (an unchanged or renewed pointer).
-fn succeeded(dir: &Path, state: Option<PullState>, now: i64) -> Result<(), DistributeError> {
-    match state {
-        Some(mut state) => {
-            state.last_success_ms = Some(now);
-            write_state(dir, &state)
-        }
-        None => Ok(()),
     }
 }

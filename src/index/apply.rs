@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use super::compact;
 use super::digest::ContentDigest;
 use super::error::IndexError;
-use super::generation::GenerationWriter;
-use super::manifest::{ListSource, MAX_DELTA_HISTORY, Manifest, SegmentMeta};
+use super::generation::{DeltaHistory, GenerationEdit, GenerationWriter, SegmentEdit};
+use super::manifest::{ListSource, Manifest, SegmentMeta};
 use super::segment;
 use super::table::{TOMBSTONE, Table};
 use crate::list::{EntryOptions, HeaderFields, ListFile, ListKind, ListType, ParsedList};
@@ -231,26 +231,14 @@ pub fn apply(
         )?);
     }
 
-    let mut manifest = old.clone();
-    manifest.generation += 1;
-    manifest.version = version;
-    manifest.as_of_ms = as_of_ms;
-    manifest.created_ms = crate::time::now_ms();
-    manifest.counts = counts;
-    manifest.content_digest = digest.to_string();
-    manifest.deltas.extend(history);
-    let excess = manifest.deltas.len().saturating_sub(MAX_DELTA_HISTORY);
-    manifest.deltas.drain(..excess);
-    if !files.is_empty() {
-        manifest.segments.push(SegmentMeta {
-            id: segment_id,
-            files,
-        });
-        manifest.next_segment_id = segment_id + 1;
-    }
+    let mut edit = GenerationEdit::new(SegmentEdit::AddLayer(files));
+    edit.data = Some((version, as_of_ms));
+    edit.deltas = DeltaHistory::Append(history);
+    edit.counts = counts;
+    edit.content_digest = Some(digest.to_string());
     progress.stage("publishing", 0);
     drop(index);
-    writer.publish(manifest.clone())?;
+    let mut manifest = writer.commit(edit)?.manifest;
 
     if needs_compaction(&manifest, options) {
         manifest =

@@ -17,8 +17,8 @@ use rayon::prelude::*;
 
 use super::digest::ContentDigest;
 use super::error::{IndexError, RejectedList};
-use super::generation::GenerationWriter;
-use super::manifest::{ListSource, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, SegmentMeta};
+use super::generation::{DeltaHistory, GenerationEdit, GenerationWriter, SegmentEdit};
+use super::manifest::{ListSource, Manifest};
 use super::segment::blocks::build::BlocksBuilder;
 use super::segment::{self, Layout};
 use super::table::Table;
@@ -96,7 +96,7 @@ enum Collected {
 
 impl Collected {
     fn new(kind: ListKind, layout: Layout) -> Collected {
-        if kind == ListKind::BlockedCis && layout == Layout::KiBlocks {
+        if Layout::for_base(Table::from(kind), layout) == Layout::KiBlocks {
             Collected::Cis(BlocksBuilder::default())
         } else {
             Collected::Pairs(Vec::new())
@@ -348,12 +348,6 @@ pub fn build(
             }
         }
     }
-    // Sales are local state, not list content: a rebuild keeps them.
-    let (sold, sold_count) = writer.sold_state();
-    files.extend(sold);
-    if let Some(n) = sold_count {
-        counts.insert(Table::Sold, n);
-    }
     if options.strict && price_conflicts > 0 {
         return Err(IndexError::PriceConflicts {
             count: price_conflicts,
@@ -374,31 +368,18 @@ pub fn build(
             rejected: r.rejected,
         })
         .collect();
-    let manifest = Manifest {
-        format: MANIFEST_FORMAT.into(),
-        format_version: MANIFEST_VERSION,
-        generation: writer.next_generation(),
-        version,
-        as_of_ms,
-        created_ms: crate::time::now_ms(),
-        instance_id: writer.instance_id(),
-        lists: lists_meta,
-        deltas: Vec::new(),
-        counts,
-        grey_gtins,
-        segments: vec![SegmentMeta {
-            id: segment_id,
-            files,
-        }],
-        next_segment_id: segment_id + 1,
-        journal: writer.journal(),
-        content_digest: digest.to_string(),
-    };
+    let mut edit = GenerationEdit::new(SegmentEdit::NewBase(files));
+    edit.data = Some((version, as_of_ms));
+    edit.lists = Some(lists_meta);
+    edit.deltas = DeltaHistory::Replace(Vec::new());
+    edit.counts = counts;
+    edit.grey_gtins = Some(grey_gtins);
+    edit.content_digest = Some(digest.to_string());
     if progress.cancelled() {
         return Err(IndexError::Interrupted);
     }
     progress.stage("publishing", 0);
-    writer.publish(manifest.clone())?;
+    let manifest = writer.commit(edit)?.manifest;
     drop(writer);
     progress.finish();
     Ok(BuildReport {

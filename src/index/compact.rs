@@ -11,13 +11,13 @@ use std::path::Path;
 
 use super::digest::ContentDigest;
 use super::error::IndexError;
-use super::generation::GenerationWriter;
-use super::manifest::{Manifest, SegmentMeta};
+use super::generation::{GenerationEdit, GenerationWriter, SegmentEdit};
+use super::manifest::Manifest;
 use super::reader::Index;
 use super::segment::blocks::build::BlocksBuilder;
 use super::segment::{self, EntryCursor, Layout};
 use super::table::{TOMBSTONE, Table};
-use crate::journal::{Journal, JournalWriter, SoldState};
+use crate::journal::{Journal, JournalWriter, SoldState, fold_sold};
 use crate::progress::Progress;
 
 /// How long a sale stays on the sold list by default (the Local Module's 30 days).
@@ -84,7 +84,7 @@ pub(super) fn compact_with(
             &format!("compacting {kind}"),
             counts.get(&table).copied().unwrap_or(0),
         );
-        if table == Table::BlockedCis && options.cis_layout == Layout::KiBlocks {
+        if Layout::for_base(table, options.cis_layout) == Layout::KiBlocks {
             let builder = cis_union(&index);
             let (written, meta) = segment::blocks::write(dir, segment_id, builder)?;
             digest = digest.merge(written.digest);
@@ -127,31 +127,21 @@ pub(super) fn compact_with(
     let journal_entries = overlay.len();
     let mut base_sold: Vec<(Vec<u8>, u64)> = Vec::new();
     index.for_each_entry(Table::Sold, |k, v| base_sold.push((k.to_vec(), v)));
-    let merged = merge_sold(&base_sold, &overlay, now - options.sold_retention_ms);
+    let merged = fold_sold(&base_sold, &overlay, now - options.sold_retention_ms);
     progress.stage("compacting sold", merged.len() as u64);
     let sold = segment::fst_map::write(dir, segment_id, Table::Sold, progress, |sink| {
         merged.iter().try_for_each(|(k, v)| sink.insert(k, *v))
     })?;
     counts.insert(Table::Sold, sold[0].entries);
     files.extend(sold);
-    let new_journal = writer.new_journal_name();
-    Journal::create(&dir.join(&new_journal))?;
-
-    let mut manifest = old.clone();
-    manifest.generation += 1;
-    manifest.created_ms = crate::time::now_ms();
-    manifest.counts = counts;
-    manifest.segments = vec![SegmentMeta {
-        id: segment_id,
-        files,
-    }];
-    manifest.next_segment_id = segment_id + 1;
-    manifest.journal = new_journal;
+    // The base holds the folded sold table: the writer starts a new journal with it.
+    let mut edit = GenerationEdit::new(SegmentEdit::NewBase(files));
+    edit.counts = counts;
     let layers_folded = old.segments.len().saturating_sub(1);
     progress.stage("publishing", 0);
     drop(index);
     // Published while the journal is still locked: no sale lands in the folded journal.
-    writer.publish(manifest.clone())?;
+    let manifest = writer.commit(edit)?.manifest;
     drop(overlay);
     drop(guard);
     progress.finish();
@@ -184,58 +174,4 @@ fn cis_union(index: &Index) -> BlocksBuilder {
         builder.add(key);
     }
     builder
-}
-
-/// Sold state after folding: the journal's word wins over the base; returned and expired
-/// sales drop out. Both inputs are sorted by key.
-fn merge_sold(
-    base: &[(Vec<u8>, u64)],
-    journal: &[(&[u8], SoldState)],
-    oldest_kept_ms: i64,
-) -> Vec<(Vec<u8>, u64)> {
-    let mut out = Vec::with_capacity(base.len() + journal.len());
-    let (mut i, mut j) = (0, 0);
-    let keep = |t: i64| t >= oldest_kept_ms;
-    while i < base.len() || j < journal.len() {
-        let take_journal =
-            j < journal.len() && (i >= base.len() || journal[j].0 <= base[i].0.as_slice());
-        if take_journal {
-            if i < base.len() && journal[j].0 == base[i].0.as_slice() {
-                i += 1;
-            }
-            if let (key, SoldState::Sold(t)) = journal[j]
-                && keep(t)
-            {
-                out.push((key.to_vec(), t as u64));
-            }
-            j += 1;
-        } else {
-            if keep(base[i].1 as i64) {
-                out.push(base[i].clone());
-            }
-            i += 1;
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn journal_wins_and_old_sales_expire() {
-        let base = vec![
-            (b"a".to_vec(), 100),
-            (b"b".to_vec(), 100),
-            (b"c".to_vec(), 5),
-        ];
-        let journal: Vec<(&[u8], SoldState)> = vec![
-            (b"b", SoldState::Returned(150)),
-            (b"d", SoldState::Sold(200)),
-            (b"e", SoldState::Sold(1)),
-        ];
-        let merged = merge_sold(&base, &journal, 50);
-        assert_eq!(merged, vec![(b"a".to_vec(), 100), (b"d".to_vec(), 200)]);
-    }
 }

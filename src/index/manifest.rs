@@ -107,12 +107,6 @@ pub fn manifest_name(generation: u64) -> String {
     format!("MANIFEST-{generation:010}.json")
 }
 
-/// Writes the manifest and makes it current.
-pub fn publish(dir: &Path, manifest: &Manifest) -> Result<(), IndexError> {
-    let sum = write_manifest(dir, manifest)?;
-    point_current(dir, &manifest.file_name(), &sum)
-}
-
 /// Writes the manifest durably without making it current; returns its checksum for
 /// [`point_current`].
 pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<String, IndexError> {

@@ -130,6 +130,17 @@ impl Layout {
         Layout::ALL.into_iter().find(|l| l.code() == code)
     }
 
+    /// The layout a base segment writes `table` in, the one place the choice is made:
+    /// `blocked_cis` in `cis_layout` (КИ blocks; an FST for comparisons), every other
+    /// table (smaller, with values) in an FST. Delta layers are always FSTs (they carry
+    /// tombstones).
+    pub fn for_base(table: Table, cis_layout: Layout) -> Layout {
+        match table {
+            Table::BlockedCis => cis_layout,
+            _ => Layout::Fst,
+        }
+    }
+
     /// File name extension of its data files.
     pub fn extension(self) -> &'static str {
         match self {
