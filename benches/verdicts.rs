@@ -22,7 +22,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use cisgate::check::{CheckOptions, Decision};
-use cisgate::journal::Op;
+use cisgate::journal::SaleOp;
 use cisgate::live::{LiveIndex, LiveOptions};
 use cisgate::progress::NoProgress;
 use cisgate::synth::{Catalogue, GenConfig, Skewed};
@@ -332,7 +332,7 @@ fn main() {
             .iter()
             .map(|(_, km)| std::str::from_utf8(km).unwrap())
             .collect();
-        live.journal_batch(&texts, Op::Sell, None).unwrap();
+        live.journal_batch(&texts, SaleOp::Sell, None).unwrap();
     }
     lists.sold = sold_codes.into_iter().map(|(ki, _)| ki).collect();
     let texts: Vec<&[u8]> = scans.iter().map(|s| s.text.as_slice()).collect();

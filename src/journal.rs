@@ -27,8 +27,9 @@ const MAGIC: &[u8; 8] = b"CISGJRN1";
 const OP_SELL: u8 = 1;
 const OP_RETURN: u8 = 2;
 const OP_BATCH: u8 = 3;
-/// Longest КИ a record holds.
-pub const MAX_KI_LEN: usize = 64;
+/// Longest key a record holds (a КИ is at most [`crate::code::MAX_KI_LEN`]; the record
+/// format leaves room).
+pub const MAX_KEY_LEN: usize = 64;
 /// Most sales and returns one batch record holds.
 pub const MAX_BATCH: usize = 4096;
 
@@ -116,7 +117,7 @@ pub enum JournalError {
 
 /// What an append would record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
+pub enum SaleOp {
     /// A sale.
     Sell,
     /// A return.
@@ -235,7 +236,7 @@ impl Journal {
             match decode(&bytes[pos..]) {
                 Decoded::Records { time, entries, len } => {
                     for (op, ki) in entries {
-                        let state = if op == Op::Sell {
+                        let state = if op == SaleOp::Sell {
                             SoldState::Sold(time)
                         } else {
                             SoldState::Returned(time)
@@ -416,7 +417,7 @@ fn write_record(file: &File, path: &Path, offset: u64, record: &[u8]) -> Result<
 pub(crate) fn encode(
     path: &Path,
     offset: u64,
-    entries: &[(Op, &[u8])],
+    entries: &[(SaleOp, &[u8])],
     time: i64,
 ) -> Result<Vec<u8>, JournalError> {
     let refuse = |reason: String| JournalError::Corrupt {
@@ -432,14 +433,20 @@ pub(crate) fn encode(
     }
     if let Some((_, ki)) = entries
         .iter()
-        .find(|(_, ki)| ki.is_empty() || ki.len() > MAX_KI_LEN)
+        .find(|(_, ki)| ki.is_empty() || ki.len() > MAX_KEY_LEN)
     {
         return Err(refuse(format!(
             "КИ of {} bytes cannot be journaled",
             ki.len()
         )));
     }
-    let code = |op: Op| if op == Op::Sell { OP_SELL } else { OP_RETURN };
+    let code = |op: SaleOp| {
+        if op == SaleOp::Sell {
+            OP_SELL
+        } else {
+            OP_RETURN
+        }
+    };
     let mut r = Vec::with_capacity(16 + entries.iter().map(|(_, k)| k.len() + 2).sum::<usize>());
     if let [(op, ki)] = entries {
         r.push(code(*op));
@@ -464,7 +471,7 @@ pub(crate) fn encode(
 enum Decoded<'a> {
     Records {
         time: i64,
-        entries: Vec<(Op, &'a [u8])>,
+        entries: Vec<(SaleOp, &'a [u8])>,
         len: usize,
     },
     Torn,
@@ -522,11 +529,11 @@ fn decode(b: &[u8]) -> Decoded<'_> {
     let mut decoded = Vec::with_capacity(entries.len());
     for (op, ki) in entries {
         let op = match op {
-            OP_SELL => Op::Sell,
-            OP_RETURN => Op::Return,
+            OP_SELL => SaleOp::Sell,
+            OP_RETURN => SaleOp::Return,
             other => return bad(format!("unknown operation {other}")),
         };
-        if ki.is_empty() || ki.len() > MAX_KI_LEN {
+        if ki.is_empty() || ki.len() > MAX_KEY_LEN {
             return bad(format!("КИ length {}", ki.len()));
         }
         decoded.push((op, ki));
@@ -558,7 +565,7 @@ mod tests {
         assert_eq!(merged, vec![(b"a".to_vec(), 100), (b"d".to_vec(), 200)]);
     }
 
-    fn enc(op: Op, time: i64, ki: &[u8]) -> Vec<u8> {
+    fn enc(op: SaleOp, time: i64, ki: &[u8]) -> Vec<u8> {
         encode(Path::new("j"), 0, &[(op, ki)], time).unwrap()
     }
 
@@ -568,7 +575,7 @@ mod tests {
         fn append(
             &self,
             j: &mut Journal,
-            entries: &[(Op, &[u8])],
+            entries: &[(SaleOp, &[u8])],
             time: i64,
         ) -> Result<(), JournalError>;
     }
@@ -577,7 +584,7 @@ mod tests {
         fn append(
             &self,
             j: &mut Journal,
-            entries: &[(Op, &[u8])],
+            entries: &[(SaleOp, &[u8])],
             time: i64,
         ) -> Result<(), JournalError> {
             let offset = self.prepare(j)?;
@@ -595,9 +602,9 @@ mod tests {
         let w = JournalWriter::open(&path).unwrap();
         {
             let g = w.lock().unwrap();
-            g.append(&mut j, &[(Op::Sell, b"KI-1")], 10).unwrap();
-            g.append(&mut j, &[(Op::Sell, b"KI-2")], 11).unwrap();
-            g.append(&mut j, &[(Op::Return, b"KI-1")], 12).unwrap();
+            g.append(&mut j, &[(SaleOp::Sell, b"KI-1")], 10).unwrap();
+            g.append(&mut j, &[(SaleOp::Sell, b"KI-2")], 11).unwrap();
+            g.append(&mut j, &[(SaleOp::Return, b"KI-1")], 12).unwrap();
         }
         let replay = Journal::open(&path).unwrap();
         assert_eq!(replay.state(b"KI-1"), Some(SoldState::Returned(12)));
@@ -607,19 +614,19 @@ mod tests {
         // A torn last record is ignored, then cut off by the next append.
         let full = std::fs::read(&path).unwrap();
         let mut torn = full.clone();
-        torn.extend_from_slice(&enc(Op::Sell, 13, b"KI-3")[..7]);
+        torn.extend_from_slice(&enc(SaleOp::Sell, 13, b"KI-3")[..7]);
         std::fs::write(&path, &torn).unwrap();
         let mut j = Journal::open(&path).unwrap();
         assert_eq!(j.state(b"KI-3"), None);
         w.lock()
             .unwrap()
-            .append(&mut j, &[(Op::Sell, b"KI-4")], 14)
+            .append(&mut j, &[(SaleOp::Sell, b"KI-4")], 14)
             .unwrap();
         let replay = Journal::open(&path).unwrap();
         assert_eq!(replay.state(b"KI-4"), Some(SoldState::Sold(14)));
         assert_eq!(
             std::fs::metadata(&path).unwrap().len() as usize,
-            full.len() + enc(Op::Sell, 14, b"KI-4").len()
+            full.len() + enc(SaleOp::Sell, 14, b"KI-4").len()
         );
 
         // Damage in the middle is an error naming the offset.
@@ -638,14 +645,18 @@ mod tests {
         let w = JournalWriter::open(&path).unwrap();
         w.lock()
             .unwrap()
-            .append(&mut j, &[(Op::Sell, b"A")], 1)
+            .append(&mut j, &[(SaleOp::Sell, b"A")], 1)
             .unwrap();
         let before = std::fs::metadata(&path).unwrap().len();
         w.lock()
             .unwrap()
             .append(
                 &mut j,
-                &[(Op::Sell, b"B"), (Op::Return, b"A"), (Op::Sell, b"C")],
+                &[
+                    (SaleOp::Sell, b"B"),
+                    (SaleOp::Return, b"A"),
+                    (SaleOp::Sell, b"C"),
+                ],
                 2,
             )
             .unwrap();
@@ -667,7 +678,7 @@ mod tests {
         let mut j = Journal::open(&path).unwrap();
         w.lock()
             .unwrap()
-            .append(&mut j, &[(Op::Sell, b"D")], 3)
+            .append(&mut j, &[(SaleOp::Sell, b"D")], 3)
             .unwrap();
         let mut bad = std::fs::read(&path).unwrap();
         bad[before as usize + 14] ^= 0x40;
@@ -688,14 +699,14 @@ mod tests {
         );
         wa.lock()
             .unwrap()
-            .append(&mut a, &[(Op::Sell, b"X")], 1)
+            .append(&mut a, &[(SaleOp::Sell, b"X")], 1)
             .unwrap();
         let g = wb.lock().unwrap();
         // One writer at a time, across handles (as across processes).
         assert!(wa.try_lock().unwrap().is_none());
         g.prepare(&mut b).unwrap();
         assert_eq!(b.state(b"X"), Some(SoldState::Sold(1)));
-        g.append(&mut b, &[(Op::Return, b"X")], 2).unwrap();
+        g.append(&mut b, &[(SaleOp::Return, b"X")], 2).unwrap();
         drop(g);
         assert!(wa.try_lock().unwrap().is_some());
         a.catch_up().unwrap();

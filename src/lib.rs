@@ -44,6 +44,7 @@
 // Two blocks need `unsafe` (mapping index files, the prefetch intrinsic); each carries its
 // own `allow` and the reason it is sound.
 #![deny(unsafe_code)]
+pub mod answer;
 pub mod check;
 pub mod code;
 #[cfg(feature = "distribute")]

@@ -43,19 +43,15 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
+use crate::check::parallel;
 use crate::check::{CheckOptions, Decision, Outcome, SoldSource, Verdict};
 use crate::code;
 use crate::index::DEFAULT_SOLD_RETENTION_MS;
 use crate::index::{Index, IndexError, OpenOptions, Table, manifest};
-use crate::journal::{self, Journal, JournalError, JournalWriter, Op, SoldState};
+use crate::journal::{self, Journal, JournalError, JournalWriter, SaleOp, SoldState};
 
 /// The Local Module's default: offline checks stop 72 hours after the last sync.
 pub const DEFAULT_MAX_AGE_MS: i64 = 72 * 3600 * 1000;
-
-/// Batches shorter than this are checked on the calling thread.
-const PARALLEL_BATCH_MIN: usize = 256;
-/// Codes per parallel task.
-const PARALLEL_CHUNK: usize = 1024;
 
 /// How a [`LiveIndex`] behaves.
 #[derive(Clone, Debug)]
@@ -338,19 +334,6 @@ impl CheckView<'_> {
         });
     }
 
-    /// [`check_into`](Self::check_into) spread over the cores (the calling thread when
-    /// the batch is small).
-    pub fn par_check_into<S: AsRef<[u8]> + Sync>(
-        &self,
-        inputs: &[S],
-        options: &CheckOptions,
-        out: &mut [Decision],
-    ) {
-        self.par_check_with(inputs, options, out, |slot, outcome| {
-            *slot = *outcome.decision
-        });
-    }
-
     /// Decides `inputs` across the cores, handing each outcome to `write` with its slot of
     /// `out` (as long as `inputs`): a caller's own answer type (the C ABI's verdicts)
     /// written in place. The calling thread alone checks a short batch.
@@ -361,21 +344,13 @@ impl CheckView<'_> {
         out: &mut [T],
         write: impl Fn(&mut T, &Outcome<'_>) + Sync,
     ) {
-        use rayon::prelude::*;
-        let part = |inputs: &[S], out: &mut [T]| {
+        parallel::spread_into(inputs, out, |inputs, out| {
             self.check_each(inputs, options, |i, outcome| {
                 if let Some(slot) = out.get_mut(i) {
                     write(slot, outcome);
                 }
             });
-        };
-        if inputs.len() < PARALLEL_BATCH_MIN {
-            return part(inputs, out);
-        }
-        inputs
-            .par_chunks(PARALLEL_CHUNK)
-            .zip(out.par_chunks_mut(PARALLEL_CHUNK))
-            .for_each(|(inputs, out)| part(inputs, out));
+        });
     }
 
     /// Rich verdicts of `inputs`, on the calling thread.
@@ -525,20 +500,12 @@ impl LiveIndex {
         inputs: &[S],
         options: &CheckOptions,
     ) -> Result<Vec<Verdict>, LiveError> {
-        use rayon::prelude::*;
         self.with_view(|view| {
-            let verdicts = |chunk: &[S]| {
+            parallel::spread(inputs, |chunk| {
                 let bytes: Vec<&[u8]> = chunk.iter().map(|s| s.as_ref().as_bytes()).collect();
                 view.verdicts(&bytes, options)
-            };
-            // Handing a few codes to the thread pool costs more than checking them here.
-            if inputs.len() < PARALLEL_BATCH_MIN {
-                return verdicts(inputs);
-            }
-            inputs
-                .par_chunks(PARALLEL_CHUNK)
-                .flat_map_iter(verdicts)
-                .collect()
+            })
+            .concat()
         })
     }
 
@@ -565,7 +532,9 @@ impl LiveIndex {
         out: &mut [Decision],
     ) -> Result<Arc<Generation>, LiveError> {
         self.with_view(|view| {
-            view.par_check_into(inputs, options, out);
+            view.par_check_with(inputs, options, out, |slot, outcome| {
+                *slot = *outcome.decision
+            });
             view.generation()
         })
     }
@@ -613,20 +582,20 @@ impl LiveIndex {
 
     /// Registers a sale. The record is on disk before this returns. Returns the КИ.
     pub fn sell(&self, input: &str) -> Result<String, LiveError> {
-        self.journal_op(input, Op::Sell)
+        self.journal_op(input, SaleOp::Sell)
     }
 
     /// Registers a return of a sold КИ. Returns the КИ.
     pub fn return_sale(&self, input: &str) -> Result<String, LiveError> {
-        self.journal_op(input, Op::Return)
+        self.journal_op(input, SaleOp::Return)
     }
 
-    fn journal_op(&self, input: &str, op: Op) -> Result<String, LiveError> {
+    fn journal_op(&self, input: &str, op: SaleOp) -> Result<String, LiveError> {
         let mut kis = self.journal_batch(&[input], op, None)?;
         Ok(kis.pop().unwrap_or_default())
     }
 
-    /// Registers sales (`Op::Sell`) or returns of several codes as one decision: either
+    /// Registers sales (`SaleOp::Sell`) or returns of several codes as one decision: either
     /// every one is written, in one record on disk before this returns, or none is (the
     /// error names the first code that stopped it). With a deadline, waiting for another
     /// writer ends at [`WriteDeadline::at`] with [`LiveError::Busy`], and a write the caller
@@ -634,7 +603,7 @@ impl LiveIndex {
     pub fn journal_batch<S: AsRef<str>>(
         &self,
         inputs: &[S],
-        op: Op,
+        op: SaleOp,
         deadline: Option<&WriteDeadline>,
     ) -> Result<Vec<String>, LiveError> {
         let kis = canonical_kis(inputs)?;
@@ -672,12 +641,17 @@ impl LiveIndex {
                         .sold_at(&journal, ki.as_bytes(), oldest)
                         .is_some();
                     match (op, sold) {
-                        (Op::Sell, true) => return Err(LiveError::AlreadySold { ki: ki.clone() }),
-                        (Op::Return, false) => return Err(LiveError::NotSold { ki: ki.clone() }),
+                        (SaleOp::Sell, true) => {
+                            return Err(LiveError::AlreadySold { ki: ki.clone() });
+                        }
+                        (SaleOp::Return, false) => {
+                            return Err(LiveError::NotSold { ki: ki.clone() });
+                        }
                         _ => {}
                     }
                 }
-                let entries: Vec<(Op, &[u8])> = kis.iter().map(|k| (op, k.as_bytes())).collect();
+                let entries: Vec<(SaleOp, &[u8])> =
+                    kis.iter().map(|k| (op, k.as_bytes())).collect();
                 (
                     offset,
                     journal::encode(journal.path(), offset, &entries, now)?,

@@ -90,6 +90,8 @@ fn main() -> ExitCode {
     cli::mark_process_start();
     match run(Cli::parse()) {
         Ok(code) => ExitCode::from(code as u8),
+        // The reader of our output went away (`| head`): it has what it wanted.
+        Err(e) if cli::is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cisgate: error: {e}");
             ExitCode::from(cli::exit_code(e.as_ref()))

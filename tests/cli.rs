@@ -675,3 +675,42 @@ fn demo_runs_on_the_bundled_data() {
     assert!(!text.contains("BAD"), "{text}");
     assert!(text.contains("codes as expected"));
 }
+
+/// Every command whose reader went away (`cisgate info | head -1`) ends quietly: status
+/// 0, nothing on stderr, no panic. The reading end of stdout is closed before the command
+/// writes, so every write meets a closed pipe.
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = fresh_index(dir.path());
+    let lists = dir.path().join("lists").display().to_string();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["info", "--index", &idx],
+        vec!["check", "--index", &idx, LISTED, LISTED],
+        vec!["check", "--index", &idx, "--output", "tsv", LISTED],
+        vec!["parse", LISTED],
+        vec!["verify", "--index", &idx],
+        vec!["demo"],
+        vec!["gen", "--out", &lists, "--codes", "1000"],
+        vec!["completions", "bash"],
+        vec!["--help"],
+    ];
+    for args in commands {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cisgate"))
+            .args(&args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).as_ref()
+            ),
+            (Some(0), ""),
+            "cisgate {args:?}"
+        );
+    }
+}

@@ -10,10 +10,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use base64::Engine as _;
-use cisgate::check::json::VerdictContext;
+use cisgate::answer::VerdictContext;
 use cisgate::check::{CheckOptions, Decision, Reason, Verdict};
 use cisgate::code;
-use cisgate::journal::Op;
+use cisgate::journal::SaleOp;
 use cisgate::live::{LiveIndex, LiveOptions};
 use cisgate::synth::{Catalogue, GenConfig};
 use proptest::prelude::*;
@@ -235,7 +235,7 @@ fn fixture() -> (tempfile::TempDir, LiveIndex, Vec<Vec<u8>>) {
         .filter(|s| s % 11 == 1)
         .map(|s| String::from_utf8(catalogue.code(1_000_000 + s).km).unwrap())
         .collect();
-    live.journal_batch(&sold, Op::Sell, None).unwrap();
+    live.journal_batch(&sold, SaleOp::Sell, None).unwrap();
     (dir, live, scans)
 }
 

@@ -34,9 +34,6 @@ fn prefetch_input(input: &[u8]) {
     }
 }
 
-/// Inputs per task when a batch is spread over the cores.
-pub(crate) const PARALLEL_CHUNK: usize = 1024;
-
 /// Where the sold state comes from.
 pub(crate) enum SoldSource<'a> {
     /// Not consulted: a plain [`Index`] check.
@@ -49,8 +46,6 @@ pub(crate) enum SoldSource<'a> {
         /// Sales before this time no longer count.
         oldest: i64,
     },
-    /// A caller's own rule, by canonical КИ.
-    Custom(&'a dyn Fn(&[u8]) -> bool),
 }
 
 /// The scratch of one step.
@@ -239,11 +234,6 @@ impl Index {
         // Sold before the GTIN tables: `keys` still holds the КИ.
         match sold {
             SoldSource::Ignored => {}
-            SoldSource::Custom(is_sold) => {
-                for (reason, key) in reasons.iter_mut().zip(&keys[..n]) {
-                    reason.insert_if(Reason::Sold, is_sold(key));
-                }
-            }
             SoldSource::Journal { journal, oldest } => {
                 let folded = self.stack(Table::Sold);
                 let (no_journal, no_folded) = (journal.is_empty(), folded.is_empty());

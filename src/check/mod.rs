@@ -7,11 +7,9 @@
 
 mod decision;
 mod engine;
-pub mod json;
+pub(crate) mod parallel;
 mod reason;
 mod verdict;
-
-use rayon::prelude::*;
 
 use crate::index::Index;
 
@@ -33,32 +31,17 @@ impl Index {
             .expect("the check path answers every input")
     }
 
-    /// Checks one code; `is_sold` says whether a canonical КИ is sold here (see
-    /// [`crate::live::LiveIndex`], which keeps the sold journal).
-    pub fn check_with_sold(
-        &self,
-        input: &str,
-        options: &CheckOptions,
-        is_sold: &dyn Fn(&[u8]) -> bool,
-    ) -> Verdict {
-        self.verdicts(&[input], options, &SoldSource::Custom(is_sold))
-            .pop()
-            .expect("the check path answers every input")
-    }
-
     /// Checks many codes across all cores; results are in input order.
     pub fn check_batch<S: AsRef<str> + Sync>(
         &self,
         inputs: &[S],
         options: &CheckOptions,
     ) -> Vec<Verdict> {
-        inputs
-            .par_chunks(engine::PARALLEL_CHUNK)
-            .flat_map_iter(|chunk| {
-                let bytes: Vec<&[u8]> = chunk.iter().map(|s| s.as_ref().as_bytes()).collect();
-                self.verdicts(&bytes, options, &SoldSource::Ignored)
-            })
-            .collect()
+        parallel::spread(inputs, |chunk| {
+            let bytes: Vec<&[u8]> = chunk.iter().map(|s| s.as_ref().as_bytes()).collect();
+            self.verdicts(&bytes, options, &SoldSource::Ignored)
+        })
+        .concat()
     }
 
     /// Decides each input into `out[i]` on the calling thread, without allocating for

@@ -51,7 +51,7 @@ pub fn run(args: Args) -> CmdResult {
     let deltas = expand(&args.deltas)?;
     let r = index::apply(&args.index, &deltas, &options, &TerminalProgress::new())?;
     let m = &r.manifest;
-    println!(
+    outln!(
         "applied {} delta(s) in {:.3}s: {} added or changed, {} removed, {} unchanged; now generation {} version {} with {} layer(s){}",
         r.deltas,
         started.elapsed().as_secs_f64(),
@@ -63,6 +63,6 @@ pub fn run(args: Args) -> CmdResult {
         m.segments.len() - 1,
         if r.compacted { " (compacted)" } else { "" }
     );
-    println!("  content digest {}", m.content_digest);
+    outln!("  content digest {}", m.content_digest);
     Ok(0)
 }

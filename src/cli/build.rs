@@ -73,7 +73,7 @@ pub fn run(args: Args) -> CmdResult {
     let m = &report.manifest;
     let bytes: u64 = m.files().map(|f| f.len).sum();
     let entries = m.counts.values().sum::<u64>();
-    println!(
+    outln!(
         "built {} generation {} version {} as_of {} in {:.2}s",
         out.display(),
         m.generation,
@@ -82,18 +82,18 @@ pub fn run(args: Args) -> CmdResult {
         started.elapsed().as_secs_f64()
     );
     for (kind, count) in &m.counts {
-        println!("  {kind:<15} {count:>12}");
+        outln!("  {kind:<15} {count:>12}");
     }
     if entries > 0 {
-        println!(
+        outln!(
             "  {bytes} bytes in {} files, {:.2} bytes per entry",
             m.files().count(),
             bytes as f64 / entries as f64
         );
     } else {
-        println!("  {bytes} bytes in {} files, no entries", m.files().count());
+        outln!("  {bytes} bytes in {} files, no entries", m.files().count());
     }
-    println!("  content digest {}", m.content_digest);
+    outln!("  content digest {}", m.content_digest);
     let age_ms = cisgate::time::now_ms() - m.as_of_ms;
     if age_ms > cisgate::live::DEFAULT_MAX_AGE_MS {
         eprintln!(
@@ -104,22 +104,22 @@ pub fn run(args: Args) -> CmdResult {
         );
     }
     if report.normalised > 0 {
-        println!(
+        outln!(
             "  {} full marking codes listed by their КИ",
             report.normalised
         );
     }
     if report.duplicates > 0 {
-        println!("  {} duplicate entries kept once", report.duplicates);
+        outln!("  {} duplicate entries kept once", report.duplicates);
     }
     if report.price_conflicts > 0 {
-        println!(
+        outln!(
             "  {} GTINs with conflicting minimum prices (highest kept)",
             report.price_conflicts
         );
     }
     if let Some(peak) = super::peak_rss_bytes() {
-        println!(
+        outln!(
             "  memory: {} MiB of entries, peak resident {} MiB",
             report.entry_bytes >> 20,
             peak >> 20

@@ -10,8 +10,7 @@ use cisgate::CheckOptions;
 use cisgate::live::{LiveError, LiveIndex, LiveOptions};
 use cisgate::online::{AnsweredBy, OnlineChecker, OnlineConfig};
 
-use cisgate::check::Status;
-use cisgate::check::json::{self, VerdictContext};
+use cisgate::answer::{self, AnswerCounts, LineFormat};
 
 use super::{CmdResult, Freshness, for_each_input_batch, for_each_input_lines, write_json_line};
 
@@ -22,18 +21,6 @@ pub enum Output {
     Json,
     /// One `status<TAB>reasons<TAB>КИ` line per code (reasons by name, comma-separated).
     Tsv,
-}
-
-/// The line printed for a code that is not checked because the data is too old.
-#[derive(serde::Serialize)]
-struct Refused<'a> {
-    input: &'a str,
-    status: &'static str,
-    reasons: [&'static str; 1],
-    age_hours: f64,
-    max_age_hours: f64,
-    index_version: &'a str,
-    as_of: String,
 }
 
 /// Check codes (arguments, else one per line on stdin) and print verdicts as JSON.
@@ -116,8 +103,8 @@ pub fn run(args: Args) -> CmdResult {
     }
 }
 
-/// Prints one verdict per code (JSON lines, or the compact form); with `summary`, counts
-/// and rate go to stderr.
+/// Prints one answer line per code (`cisgate::answer`); with `summary`, counts and rate go
+/// to stderr.
 fn run_offline(
     dir: &Path,
     codes: &[String],
@@ -126,53 +113,21 @@ fn run_offline(
     summary: bool,
     output: Output,
 ) -> CmdResult {
-    use rayon::prelude::*;
     let index = LiveIndex::open(dir, live)?;
+    let format = match output {
+        Output::Json => LineFormat::Json,
+        Output::Tsv => LineFormat::Tsv,
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    let mut counts = [0u64; 3];
+    let mut counts = AnswerCounts::default();
     let started = Instant::now();
-    let mut refused = 0u64;
     let mut warned = false;
-    // Lines for each task, written into its own buffer and printed in order.
-    const TASK: usize = 2048;
+    let mut buf = Vec::new();
     for_each_input_lines(codes, 16_384, |batch| {
-        let written = index.with_view(|view| {
-            let generation = view.index();
-            let context = VerdictContext::new(
-                &generation.manifest().version,
-                generation.as_of_text(),
-                &options,
-            );
-            batch
-                .par_chunks(TASK)
-                .map(|lines| {
-                    let mut buf = Vec::with_capacity(lines.len() * 200);
-                    let mut counts = [0u64; 3];
-                    view.check_each(lines, &options, |_, outcome| {
-                        counts[match outcome.decision.status() {
-                            Status::Allowed => 0,
-                            Status::Blocked => 1,
-                            Status::Invalid => 2,
-                        }] += 1;
-                        match output {
-                            Output::Json => context.write_line(&mut buf, outcome),
-                            Output::Tsv => json::write_compact_line(&mut buf, outcome),
-                        }
-                    });
-                    (buf, counts)
-                })
-                .collect::<Vec<_>>()
-        });
-        match written {
-            Ok(parts) => {
-                for (buf, part) in parts {
-                    out.write_all(&buf)?;
-                    for (total, n) in counts.iter_mut().zip(part) {
-                        *total += n;
-                    }
-                }
-            }
+        buf.clear();
+        match index.with_view(|view| answer::write_lines(view, batch, &options, format, &mut buf)) {
+            Ok(written) => counts.add(written),
             // Old data: every code still gets its line, refused, and the reason once.
             Err(
                 stale @ LiveError::Stale {
@@ -185,41 +140,35 @@ fn run_offline(
                     eprintln!("cisgate: {stale}");
                 }
                 let generation = index.generation();
-                let manifest = generation.index().manifest();
-                for input in batch {
-                    refused += 1;
-                    if output == Output::Tsv {
-                        out.write_all(b"refused\tstale\t\n")?;
-                        continue;
-                    }
-                    let line = Refused {
-                        input: &String::from_utf8_lossy(input),
-                        status: "refused",
-                        reasons: ["stale"],
-                        age_hours,
-                        max_age_hours,
-                        index_version: &manifest.version,
-                        as_of: cisgate::time::format_rfc3339(manifest.as_of_ms),
-                    };
-                    write_json_line(&mut out, &line)?;
-                }
+                counts.add(answer::write_refused_lines(
+                    generation.index(),
+                    batch,
+                    age_hours,
+                    max_age_hours,
+                    format,
+                    &mut buf,
+                ));
             }
             Err(e) => return Err(std::io::Error::other(e)),
         }
+        out.write_all(&buf)?;
         out.flush()
     })?;
     out.flush()?;
     if summary {
-        let [allowed, blocked, invalid] = counts;
-        let total = allowed + blocked + invalid + refused;
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
-            "{total} codes: {allowed} allowed, {blocked} blocked, {invalid} invalid, {refused} refused in {secs:.3}s ({:.0} codes/s)",
-            total as f64 / secs.max(1e-9)
+            "{} codes: {} allowed, {} blocked, {} invalid, {} refused in {secs:.3}s ({:.0} codes/s)",
+            counts.total(),
+            counts.allowed,
+            counts.blocked,
+            counts.invalid,
+            counts.refused,
+            counts.total() as f64 / secs.max(1e-9)
         );
     }
     // Refusals are answers, but a script must notice that the data is too old.
-    Ok(if refused > 0 { 4 } else { 0 })
+    Ok(if counts.refused > 0 { 4 } else { 0 })
 }
 
 /// Like [`run_offline`], online first: prints one [`cisgate::online::OnlineVerdict`] per code.

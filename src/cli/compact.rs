@@ -27,7 +27,7 @@ pub fn run(args: Args) -> CmdResult {
         ..Default::default()
     };
     let r = index::compact(&args.index, &options, &TerminalProgress::new())?;
-    println!(
+    outln!(
         "compacted {} layer(s) and {} journal entries in {:.3}s: generation {} version {}, {} sold",
         r.layers_folded,
         r.journal_entries,

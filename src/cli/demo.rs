@@ -70,7 +70,7 @@ pub fn run(args: Args) -> CmdResult {
     )?;
     let m = &report.manifest;
     let bytes: u64 = m.files().map(|f| f.len).sum();
-    println!(
+    outln!(
         "built {} from {} lists in {}: version {}, {} entries, {bytes} bytes",
         out.display(),
         lists.len(),
@@ -79,15 +79,15 @@ pub fn run(args: Args) -> CmdResult {
         m.counts.values().sum::<u64>()
     );
     for (kind, count) in &m.counts {
-        println!("  {kind:<15} {count:>9}");
+        outln!("  {kind:<15} {count:>9}");
     }
     let index = Index::open(out)?;
-    println!(
+    outln!(
         "(sample data as of {}; the demo checks the lists offline without the 72-hour freshness rule)",
         cisgate::time::format_rfc3339(m.as_of_ms)
     );
     let codes = read_handmade(&data.join("codes/handmade.jsonl"))?;
-    println!("\nchecking {} hand-made codes:", codes.len());
+    outln!("\nchecking {} hand-made codes:", codes.len());
     let mut mismatches = 0;
     for c in &codes {
         let v = index.check(&c.input);
@@ -116,14 +116,14 @@ pub fn run(args: Args) -> CmdResult {
                     .unwrap_or_else(|| format!("{} candidates", v.candidates.len()));
             format!("{ki} {}", reasons.join(","))
         };
-        println!(
+        outln!(
             "{} {status:<8} {:<44} {}  [{detail}]",
             if ok { "ok " } else { "BAD" },
             c.note,
             input_for_display(&c.input)
         );
     }
-    println!(
+    outln!(
         "\n{} of {} codes as expected",
         codes.len() - mismatches,
         codes.len()

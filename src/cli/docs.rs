@@ -24,7 +24,10 @@ pub struct ManArgs {
 /// Prints the completion script for `command`.
 pub fn completions(args: CompletionArgs, mut command: clap::Command) -> CmdResult {
     let name = command.get_name().to_string();
-    clap_complete::generate(args.shell, &mut command, name, &mut std::io::stdout());
+    // Into memory first: the generator panics on a failed write (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, name, &mut script);
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
     Ok(0)
 }
 
@@ -33,6 +36,6 @@ pub fn man(args: ManArgs, command: clap::Command) -> CmdResult {
     std::fs::create_dir_all(&args.out)?;
     clap_mangen::generate_to(command, &args.out)?;
     let written = std::fs::read_dir(&args.out)?.count();
-    println!("wrote {written} man pages to {}", args.out.display());
+    outln!("wrote {written} man pages to {}", args.out.display());
     Ok(0)
 }

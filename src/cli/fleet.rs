@@ -45,21 +45,25 @@ pub fn run(args: Args) -> CmdResult {
         .filter(|n| n.state.needs_attention())
         .count();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!(
+        outln!(
             "channel {} points at version {}; {} nodes, {attention} need attention",
             args.remote.channel,
             report.channel_version.as_deref().unwrap_or("(none)"),
             report.nodes.len()
         );
-        println!(
+        outln!(
             "{:<9} {:<38} {:<24} {:>9} {:>10}  last error",
-            "state", "node", "version", "data age", "reported"
+            "state",
+            "node",
+            "version",
+            "data age",
+            "reported"
         );
         for n in &report.nodes {
             let s = &n.status;
-            println!(
+            outln!(
                 "{:<9} {:<38} {:<24} {:>9} {:>10}  {}",
                 n.state.name(),
                 s.node,
@@ -71,7 +75,7 @@ pub fn run(args: Args) -> CmdResult {
             );
         }
         for (key, why) in &report.unreadable {
-            println!("unreadable report {key}: {why}");
+            outln!("unreadable report {key}: {why}");
         }
     }
     Ok(if attention > 0 { 3 } else { 0 })

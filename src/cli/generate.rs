@@ -105,7 +105,7 @@ pub fn run(args: GenArgs) -> CmdResult {
     let config = args.synthetic.config(args.version.clone(), as_of_ms);
     let out = &args.out;
     let report = synth::write_lists(out, &config)?;
-    println!(
+    outln!(
         "wrote {} banned КИ in {} list files to {} in {:.2}s",
         report.codes,
         report.files.len(),
@@ -120,7 +120,7 @@ pub fn run(args: GenArgs) -> CmdResult {
         };
         let expected = expected_path(path);
         synth::write_scans(path, &expected, &config, &scan)?;
-        println!(
+        outln!(
             "wrote {} scans to {} (expected decisions in {})",
             scan.count,
             path.display(),
@@ -165,7 +165,7 @@ pub fn run_delta(args: DeltaArgs) -> CmdResult {
         removes: args.removes,
     };
     synth::write_delta(&args.out, &config, &delta)?;
-    println!(
+    outln!(
         "wrote delta {} ({} → {}: +{} -{})",
         args.out.display(),
         delta.parent,

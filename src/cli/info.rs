@@ -48,6 +48,6 @@ pub fn run(args: Args) -> CmdResult {
         "content_digest": m.content_digest,
         "lists": m.lists,
     });
-    println!("{}", serde_json::to_string_pretty(&info)?);
+    outln!("{}", serde_json::to_string_pretty(&info)?);
     Ok(0)
 }

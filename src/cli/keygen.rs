@@ -33,7 +33,7 @@ pub fn run(args: Args) -> CmdResult {
         None
     };
     let public = cisgate::distribute::keygen(&args.secret_key, &args.public_key, password)?;
-    println!(
+    outln!(
         "wrote {} (secret) and {} (public):\n{}",
         args.secret_key.display(),
         args.public_key.display(),

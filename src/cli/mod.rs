@@ -1,5 +1,14 @@
 //! The `cisgate` command line: one file per subcommand, each a thin shell over the library.
 
+/// `println!` that returns the error instead of panicking: a closed pipe (`cisgate info |
+/// head -1`) then ends the command quietly ([`is_broken_pipe`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 pub mod apply;
 pub mod build;
 pub mod check;
@@ -77,6 +86,26 @@ pub fn exit_code(e: &(dyn std::error::Error + 'static)) -> u8 {
         Some(cisgate::index::IndexError::Interrupted) => 130,
         _ => 2,
     }
+}
+
+/// Whether `e` (or what it wraps) is a write to a closed pipe: the reader (`head`, a
+/// pager) has what it wanted, so the command ends quietly with status 0.
+pub fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::BrokenPipe {
+                return true;
+            }
+            if let Some(inner) = io.get_ref()
+                && is_broken_pipe(inner)
+            {
+                return true;
+            }
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// Codes from the arguments, or else one per line from standard input, in batches of at

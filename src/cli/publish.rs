@@ -55,7 +55,7 @@ pub fn run(args: Args) -> CmdResult {
         ..PublishOptions::new(args.secret_key)
     };
     let r = publish(&args.index, &remote, &options)?;
-    println!(
+    outln!(
         "published version {} to {remote} channel {} sequence {} in {:.2}s: {} objects uploaded ({} bytes), {} already there{}; valid until {}",
         r.pointer.version,
         r.pointer.channel,

@@ -115,9 +115,9 @@ pub fn run(args: Args) -> CmdResult {
                 };
                 match &r.outcome {
                     PullOutcome::UpToDate => {
-                        println!("up to date ({remote} {})", options.channel)
+                        outln!("up to date ({remote} {})", options.channel)
                     }
-                    PullOutcome::Updated { from, to } => println!(
+                    PullOutcome::Updated { from, to } => outln!(
                         "pulled version {to} (from {}) in {took:.2}s: {} objects downloaded ({} bytes), {} already here{resumed}",
                         from.as_deref().unwrap_or("nothing"),
                         r.objects_downloaded,

@@ -18,7 +18,7 @@ pub fn run(args: Args) -> CmdResult {
     let progress = super::progress::TerminalProgress::new();
     let report = cisgate::index::verify_with(dir, &progress)?;
     drop(progress);
-    println!(
+    outln!(
         "ok: {} files, {} bytes, {} entries verified in {}",
         report.files,
         report.bytes,

@@ -23,8 +23,8 @@ use super::segment::blocks::build::BlocksBuilder;
 use super::segment::{self, Layout};
 use super::table::Table;
 use crate::list::{
-    EntryOptions, EntrySink, HeaderFields, LineStats, ListError, ListHeader, ListKind, ListReader,
-    ListType, Op, Piece, ReadOptions, Reject, gtin_flags,
+    EntryOp, EntryOptions, EntrySink, HeaderFields, LineStats, ListError, ListHeader, ListKind,
+    ListReader, ListType, Piece, ReadOptions, Reject, gtin_flags,
 };
 use crate::progress::Progress;
 
@@ -120,7 +120,7 @@ impl Collected {
 }
 
 impl EntrySink for Collected {
-    fn entry(&mut self, _op: Op, key: &[u8], value: u64) {
+    fn entry(&mut self, _op: EntryOp, key: &[u8], value: u64) {
         match self {
             Collected::Cis(b) => b.add(key),
             Collected::Pairs(p) => p.push((key.into(), value)),

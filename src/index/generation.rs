@@ -204,6 +204,7 @@ pub(crate) enum SegmentEdit {
     NewBase(Vec<FileMeta>),
     /// Segments written elsewhere (`pull`), their ids kept; the node's sold files carry
     /// over into the first.
+    #[cfg_attr(not(feature = "distribute"), allow(dead_code))]
     Adopt {
         /// The segments, files named as they are in this directory.
         segments: Vec<SegmentMeta>,
@@ -231,6 +232,7 @@ pub(crate) enum GenerationCheck {
     AsWritten,
     /// Arrived from elsewhere: opened with every checksum verified and its content digest
     /// recomputed, which must be this one.
+    #[cfg_attr(not(feature = "distribute"), allow(dead_code))]
     ContentDigest(String),
 }
 

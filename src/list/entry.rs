@@ -4,7 +4,8 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use super::schema::{
-    EntrySink, LineStats, ListHeader, ListKind, ListType, MAX_SERIES_LEN, Op, Reject, gtin_flags,
+    EntryOp, EntrySink, LineStats, ListHeader, ListKind, ListType, MAX_SERIES_LEN, Reject,
+    gtin_flags,
 };
 use crate::code::{self, is_gs1_char, is_valid_gtin};
 
@@ -49,7 +50,7 @@ pub struct EntryOptions {
 pub(crate) enum LineResult<'a> {
     /// An entry.
     Entry {
-        op: Op,
+        op: EntryOp,
         key: Cow<'a, [u8]>,
         value: u64,
         /// Whether the key was a full code cut down to its КИ.
@@ -74,8 +75,8 @@ pub(crate) fn parse_line<'a>(
     }
     let (op, rest) = if delta {
         match line.first() {
-            Some(b'+') => (Op::Add, &line[1..]),
-            Some(b'-') => (Op::Remove, &line[1..]),
+            Some(b'+') => (EntryOp::Add, &line[1..]),
+            Some(b'-') => (EntryOp::Remove, &line[1..]),
             _ => {
                 return LineResult::Reject(
                     "a delta line must start with + (add) or - (remove)".into(),
@@ -83,7 +84,7 @@ pub(crate) fn parse_line<'a>(
             }
         }
     } else {
-        (Op::Add, line)
+        (EntryOp::Add, line)
     };
     let fields = match &options.format {
         InputFormat::Native => native_fields(rest, kind),
@@ -243,7 +244,7 @@ fn json_fields<'a>(
 
 /// Checks one entry's fields for its kind.
 fn entry<'a>(
-    op: Op,
+    op: EntryOp,
     first: Cow<'a, [u8]>,
     second: Option<&[u8]>,
     kind: ListKind,
@@ -325,7 +326,7 @@ fn entry<'a>(
         ListKind::MinPrice => {
             check_gtin(&first)?;
             let price = match (op, second) {
-                (Op::Remove, None) => 0,
+                (EntryOp::Remove, None) => 0,
                 (_, Some(p))
                     if !p.is_empty() && p.len() <= 12 && p.iter().all(u8::is_ascii_digit) =>
                 {
@@ -340,7 +341,7 @@ fn entry<'a>(
                         String::from_utf8_lossy(p)
                     ));
                 }
-                (Op::Add, None) => {
+                (EntryOp::Add, None) => {
                     return Err("a min_price entry needs GTIN and price in kopecks".into());
                 }
             };

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::entry::{EntryOptions, parse_lines};
 use super::reader::{ListReader, Piece, ReadOptions};
 use super::schema::{
-    EntrySink, HeaderFields, LineStats, ListError, ListHeader, Op, Records, Reject,
+    EntryOp, EntrySink, HeaderFields, LineStats, ListError, ListHeader, Records, Reject,
 };
 
 /// A list read whole into memory: for deltas and other small lists.
@@ -48,10 +48,10 @@ struct Collect<'a> {
 }
 
 impl EntrySink for Collect<'_> {
-    fn entry(&mut self, op: Op, key: &[u8], value: u64) {
+    fn entry(&mut self, op: EntryOp, key: &[u8], value: u64) {
         let records = match op {
-            Op::Add => &mut *self.added,
-            Op::Remove => &mut *self.removed,
+            EntryOp::Add => &mut *self.added,
+            EntryOp::Remove => &mut *self.removed,
         };
         records.keys.push(key.into());
         if self.values {

@@ -27,8 +27,8 @@ pub use entry::{EntryOptions, InputFormat};
 pub use file::{ListFile, ParsedList};
 pub use reader::{Compression, ReadOptions};
 pub(crate) use reader::{ListReader, Piece};
-pub(crate) use schema::{EntrySink, LineStats};
 pub use schema::{
-    HeaderFields, ListError, ListHeader, ListKind, ListType, MAGIC_LINE, MAX_SERIES_LEN, Op,
+    EntryOp, HeaderFields, ListError, ListHeader, ListKind, ListType, MAGIC_LINE, MAX_SERIES_LEN,
     Records, Reject, gtin_flags,
 };
+pub(crate) use schema::{EntrySink, LineStats};

@@ -246,7 +246,7 @@ pub enum ListError {
 
 /// Whether a line adds or removes an entry (snapshots only add).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
+pub enum EntryOp {
     /// Add or replace.
     Add,
     /// Remove.
@@ -256,7 +256,7 @@ pub enum Op {
 /// Receives the entries of parsed lines.
 pub(crate) trait EntrySink {
     /// One entry: its operation, key and value (0 for set kinds).
-    fn entry(&mut self, op: Op, key: &[u8], value: u64);
+    fn entry(&mut self, op: EntryOp, key: &[u8], value: u64);
 }
 
 /// What parsing some lines found besides entries.

@@ -16,9 +16,10 @@ use super::error::{LmError, codes};
 use super::gate::read_body;
 use super::metrics::Refusal;
 use super::state::{AppState, RequestDeadline};
-use crate::check::json;
-use crate::check::{CheckOptions, Outcome, Reason, Reasons, Status};
-use crate::journal::Op;
+use crate::answer::lm::OutCheckWriter;
+
+use crate::check::CheckOptions;
+use crate::journal::SaleOp;
 use crate::live::{LiveError, WriteDeadline};
 
 /// At most this many КИ per LM request, as the LM allows.
@@ -170,7 +171,8 @@ fn answer_items(
         .with_view(|view| {
             // About 260 bytes per result: sized once instead of grown by doubling.
             let mut out = Vec::with_capacity(64 + items.len() * 300);
-            let writer = ResultWriter::new(&state.instance, &view.index().manifest().version, now);
+            let writer =
+                OutCheckWriter::new(&state.instance, &view.index().manifest().version, now);
             if !bare {
                 out.extend_from_slice(b"{\"results\":[");
             }
@@ -198,101 +200,6 @@ fn answer_items(
             out
         })
         .map_err(LmError::from_live)
-}
-
-/// Writes outCheck results: the fields and order real clients read (`reqId`,
-/// `reqTimestamp`, `inst`, `version` for fiscal tag 1265; `code`, `description`; one
-/// `codes[]` entry with `cis`, `gtin`, `isBlocked`, `sold`, and `mrp` and `smp` where known,
-/// as 32-bit integers).
-struct ResultWriter {
-    /// `"reqTimestamp":…,"inst":…,"version":…,` escaped once.
-    common: Vec<u8>,
-}
-
-impl ResultWriter {
-    fn new(inst: &str, version: &str, now: i64) -> ResultWriter {
-        let mut common = Vec::with_capacity(96 + version.len());
-        common.extend_from_slice(b",\"reqTimestamp\":");
-        if now < 0 {
-            common.push(b'-');
-        }
-        json::write_u64(&mut common, now.unsigned_abs());
-        common.extend_from_slice(b",\"inst\":");
-        json::write_str(&mut common, inst);
-        common.extend_from_slice(b",\"version\":");
-        json::write_str(&mut common, version);
-        common.push(b',');
-        ResultWriter { common }
-    }
-
-    /// A comma between results.
-    fn separator(&self, out: &mut Vec<u8>, written: &mut usize) {
-        if *written > 0 {
-            out.push(b',');
-        }
-        *written += 1;
-    }
-
-    fn head(&self, out: &mut Vec<u8>, code: u32, description: &str) {
-        let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut id);
-        out.extend_from_slice(b"{\"reqId\":\"");
-        out.extend_from_slice(id.as_bytes());
-        out.push(b'"');
-        out.extend_from_slice(&self.common);
-        out.extend_from_slice(b"\"code\":");
-        json::write_u64(out, u64::from(code));
-        out.extend_from_slice(b",\"description\":");
-        json::write_str(out, description);
-        out.extend_from_slice(b",\"codes\":[{\"cis\":");
-    }
-
-    /// A result for an input that is not a code: `code: 400`, and blocked as well, so that
-    /// a client reading only `isBlocked` does not sell it.
-    fn invalid(&self, out: &mut Vec<u8>, reason: &str, cis: &str) {
-        self.head(out, 400, reason);
-        json::write_str(out, cis);
-        out.extend_from_slice(b",\"gtin\":\"\",\"isBlocked\":true,\"sold\":false}]}");
-    }
-
-    fn outcome(&self, out: &mut Vec<u8>, outcome: &Outcome<'_>) {
-        let d = outcome.decision;
-        if d.status() == Status::Invalid {
-            let reason = outcome
-                .error
-                .map_or_else(|| "not a marking code".to_string(), |e| e.to_string());
-            self.invalid(out, &reason, &String::from_utf8_lossy(outcome.input));
-            return;
-        }
-        self.head(out, 0, "ok");
-        json::write_bytes(out, d.ki_bytes().unwrap_or(outcome.input));
-        out.extend_from_slice(b",\"gtin\":");
-        json::write_bytes(out, d.gtin_bytes().unwrap_or_default());
-        // `sold` apart from the bans: one middleware acts on `sold`, another on
-        // `isBlocked` alone, so each must be right by itself.
-        let sold = d.reasons().contains(Reason::Sold);
-        let blocked = !Reasons::from_bits(d.reasons().bits() & !Reason::Sold.bit()).is_empty();
-        out.extend_from_slice(if blocked {
-            b",\"isBlocked\":true"
-        } else {
-            b",\"isBlocked\":false"
-        });
-        out.extend_from_slice(if sold {
-            b",\"sold\":true"
-        } else {
-            b",\"sold\":false"
-        });
-        let int = |n: u64| u32::try_from(n).ok().filter(|&n| n <= i32::MAX as u32);
-        if let Some(mrp) = d.max_retail_price_kopecks().and_then(|m| int(u64::from(m))) {
-            out.extend_from_slice(b",\"mrp\":");
-            json::write_u64(out, u64::from(mrp));
-        }
-        if let Some(smp) = d.min_price_kopecks().and_then(int) {
-            out.extend_from_slice(b",\"smp\":");
-            json::write_u64(out, u64::from(smp));
-        }
-        out.extend_from_slice(b"}]}");
-    }
 }
 
 /// A request body with a `cis_list`; other fields (`tz`, …) are ignored.
@@ -490,7 +397,7 @@ async fn journal_op(
     // stops the wait for the lock; a write that has begun is finished and answered as it
     // ended, never reported as a failure after the fact.
     let write_deadline = WriteDeadline::new(deadline);
-    let op = if sell { Op::Sell } else { Op::Return };
+    let op = if sell { SaleOp::Sell } else { SaleOp::Return };
     let live = state.live.clone();
     let task_deadline = write_deadline.clone();
     let mut task =

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use super::error::LmError;
 use super::state::AppState;
-use crate::check::{CheckOptions, Outcome, Status, json};
+use crate::answer::native;
+use crate::check::{CheckOptions, parallel};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header;
@@ -180,7 +181,6 @@ async fn check_batch(
     let live = state.live.clone();
     let n = batch.len() as u64;
     let out = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, std::io::Error> {
-        use rayon::prelude::*;
         let codes: Vec<&[u8]> = batch
             .lines
             .iter()
@@ -190,48 +190,36 @@ async fn check_batch(
             })
             .collect();
         // Answers per task, in order; the over-long lines in between are written here.
-        const TASK: usize = 1024;
         let parts = live
             .with_view(|view| {
-                codes
-                    .par_chunks(TASK)
-                    .map(|codes| {
-                        let mut out = Vec::with_capacity(codes.len() * 128);
-                        let mut ends = Vec::with_capacity(codes.len());
-                        view.check_each(codes, &CheckOptions::default(), |_, outcome| {
-                            write_line_body(&mut out, outcome);
-                            ends.push(out.len());
-                        });
-                        (out, ends)
-                    })
-                    .collect::<Vec<_>>()
+                parallel::spread(&codes, |codes| {
+                    let mut out = Vec::with_capacity(codes.len() * 128);
+                    let mut ends = Vec::with_capacity(codes.len());
+                    view.check_each(codes, &CheckOptions::default(), |_, outcome| {
+                        native::write_line_body(&mut out, outcome);
+                        ends.push(out.len());
+                    });
+                    (out, ends)
+                })
             })
             .map_err(std::io::Error::other)?;
         let mut answers = parts.iter().flat_map(|(out, ends)| {
-            ends.iter()
-                .scan(0, move |start, &end| Some(&out[std::mem::replace(start, end)..end]))
+            ends.iter().scan(0, move |start, &end| {
+                Some(&out[std::mem::replace(start, end)..end])
+            })
         });
         let mut out = Vec::with_capacity(batch.bytes.len() * 3);
         for (i, input) in batch.lines.iter().enumerate() {
-            out.extend_from_slice(b"{\"line\":");
-            json::write_u64(&mut out, first_line + i as u64);
+            let line = first_line + i as u64;
             match input {
                 Input::TooLong { start, len } => {
-                    out.extend_from_slice(b",\"input\":");
-                    json::write_str(&mut out, start);
-                    out.extend_from_slice(b",\"status\":\"invalid\",\"error\":");
-                    json::write_str(
-                        &mut out,
-                        &format!(
-                            "line of {len} bytes is over the {MAX_LINE}-byte limit: not a marking code"
-                        ),
-                    );
-                    out.extend_from_slice(b"}\n");
+                    native::write_too_long(&mut out, line, start, *len, MAX_LINE)
                 }
                 Input::Code(..) => {
                     let answer = answers
                         .next()
                         .ok_or_else(|| std::io::Error::other("one answer per code"))?;
+                    native::write_line_head(&mut out, line);
                     out.extend_from_slice(answer);
                 }
             }
@@ -242,32 +230,6 @@ async fn check_batch(
     .map_err(std::io::Error::other)??;
     state.metrics.add_codes_checked(n);
     Ok(Bytes::from(out))
-}
-
-/// One line's answer after its `{"line":N`: `,"input","status","reasons"?,"ki"?,"error"?}`
-/// and the newline.
-fn write_line_body(out: &mut Vec<u8>, outcome: &Outcome<'_>) {
-    let d = outcome.decision;
-    out.extend_from_slice(b",\"input\":");
-    json::write_bytes(out, outcome.input);
-    out.extend_from_slice(match d.status() {
-        Status::Allowed => b",\"status\":\"allowed\"",
-        Status::Blocked => b",\"status\":\"blocked\"",
-        Status::Invalid => b",\"status\":\"invalid\"",
-    });
-    if !d.reasons().is_empty() {
-        out.extend_from_slice(b",\"reasons\":");
-        json::write_names(out, d.reasons().iter().map(|r| r.name()));
-    }
-    if let Some(ki) = d.ki_bytes() {
-        out.extend_from_slice(b",\"ki\":");
-        json::write_bytes(out, ki);
-    }
-    if let Some(error) = outcome.error {
-        out.extend_from_slice(b",\"error\":");
-        json::write_str(out, &error.to_string());
-    }
-    out.extend_from_slice(b"}\n");
 }
 
 #[cfg(test)]

@@ -22,7 +22,9 @@ pub mod fuzzing;
 pub(crate) mod merge;
 pub(crate) mod seam;
 
-pub(crate) use files::{is_data_file, object_file_name};
+pub(crate) use files::is_data_file;
+#[cfg(feature = "distribute")]
+pub(crate) use files::object_file_name;
 pub use seam::EntryCursor;
 pub(crate) use seam::{Query, TableSegment};
 
