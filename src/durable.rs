@@ -104,6 +104,16 @@ pub(crate) fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), DurableE
     file.commit_synced().map(drop)
 }
 
+/// Writes `bytes` to `dir/name` atomically (a reader sees the old file or the new one)
+/// but without syncing: for advisory files rewritten often (a pull round's report), where
+/// losing the last one in a power cut costs nothing.
+pub(crate) fn write_advisory(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), DurableError> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    let path = dir.join(name);
+    std::fs::rename(&tmp, &path).map_err(io(path))
+}
+
 /// Fsyncs a directory so that renames and creations in it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), DurableError> {
     sync_dir_io(dir).map_err(io(dir))

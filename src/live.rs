@@ -430,6 +430,18 @@ impl LiveIndex {
     /// journaled. Returns whether the generation changed. Lookups in flight keep the
     /// generation they started with.
     pub fn refresh(&self) -> Result<bool, LiveError> {
+        self.switch(None)
+    }
+
+    /// Serves `index`, a generation this process has just committed and opened (a pull in
+    /// the same process, every checksum already verified), without opening it again.
+    /// When `CURRENT` has moved on meanwhile, this is an ordinary [`refresh`](Self::refresh).
+    pub fn adopt(&self, index: Index) -> Result<bool, LiveError> {
+        self.switch(Some(index))
+    }
+
+    /// Switches to the generation `CURRENT` names (`opened`, when it is that one).
+    fn switch(&self, opened: Option<Index>) -> Result<bool, LiveError> {
         let _one_at_a_time = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
         let (name, _) = manifest::read_pointer(&self.dir)?;
         let current = self.current.load_full();
@@ -437,9 +449,12 @@ impl LiveIndex {
             write_lock(&current.journal.state).catch_up()?;
             return Ok(false);
         }
-        let index = OpenOptions::new()
-            .verify_checksums(self.options.verify_checksums)
-            .open(&self.dir)?;
+        let index = match opened.filter(|i| i.manifest().file_name() == name) {
+            Some(index) => index,
+            None => OpenOptions::new()
+                .verify_checksums(self.options.verify_checksums)
+                .open(&self.dir)?,
+        };
         let journal = if index.manifest().journal == current.index.manifest().journal {
             Arc::clone(&current.journal)
         } else {

@@ -130,9 +130,125 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     Some(((days * 86_400 + h * 3600 + mi * 60 + s) - offset_min * 60) * 1000 + frac_ms)
 }
 
+/// A shop's time zone: a fixed offset from UTC and the label shown after local times.
+/// Russia has kept fixed offsets without summer time since 2014, so an offset is enough
+/// for every Russian zone; they are named from Moscow time as shops name them (`МСК`,
+/// `МСК+2` for Yekaterinburg, `МСК-1` for Kaliningrad).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeZone {
+    /// Minutes east of UTC.
+    pub offset_minutes: i32,
+    /// Shown after a local time.
+    pub label: String,
+}
+
+impl Default for TimeZone {
+    /// Moscow: UTC+3, `МСК`.
+    fn default() -> Self {
+        TimeZone {
+            offset_minutes: 180,
+            label: "МСК".into(),
+        }
+    }
+}
+
+impl TimeZone {
+    /// Reads `МСК`, `МСК+N`/`МСК-N` (also `MSK…`), `UTC`, or an offset `+05:00`/`-0130`
+    /// (labelled `UTC+05:00`).
+    pub fn parse(text: &str) -> Option<TimeZone> {
+        let text = text.trim();
+        for moscow in ["МСК", "MSK"] {
+            if let Some(rest) = text.strip_prefix(moscow) {
+                let hours: i32 = if rest.is_empty() {
+                    0
+                } else {
+                    let (sign, n) = rest.split_at(1);
+                    let n: i32 = n.parse().ok().filter(|n| (0..=12).contains(n))?;
+                    match sign {
+                        "+" => n,
+                        "-" => -n,
+                        _ => return None,
+                    }
+                };
+                return Some(TimeZone {
+                    offset_minutes: 180 + hours * 60,
+                    label: format!("МСК{rest}"),
+                });
+            }
+        }
+        if text.eq_ignore_ascii_case("UTC") || text == "Z" {
+            return Some(TimeZone {
+                offset_minutes: 0,
+                label: "UTC".into(),
+            });
+        }
+        let (sign, rest) = match text.as_bytes().first()? {
+            b'+' => (1, &text[1..]),
+            b'-' => (-1, &text[1..]),
+            _ => return None,
+        };
+        let digits: String = rest.chars().filter(|c| *c != ':').collect();
+        if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let (h, m): (i32, i32) = (digits[..2].parse().ok()?, digits[2..].parse().ok()?);
+        if h > 14 || m > 59 {
+            return None;
+        }
+        let offset = sign * (h * 60 + m);
+        Some(TimeZone {
+            offset_minutes: offset,
+            label: format!(
+                "UTC{}{:02}:{:02}",
+                if offset < 0 { '-' } else { '+' },
+                h,
+                m
+            ),
+        })
+    }
+
+    fn civil(&self, ms: i64) -> (i64, i64, i64, i64, i64) {
+        let local = ms.div_euclid(1000) + i64::from(self.offset_minutes) * 60;
+        let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
+        let (y, m, d) = civil_from_days(days);
+        (y, m, d, secs / 3600, secs / 60 % 60)
+    }
+
+    /// A time as the shop's staff read it: `06.12.2026 03:51 МСК`.
+    pub fn format(&self, ms: i64) -> String {
+        let (y, mo, d, h, mi) = self.civil(ms);
+        format!("{d:02}.{mo:02}.{y:04} {h:02}:{mi:02} {}", self.label)
+    }
+
+    /// The local date of a time, `YYYY-MM-DD` (a day's counts are kept by it).
+    pub fn date(&self, ms: i64) -> String {
+        let (y, mo, d, _, _) = self.civil(ms);
+        format!("{y:04}-{mo:02}-{d:02}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_times_read_as_the_shop_reads_them() {
+        let t = parse_timestamp("2026-12-06T00:51:29.779Z").unwrap();
+        let moscow = TimeZone::default();
+        assert_eq!(moscow.format(t), "06.12.2026 03:51 МСК");
+        assert_eq!(moscow.date(t), "2026-12-06");
+        let yekaterinburg = TimeZone::parse("МСК+2").unwrap();
+        assert_eq!(yekaterinburg.format(t), "06.12.2026 05:51 МСК+2");
+        let kaliningrad = TimeZone::parse("MSK-1").unwrap();
+        assert_eq!(kaliningrad.offset_minutes, 120);
+        assert_eq!(TimeZone::parse("UTC").unwrap().format(t), "06.12.2026 00:51 UTC");
+        let late = TimeZone::parse("-05:00").unwrap();
+        assert_eq!(late.format(t), "05.12.2026 19:51 UTC-05:00");
+        assert_eq!(late.date(t), "2026-12-05");
+        for bad in ["", "МСК+", "МСК*2", "+5", "+25:00", "Moscow"] {
+            assert_eq!(TimeZone::parse(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn spans_read_right_at_every_scale() {

@@ -3,10 +3,15 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use cisgate::distribute::{PullOptions, PullOutcome, TransferPolicy, pull};
+use std::io::Write;
+
+use cisgate::distribute::{
+    DistributeError, PullOptions, PullOutcome, PullReport, Puller, TransferPolicy, Trigger, pull,
+    watch,
+};
 
 use super::CmdResult;
-use super::remote::RemoteArgs;
+use super::remote::{RemoteArgs, WatchArgs};
 
 /// Pull the channel's signed generation into the index (atomically; a running `serve`
 /// switches to it).
@@ -21,9 +26,10 @@ pub struct Args {
     /// The publisher's minisign public key.
     #[arg(long)]
     public_key: PathBuf,
-    /// Keep pulling every this many seconds.
+    /// Keep pulling every this many seconds (0.5 or more; fractions allowed), each wait
+    /// varied by --jitter. An unchanged channel costs one conditional request a round.
     #[arg(long, value_name = "SECONDS")]
-    watch: Option<u64>,
+    watch: Option<f64>,
     /// A read of an object that receives nothing for this long is cut and resumed.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     stall_timeout: f64,
@@ -39,14 +45,13 @@ pub struct Args {
     /// instead of waiting up to 10 minutes for it.
     #[arg(long)]
     no_wait: bool,
-    /// This node's name in its status reports (default: its index's instance id).
-    #[arg(long)]
-    node: Option<String>,
     /// Do not write a status report to the store after each round.
     #[arg(long)]
     no_status: bool,
     #[command(flatten)]
     remote: RemoteArgs,
+    #[command(flatten)]
+    watching: WatchArgs,
 }
 
 /// `200k` → 200,000; `1.5M` → 1,500,000 (bytes per second).
@@ -96,58 +101,78 @@ pub fn run(args: Args) -> CmdResult {
             )
         }),
         report_status: !args.no_status,
-        node: args.node.clone(),
+        node: args.watching.node.clone(),
         ..PullOptions::new(args.public_key.clone())
     };
-    loop {
+    let channel = options.channel.clone();
+    let report = |result: &Result<PullReport, DistributeError>, took: f64| match result {
+        Ok(r) => {
+            let resumed = if r.bytes_resumed > 0 || r.interruptions > 0 {
+                format!(
+                    "; {} bytes resumed from earlier attempts, {} reads resumed",
+                    r.bytes_resumed, r.interruptions
+                )
+            } else {
+                String::new()
+            };
+            let line = match &r.outcome {
+                PullOutcome::UpToDate => format!("up to date ({remote} {channel})"),
+                PullOutcome::Updated { from, to } => format!(
+                    "pulled version {to} (from {}) in {took:.2}s: {} objects downloaded ({} bytes), {} already here{resumed}",
+                    from.as_deref().unwrap_or("nothing"),
+                    r.objects_downloaded,
+                    r.bytes_downloaded,
+                    r.objects_reused
+                ),
+            };
+            if let Some(e) = &r.status_error {
+                eprintln!("cisgate: warning: the status report was not written: {e}");
+            }
+            Some(line)
+        }
+        Err(e) => {
+            eprintln!("cisgate: pull failed, the index is unchanged: {e}");
+            None
+        }
+    };
+    let Some(every) = args.watch else {
         let started = Instant::now();
         let result = pull(&args.index, &remote, &options);
+        if let Some(line) = report(&result, started.elapsed().as_secs_f64()) {
+            outln!("{line}");
+        }
+        return Ok(if result.is_ok() { 0 } else { 1 });
+    };
+    let watching = args.watching.options(every, &options.channel)?;
+    let options = PullOptions {
+        status_every: args.watching.status_every(),
+        ..options
+    };
+    let mut puller = Puller::new(&args.index, &remote, options)?;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut started = Instant::now();
+    let mut failure: Option<std::io::Error> = None;
+    watch(&mut puller, &watching, &stop, |_, trigger, result| {
         let took = started.elapsed().as_secs_f64();
-        match &result {
-            Ok(r) => {
-                let resumed = if r.bytes_resumed > 0 || r.interruptions > 0 {
-                    format!(
-                        "; {} bytes resumed from earlier attempts, {} reads resumed",
-                        r.bytes_resumed, r.interruptions
-                    )
-                } else {
-                    String::new()
-                };
-                match &r.outcome {
-                    PullOutcome::UpToDate => {
-                        outln!("up to date ({remote} {})", options.channel)
-                    }
-                    PullOutcome::Updated { from, to } => outln!(
-                        "pulled version {to} (from {}) in {took:.2}s: {} objects downloaded ({} bytes), {} already here{resumed}",
-                        from.as_deref().unwrap_or("nothing"),
-                        r.objects_downloaded,
-                        r.bytes_downloaded,
-                        r.objects_reused
-                    ),
-                }
-                if let Some(e) = &r.status_error {
-                    eprintln!("cisgate: warning: the status report was not written: {e}");
-                }
+        // Unchanged rounds print nothing: a line a second would bury what matters.
+        let changed = !matches!(result, Ok(r) if r.outcome == PullOutcome::UpToDate);
+        if let Some(line) = report(result, took)
+            && (changed || trigger == Trigger::Start)
+        {
+            let why = match trigger {
+                Trigger::Notice(seq) => format!(" (notice of sequence {seq})"),
+                _ => String::new(),
+            };
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = writeln!(out, "{line}{why}").and_then(|()| out.flush()) {
+                failure = Some(e);
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
             }
-            Err(e) => eprintln!("cisgate: pull failed, the index is unchanged: {e}"),
         }
-        match args.watch {
-            None => return Ok(if result.is_ok() { 0 } else { 1 }),
-            Some(seconds) => std::thread::sleep(Duration::from_secs(seconds.max(1))),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_rate;
-
-    #[test]
-    fn rates() {
-        assert_eq!(parse_rate("200k"), Ok(200_000));
-        assert_eq!(parse_rate("1.5M"), Ok(1_500_000));
-        assert_eq!(parse_rate("4096"), Ok(4096));
-        assert!(parse_rate("0").is_err());
-        assert!(parse_rate("fast").is_err());
+        started = Instant::now();
+    })?;
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(0),
     }
 }

@@ -1,6 +1,6 @@
 //! The object store options `publish` and `pull` share.
 
-use cisgate::distribute::{Access, Remote};
+use cisgate::distribute::{Access, Remote, WatchOptions};
 
 /// Where generations are published.
 #[derive(clap::Args, Debug)]
@@ -36,5 +36,46 @@ impl RemoteArgs {
             Access::Environment
         };
         Ok(remote)
+    }
+}
+
+/// How a node that keeps pulling waits and reports (`pull --watch`, `serve --pull-from`).
+#[derive(clap::Args, Debug)]
+pub struct WatchArgs {
+    /// Vary each wait by up to this fraction of the interval (0 to 0.5), so that nodes
+    /// started together do not poll in step.
+    #[arg(long, default_value_t = 0.2)]
+    jitter: f64,
+    /// Also pull at once when the builder's push notice (NATS, e.g. nats://hq:4222) says
+    /// the channel moved. The notice is only a hint: everything is still checked from the
+    /// signed pointer, and polling goes on when NATS is down.
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
+    /// Write the status report when something changed, and otherwise every this many
+    /// seconds (a heartbeat).
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    status_every: u64,
+    /// This node's name in its status reports (default: its index's instance id).
+    #[arg(long)]
+    pub node: Option<String>,
+}
+
+impl WatchArgs {
+    /// Polling every `every` seconds on `channel`.
+    pub fn options(&self, every: f64, channel: &str) -> Result<WatchOptions, String> {
+        if !(every.is_finite() && every > 0.0) {
+            return Err("the polling interval must be a positive number of seconds".into());
+        }
+        Ok(WatchOptions {
+            interval: std::time::Duration::from_secs_f64(every),
+            jitter: self.jitter,
+            nats: self.nats.clone(),
+            channel: channel.to_string(),
+        })
+    }
+
+    /// The heartbeat of status reports.
+    pub fn status_every(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.status_every.max(1))
     }
 }

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use cisgate::LiveIndex;
+use cisgate::distribute::PullOptions;
 use cisgate::serve::{ServeConfig, Server};
 
+use super::remote::{RemoteArgs, WatchArgs};
 use super::{CmdResult, Freshness};
 
 /// Serve the index through the Local Module's HTTP API (v2 and v1), a streaming bulk
@@ -29,6 +31,21 @@ pub struct Args {
     no_verify: bool,
     #[command(flatten)]
     freshness: Freshness,
+    /// Follow the chain's channel in this process (s3://bucket/prefix): the store runs one
+    /// service, pulling as `pull --watch` does and switching to each generation at once.
+    /// Needs --public-key.
+    #[arg(long, value_name = "URL", requires = "public_key")]
+    pull_from: Option<String>,
+    /// The publisher's minisign public key (with --pull-from).
+    #[arg(long)]
+    public_key: Option<PathBuf>,
+    /// With --pull-from, poll the channel every this many seconds (0.5 or more).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pull_every: f64,
+    #[command(flatten)]
+    remote: RemoteArgs,
+    #[command(flatten)]
+    watching: WatchArgs,
 }
 
 /// Serves the index; returns when a shutdown signal has drained the requests in progress.
@@ -40,16 +57,40 @@ pub fn run(args: Args) -> CmdResult {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
-    let live = Arc::new(LiveIndex::open(
-        &args.index,
-        args.freshness.options(!args.no_verify),
-    )?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("cisgate-serve")
         .build()?;
+    let follow = match (&args.pull_from, &args.public_key) {
+        (Some(url), Some(key)) => {
+            let remote = args.remote.remote(url)?;
+            let channel = args.remote.channel.clone();
+            let pull = PullOptions {
+                channel: channel.clone(),
+                node: args.watching.node.clone(),
+                status_every: args.watching.status_every(),
+                ..PullOptions::new(key.clone())
+            };
+            Some((remote, pull, args.watching.options(args.pull_every, &channel)?))
+        }
+        _ => None,
+    };
+    // A new store has no index yet: the first pull makes it, before anything is served.
+    if let Some((remote, pull, _)) = &follow
+        && !args.index.join(cisgate::index::CURRENT).exists()
+    {
+        eprintln!("cisgate: no index at {} yet; pulling it first", args.index.display());
+        cisgate::distribute::pull(&args.index, remote, pull)?;
+    }
+    let live = Arc::new(LiveIndex::open(
+        &args.index,
+        args.freshness.options(!args.no_verify),
+    )?);
     runtime.block_on(async move {
         let server = Server::bind(config, live).await?;
+        if let Some((remote, pull, watching)) = follow {
+            server.follow(&remote, pull, watching)?;
+        }
         server.run(shutdown_signal()).await
     })?;
     Ok(0)

@@ -21,6 +21,7 @@
 //! pull changes nothing.
 
 mod error;
+pub mod notice;
 mod pointer;
 mod publish;
 mod pull;
@@ -29,11 +30,15 @@ mod sign;
 mod status;
 mod store;
 mod transfer;
+mod watch;
 
 pub use error::DistributeError;
 pub use pointer::Pointer;
-pub use publish::{PublishOptions, PublishReport, publish};
-pub use pull::{PullOptions, PullOutcome, PullReport, pull};
+pub use publish::{PublishOptions, PublishReport, Publisher, publish};
+pub use pull::{DEFAULT_STATUS_EVERY, PullOptions, PullOutcome, PullReport, Puller, pull};
 pub use remote::{Access, Credentials, DEFAULT_CHANNEL, Remote, TransferPolicy};
 pub use sign::{PASSWORD_VAR, keygen};
-pub use status::{FleetNode, FleetReport, NodeState, NodeStatus, fleet};
+pub use watch::{MIN_INTERVAL, Trigger, WatchOptions, watch};
+pub use status::{
+    BuilderStatus, DayCounts, FleetNode, FleetReport, NodeState, NodeStatus, fleet,
+};

@@ -40,6 +40,10 @@ pub struct Pointer {
     pub as_of_ms: i64,
     /// After this time (Unix ms) nodes refuse the pointer (a frozen feed).
     pub expires_ms: i64,
+    /// When the change this pointer publishes reached the builder (Unix ms): the start of
+    /// its time to block. Absent for a publish by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_ms: Option<i64>,
 }
 
 /// An object in the store, named and hashed.

@@ -1,6 +1,6 @@
 //! Publishing the current generation of a local index to the store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::error::DistributeError;
@@ -62,125 +62,190 @@ pub struct PublishReport {
 
 /// Publishes the current generation of the index at `dir` to `remote`: data objects the
 /// store lacks, the generation, then the signed pointer (which is renewed, with a higher
-/// sequence and a new expiry, even when nothing else changed).
+/// sequence and a new expiry, even when nothing else changed). One publish of a
+/// [`Publisher`].
 pub fn publish(
     dir: &Path,
     remote: &Remote,
     options: &PublishOptions,
 ) -> Result<PublishReport, DistributeError> {
-    if options.valid_for_ms <= 0 {
-        return Err(DistributeError::Invalid(format!(
-            "a pointer valid for {} ms would already be expired: every node would refuse it (give a validity of at least an hour; a day or more leaves room for a late publish)",
-            options.valid_for_ms
-        )));
-    }
-    let signer = Signer::load(&options.secret_key)?;
-    let index = Index::open(dir)?;
-    let policy = &options.transfer;
-    let store = Store::open(remote, policy)?;
-    // The sold state is the node's own: it is not published.
-    let mut manifest = index.manifest().clone();
-    for segment in &mut manifest.segments {
-        segment.files.retain(|f| f.role.table != Table::Sold);
-    }
-    manifest.counts.remove(&Table::Sold);
-    let mut objects = BTreeMap::new();
-    let (mut uploaded, mut bytes, mut present) = (0, 0, 0);
-    for file in manifest.files() {
-        let path = dir.join(&file.name);
-        let sha = hex(&sha256_file(&path)?);
-        let key = object_key(&sha);
-        if with_retries(policy, || store.size(&key))? == Some(file.len) {
-            present += 1;
-        } else {
-            with_retries(policy, || store.put_file(&key, &path))?;
-            uploaded += 1;
-            bytes += file.len;
+    Publisher::new(remote, options.clone())?.publish(dir, None)
+}
+
+/// A builder that keeps publishing: the store's connection and key stay, and it remembers
+/// the SHA-256 of the data files it hashed and the objects it saw in the store (data files
+/// never change under one name and size), so that a publish after a small delta hashes
+/// and uploads only the new layer.
+pub struct Publisher {
+    options: PublishOptions,
+    signer: Signer,
+    store: Store,
+    /// (file name, its xxh3) → SHA-256.
+    hashed: HashMap<(String, String), String>,
+    /// Objects known to be in the store (SHA-256).
+    present: HashSet<String>,
+}
+
+impl Publisher {
+    /// A publisher to `remote`.
+    pub fn new(remote: &Remote, options: PublishOptions) -> Result<Publisher, DistributeError> {
+        if options.valid_for_ms <= 0 {
+            return Err(DistributeError::Invalid(format!(
+                "a pointer valid for {} ms would already be expired: every node would refuse it (give a validity of at least an hour; a day or more leaves room for a late publish)",
+                options.valid_for_ms
+            )));
         }
-        objects.insert(file.name.clone(), sha);
-    }
-    let published = Published {
-        format: GENERATION_FORMAT.into(),
-        format_version: GENERATION_VERSION,
-        manifest: manifest.clone(),
-        objects,
-    };
-    let json = serde_json::to_vec_pretty(&published)
-        .map_err(|e| DistributeError::Invalid(format!("cannot encode the generation: {e}")))?;
-    let sha = sha256_hex(&json);
-    let generation = ObjectRef {
-        key: generation_key(&sha),
-        sha256: sha,
-        len: json.len() as u64,
-    };
-    let generation_uploaded =
-        with_retries(policy, || store.size(&generation.key))? != Some(generation.len);
-    if generation_uploaded {
-        with_retries(policy, || store.put(&generation.key, json.clone()))?;
+        let signer = Signer::load(&options.secret_key)?;
+        let store = Store::open(remote, &options.transfer)?;
+        Ok(Publisher {
+            options,
+            signer,
+            store,
+            hashed: HashMap::new(),
+            present: HashSet::new(),
+        })
     }
 
-    // The channel's current pointer: ours to follow (sequence), never to go back from.
-    let key = channel_key(&options.channel);
-    let previous = match (
-        with_retries(policy, || store.get(&key))?,
-        with_retries(policy, || store.get(&format!("{key}.minisig")))?,
-    ) {
-        (Some(json), Some(sig)) => {
-            let sig = String::from_utf8_lossy(&sig);
-            signer.verifier().verify(&json, &sig).map_err(|e| {
-                DistributeError::Invalid(format!(
-                    "the channel {} holds a pointer this key did not sign ({e}); refusing to replace it",
-                    options.channel
-                ))
-            })?;
-            Some(Pointer::parse(&json)?)
+    /// Publishes the current generation of the index at `dir`; `received_ms` is when the
+    /// change it carries reached the builder (the start of its time to block).
+    pub fn publish(
+        &mut self,
+        dir: &Path,
+        received_ms: Option<i64>,
+    ) -> Result<PublishReport, DistributeError> {
+        let index = Index::open(dir)?;
+        let (options, store, signer) = (&self.options, &self.store, &self.signer);
+        let policy = &options.transfer;
+        // The sold state is the node's own: it is not published.
+        let mut manifest = index.manifest().clone();
+        drop(index);
+        for segment in &mut manifest.segments {
+            segment.files.retain(|f| f.role.table != Table::Sold);
         }
-        _ => None,
-    };
-    if let Some(prev) = &previous
-        && manifest.as_of_ms < prev.as_of_ms
-        && !options.allow_older
-    {
-        return Err(DistributeError::Invalid(format!(
-            "the index's data ({}, version {}) is older than what {} points at ({}, version {}); pass --allow-older to go back",
-            crate::time::format_rfc3339(manifest.as_of_ms),
-            manifest.version,
-            options.channel,
-            crate::time::format_rfc3339(prev.as_of_ms),
-            prev.version
-        )));
+        manifest.counts.remove(&Table::Sold);
+        let mut objects = BTreeMap::new();
+        let (mut uploaded, mut bytes, mut present) = (0, 0, 0);
+        for file in manifest.files() {
+            let path = dir.join(&file.name);
+            let known = (file.name.clone(), file.xxh3.clone());
+            let sha = match self.hashed.get(&known) {
+                Some(sha) => sha.clone(),
+                None => {
+                    let sha = hex(&sha256_file(&path)?);
+                    self.hashed.insert(known, sha.clone());
+                    sha
+                }
+            };
+            let key = object_key(&sha);
+            if self.present.contains(&sha)
+                || with_retries(policy, || store.size(&key))? == Some(file.len)
+            {
+                present += 1;
+            } else {
+                with_retries(policy, || store.put_file(&key, &path))?;
+                uploaded += 1;
+                bytes += file.len;
+            }
+            self.present.insert(sha.clone());
+            objects.insert(file.name.clone(), sha);
+        }
+        let published = Published {
+            format: GENERATION_FORMAT.into(),
+            format_version: GENERATION_VERSION,
+            manifest: manifest.clone(),
+            objects,
+        };
+        let json = serde_json::to_vec_pretty(&published).map_err(|e| {
+            DistributeError::Invalid(format!("cannot encode the generation: {e}"))
+        })?;
+        let sha = sha256_hex(&json);
+        let generation = ObjectRef {
+            key: generation_key(&sha),
+            sha256: sha,
+            len: json.len() as u64,
+        };
+        let generation_uploaded =
+            with_retries(policy, || store.size(&generation.key))? != Some(generation.len);
+        if generation_uploaded {
+            with_retries(policy, || store.put(&generation.key, json.clone()))?;
+        }
+
+        // The channel's current pointer: ours to follow (sequence), never to go back from.
+        let key = channel_key(&options.channel);
+        let previous = match (
+            with_retries(policy, || store.get(&key))?,
+            with_retries(policy, || store.get(&format!("{key}.minisig")))?,
+        ) {
+            (Some(json), Some(sig)) => {
+                let sig = String::from_utf8_lossy(&sig);
+                signer.verifier().verify(&json, &sig).map_err(|e| {
+                    DistributeError::Invalid(format!(
+                        "the channel {} holds a pointer this key did not sign ({e}); refusing to replace it",
+                        options.channel
+                    ))
+                })?;
+                Some(Pointer::parse(&json)?)
+            }
+            _ => None,
+        };
+        if let Some(prev) = &previous
+            && manifest.as_of_ms < prev.as_of_ms
+            && !options.allow_older
+        {
+            return Err(DistributeError::Invalid(format!(
+                "the index's data ({}, version {}) is older than what {} points at ({}, version {}); pass --allow-older to go back",
+                crate::time::format_rfc3339(manifest.as_of_ms),
+                manifest.version,
+                options.channel,
+                crate::time::format_rfc3339(prev.as_of_ms),
+                prev.version
+            )));
+        }
+        let now = crate::time::now_ms();
+        // A renewal of the same content keeps the time its change arrived.
+        let received_ms = received_ms.or_else(|| {
+            previous
+                .as_ref()
+                .filter(|p| p.content_digest == manifest.content_digest)
+                .and_then(|p| p.received_ms)
+        });
+        let pointer = Pointer {
+            format: POINTER_FORMAT.into(),
+            format_version: POINTER_VERSION,
+            channel: options.channel.clone(),
+            sequence: next_sequence(previous.as_ref().map(|p| p.sequence), now),
+            version: manifest.version.clone(),
+            parent_chain: parent_chain(&manifest),
+            generation,
+            content_digest: manifest.content_digest.clone(),
+            created_ms: now,
+            as_of_ms: manifest.as_of_ms,
+            expires_ms: now.saturating_add(options.valid_for_ms),
+            received_ms,
+        };
+        let json = serde_json::to_vec_pretty(&pointer)
+            .map_err(|e| DistributeError::Invalid(format!("cannot encode the pointer: {e}")))?;
+        let signature = signer.sign(&json, &pointer.signed_comment())?;
+        // The signature first: a node reading between the two writes sees a mismatch and
+        // retries, never an unsigned pointer.
+        let signature = signature.into_bytes();
+        with_retries(policy, || {
+            store.put(&format!("{key}.minisig"), signature.clone())
+        })?;
+        with_retries(policy, || store.put(&key, json.clone()))?;
+        Ok(PublishReport {
+            pointer,
+            objects_uploaded: uploaded,
+            bytes_uploaded: bytes,
+            objects_present: present,
+            generation_uploaded,
+        })
     }
-    let now = crate::time::now_ms();
-    let pointer = Pointer {
-        format: POINTER_FORMAT.into(),
-        format_version: POINTER_VERSION,
-        channel: options.channel.clone(),
-        sequence: next_sequence(previous.as_ref().map(|p| p.sequence), now),
-        version: manifest.version.clone(),
-        parent_chain: parent_chain(&manifest),
-        generation,
-        content_digest: manifest.content_digest.clone(),
-        created_ms: now,
-        as_of_ms: manifest.as_of_ms,
-        expires_ms: now.saturating_add(options.valid_for_ms),
-    };
-    let json = serde_json::to_vec_pretty(&pointer)
-        .map_err(|e| DistributeError::Invalid(format!("cannot encode the pointer: {e}")))?;
-    let signature = signer.sign(&json, &pointer.signed_comment())?;
-    // The signature first: a node reading between the two writes sees a mismatch and
-    // retries, never an unsigned pointer.
-    let signature = signature.into_bytes();
-    with_retries(policy, || {
-        store.put(&format!("{key}.minisig"), signature.clone())
-    })?;
-    with_retries(policy, || store.put(&key, json.clone()))?;
-    Ok(PublishReport {
-        pointer,
-        objects_uploaded: uploaded,
-        bytes_uploaded: bytes,
-        objects_present: present,
-        generation_uploaded,
-    })
+
+    /// The store this publisher writes to (for the builder's status report).
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
 }
 
 /// The next pointer's sequence: above the previous one, and at least the publish time in

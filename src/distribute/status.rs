@@ -52,6 +52,65 @@ pub struct NodeStatus {
     pub last_error: Option<String>,
     /// The software's version.
     pub software: String,
+    /// When the node switched to the generation it holds, Unix ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switched_ms: Option<i64>,
+    /// When the pointer it switched on was published, Unix ms: its lag is
+    /// `switched_ms` minus this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer_published_ms: Option<i64>,
+    /// When the change behind that pointer reached the builder, Unix ms: its time to
+    /// block is `switched_ms` minus this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer_received_ms: Option<i64>,
+    /// What the node is: `node` (a store or till that pulls), `builder` (the head
+    /// office's ingest service).
+    #[serde(default = "node_role", skip_serializing_if = "is_node_role")]
+    pub role: String,
+    /// A builder's own facts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder: Option<BuilderStatus>,
+    /// A store's checks and sales per day (a `serve` that pulls reports them), newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<DayCounts>,
+}
+
+fn node_role() -> String {
+    "node".into()
+}
+
+fn is_node_role(role: &String) -> bool {
+    role == "node"
+}
+
+/// What a builder reports besides what every node does.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BuilderStatus {
+    /// The last file taken from the inbox, and when (Unix ms).
+    pub last_file: Option<String>,
+    /// When it was taken.
+    pub last_file_ms: Option<i64>,
+    /// The last publish, Unix ms.
+    pub last_publish_ms: Option<i64>,
+    /// Files waiting in the inbox (a delta for its parent, or just arrived).
+    pub queue: u64,
+    /// Files rejected since the builder started.
+    pub rejected: u64,
+    /// The last rejected file and why.
+    pub last_rejected: Option<String>,
+}
+
+/// One day of a store's offline answers and sales (local date of the store).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCounts {
+    /// The date, `YYYY-MM-DD` in the store's time zone.
+    pub date: String,
+    /// Codes checked offline.
+    pub checks: u64,
+    /// Checks refused or blocked.
+    pub refusals: u64,
+    /// Sales registered.
+    pub sales: u64,
 }
 
 impl NodeStatus {
@@ -71,6 +130,12 @@ impl NodeStatus {
             last_success_ms: None,
             last_error: None,
             software: env!("CARGO_PKG_VERSION").into(),
+            switched_ms: None,
+            pointer_published_ms: None,
+            pointer_received_ms: None,
+            role: node_role(),
+            builder: None,
+            days: Vec::new(),
         }
     }
 }

@@ -16,9 +16,12 @@ use crate::progress::Progress;
 /// Options of [`apply`].
 #[derive(Clone, Debug)]
 pub struct ApplyOptions {
-    /// Compact automatically once the index has more delta layers than this (0: never).
+    /// Merge the delta layers into one once there are more than this (0: never). The
+    /// base stays: a node that holds it downloads only the merged layer.
     pub compact_after_layers: usize,
-    /// Compact automatically once the layers' bytes exceed this fraction of the base's.
+    /// Compact into a new base once the layers' bytes exceed this fraction of the base's
+    /// (0: never): every node downloads the new base, so this is kept for when the layers
+    /// have grown large.
     pub compact_after_size_ratio: f64,
     /// How entry lines are written.
     pub entries: EntryOptions,
@@ -50,8 +53,10 @@ pub struct ApplyReport {
     pub removed: u64,
     /// Delta lines that changed nothing (already present with that value, or absent).
     pub unchanged: u64,
-    /// Whether the apply triggered a compaction.
+    /// Whether the apply compacted the index into a new base.
     pub compacted: bool,
+    /// Whether the apply merged the delta layers into one.
+    pub layers_merged: bool,
 }
 
 /// Applies delta list files in order to the index at `dir`, as one new delta layer and one
@@ -70,14 +75,9 @@ pub fn apply(
     // The writer cleans up what a writer that died left; one killed during its compaction
     // may have left layers over the limit: compact first.
     let mut writer = GenerationWriter::open(dir)?;
-    let mut compacted = false;
-    if writer
-        .previous()
-        .is_some_and(|m| needs_compaction(m, options))
-    {
-        compact::compact_with(&mut writer, &compact::CompactOptions::default(), progress)?;
-        compacted = true;
-    }
+    let (mut compacted, mut layers_merged) = (false, false);
+    let fold = writer.previous().map_or(Fold::None, |m| fold_needed(m, options));
+    fold.run(&mut writer, progress, &mut compacted, &mut layers_merged)?;
     let index = writer.open_previous()?;
     progress.stage("reading deltas", deltas.len() as u64);
     let parsed: Vec<ParsedList> = deltas
@@ -240,11 +240,13 @@ pub fn apply(
     drop(index);
     let mut manifest = writer.commit(edit)?.manifest;
 
-    if needs_compaction(&manifest, options) {
-        manifest =
-            compact::compact_with(&mut writer, &compact::CompactOptions::default(), progress)?
-                .manifest;
-        compacted = true;
+    if let Some(folded) = fold_needed(&manifest, options).run(
+        &mut writer,
+        progress,
+        &mut compacted,
+        &mut layers_merged,
+    )? {
+        manifest = folded;
     }
     progress.finish();
     drop(writer);
@@ -255,18 +257,62 @@ pub fn apply(
         removed: removed_count,
         unchanged,
         compacted,
+        layers_merged,
     })
 }
 
-fn needs_compaction(m: &Manifest, options: &ApplyOptions) -> bool {
+/// What an index with too many or too large layers needs.
+enum Fold {
+    None,
+    /// Merge the layers into one (too many).
+    Layers,
+    /// A new base (the layers grew large beside it).
+    Base,
+}
+
+impl Fold {
+    /// Runs the fold under `writer`; returns the manifest it published, if any.
+    fn run(
+        self,
+        writer: &mut GenerationWriter<'_>,
+        progress: &dyn Progress,
+        compacted: &mut bool,
+        layers_merged: &mut bool,
+    ) -> Result<Option<Manifest>, IndexError> {
+        match self {
+            Fold::None => Ok(None),
+            Fold::Layers => {
+                *layers_merged = true;
+                Ok(Some(compact::merge_layers_with(writer, progress)?.manifest))
+            }
+            Fold::Base => {
+                *compacted = true;
+                let options = compact::CompactOptions::default();
+                Ok(Some(
+                    compact::compact_with(writer, &options, progress)?.manifest,
+                ))
+            }
+        }
+    }
+}
+
+/// The fold an index needs: a new base once its layers' bytes pass the size ratio, a merge
+/// of its layers once there are more than the limit.
+fn fold_needed(m: &Manifest, options: &ApplyOptions) -> Fold {
     let layers = m.segments.len().saturating_sub(1);
     if layers == 0 {
-        return false;
+        return Fold::None;
     }
     let bytes = |s: &SegmentMeta| s.files.iter().map(|f| f.len).sum::<u64>();
     let base = m.segments.first().map_or(0, bytes);
     let layer_bytes: u64 = m.segments.iter().skip(1).map(bytes).sum();
-    (options.compact_after_layers > 0 && layers > options.compact_after_layers)
-        || (options.compact_after_size_ratio > 0.0
-            && layer_bytes as f64 > base as f64 * options.compact_after_size_ratio)
+    if options.compact_after_size_ratio > 0.0
+        && layer_bytes as f64 > base as f64 * options.compact_after_size_ratio
+    {
+        Fold::Base
+    } else if options.compact_after_layers > 0 && layers > options.compact_after_layers {
+        Fold::Layers
+    } else {
+        Fold::None
+    }
 }

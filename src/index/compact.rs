@@ -152,6 +152,64 @@ pub(super) fn compact_with(
     })
 }
 
+/// What a merge of the delta layers did.
+#[derive(Debug)]
+pub struct MergeReport {
+    /// The published manifest.
+    pub manifest: Manifest,
+    /// Layers merged into one.
+    pub layers_merged: usize,
+}
+
+/// Merges every delta layer into one, the base untouched, and publishes it: what the
+/// layers say (the newest deciding each key, removals kept as tombstones), so that lookups
+/// walk one layer and a node that holds the base downloads only that layer. Cheap beside a
+/// compaction: it reads and writes the layers only.
+pub fn merge_layers(dir: &Path, progress: &dyn Progress) -> Result<MergeReport, IndexError> {
+    merge_layers_with(&mut GenerationWriter::open(dir)?, progress)
+}
+
+/// [`merge_layers`] through a writer the caller holds.
+pub(super) fn merge_layers_with(
+    writer: &mut GenerationWriter<'_>,
+    progress: &dyn Progress,
+) -> Result<MergeReport, IndexError> {
+    let dir = writer.dir();
+    let index = writer.open_previous()?;
+    let layers_merged = index.layer_count();
+    let segment_id = writer.segment_id();
+    let mut files = Vec::new();
+    for table in Table::ALL {
+        let mut union = index.layer_union(table);
+        if !union.advance() {
+            continue;
+        }
+        progress.stage(&format!("merging {} layers", table.name()), 0);
+        files.extend(segment::fst_map::write(
+            dir,
+            segment_id,
+            table,
+            progress,
+            |sink| {
+                loop {
+                    sink.insert(union.key(), union.value())?;
+                    if !union.advance() {
+                        return Ok(());
+                    }
+                }
+            },
+        )?);
+    }
+    drop(index);
+    let manifest = writer
+        .commit(GenerationEdit::new(SegmentEdit::MergeLayers(files)))?
+        .manifest;
+    Ok(MergeReport {
+        manifest,
+        layers_merged,
+    })
+}
+
 /// `blocked_cis` as lookups see it, collected for a new block segment: the base's blocks
 /// whole, minus the keys the layers change, plus the keys they add.
 fn cis_union(index: &Index) -> BlocksBuilder {

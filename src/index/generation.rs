@@ -198,6 +198,9 @@ impl GenerationEdit {
 pub(crate) enum SegmentEdit {
     /// A delta layer of this writer's files on top (`apply`); no files, no layer.
     AddLayer(Vec<FileMeta>),
+    /// One layer of this writer's files replaces every delta layer, the base kept (a
+    /// merge of the layers: what they say, tombstones included); no files, no layer.
+    MergeLayers(Vec<FileMeta>),
     /// A base of this writer's files replaces every segment (`build`, `compact`). When the
     /// files hold a sold table (a compaction folded the journal into it), the generation
     /// starts a new, empty journal; otherwise the node's sold files carry over.
@@ -311,6 +314,16 @@ pub(crate) fn next_manifest(
         .unwrap_or_default();
     match edit.segments {
         SegmentEdit::AddLayer(files) => {
+            if !files.is_empty() {
+                next.segments.push(SegmentMeta {
+                    id: segment_id,
+                    files,
+                });
+                next.next_segment_id = segment_id + 1;
+            }
+        }
+        SegmentEdit::MergeLayers(files) => {
+            next.segments.truncate(1);
             if !files.is_empty() {
                 next.segments.push(SegmentMeta {
                     id: segment_id,

@@ -36,12 +36,14 @@ mod table;
 
 pub use apply::{ApplyOptions, ApplyReport, apply};
 pub use build::{BuildOptions, BuildReport, build};
-pub use compact::{CompactOptions, CompactReport, DEFAULT_SOLD_RETENTION_MS, compact};
+pub use compact::{
+    CompactOptions, CompactReport, DEFAULT_SOLD_RETENTION_MS, MergeReport, compact, merge_layers,
+};
 pub use digest::ContentDigest;
 pub use error::{IndexError, RejectedList};
 pub use format::FileMeta;
 pub use lock::WriterLock;
-pub use manifest::{ListSource, Manifest, PULL_STATUS, SegmentMeta};
+pub use manifest::{CURRENT, ListSource, Manifest, PULL_STATUS, SegmentMeta};
 pub(crate) use reader::{BATCH_CHUNK, TableStack};
 pub use reader::{Index, OpenOptions, VerifyReport, verify, verify_with};
 pub use segment::{EntryCursor, Layout};

@@ -50,6 +50,9 @@ pub struct ServeConfig {
     pub refresh_interval_ms: u64,
     /// Log every request, not only failures.
     pub access_log: bool,
+    /// The shop's time zone, for the status page and the day counts: `МСК` (the
+    /// default), `МСК+2`, `UTC`, `+05:00` (see [`crate::time::TimeZone::parse`]).
+    pub timezone: String,
 }
 
 impl Default for ServeConfig {
@@ -68,6 +71,7 @@ impl Default for ServeConfig {
             header_timeout_ms: 10_000,
             refresh_interval_ms: 1000,
             access_log: false,
+            timezone: "МСК".to_string(),
         }
     }
 }

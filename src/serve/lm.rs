@@ -416,6 +416,7 @@ async fn journal_op(
             e => LmError::from_live(e),
         })?;
     let status = if sell {
+        state.metrics.add_sales(done.len() as u64);
         StatusCode::CREATED
     } else {
         StatusCode::OK

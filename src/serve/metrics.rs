@@ -67,6 +67,9 @@ fn unix_second() -> u64 {
 pub(crate) struct Refusal {
     /// When, RFC 3339.
     pub(crate) at: String,
+    /// When, Unix ms.
+    #[serde(skip)]
+    pub(crate) at_ms: i64,
     /// The КИ (or the input, cut, when it is not a code).
     pub(crate) code: String,
     /// `blocked` or `invalid`.
@@ -78,6 +81,25 @@ pub(crate) struct Refusal {
 /// Refusals the status page shows.
 const RECENT_REFUSALS: usize = 20;
 
+/// Days of counts kept (and reported).
+const DAYS_KEPT: usize = 8;
+
+/// Where the day counts survive a restart, beside the index (advisory).
+pub(crate) const DAYS_FILE: &str = "DAYS.json";
+
+/// One day's offline answers and sales, by the shop's local date.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Day {
+    /// `YYYY-MM-DD`, local.
+    pub date: String,
+    /// Codes checked.
+    pub checks: u64,
+    /// Checks answered blocked or invalid.
+    pub refusals: u64,
+    /// Codes sold.
+    pub sales: u64,
+}
+
 /// Everything `/metrics` and the status page show.
 pub(crate) struct Metrics {
     // One lock per finished request, not one per map.
@@ -87,6 +109,10 @@ pub(crate) struct Metrics {
     generation_switches: AtomicU64,
     recent_refusals: Mutex<std::collections::VecDeque<Refusal>>,
     started_ms: i64,
+    /// The last days' counts, oldest first.
+    days: Mutex<Vec<Day>>,
+    /// The shop's time zone, for the days.
+    tz: Mutex<crate::time::TimeZone>,
 }
 
 impl Default for Metrics {
@@ -98,6 +124,8 @@ impl Default for Metrics {
             generation_switches: AtomicU64::default(),
             recent_refusals: Mutex::default(),
             started_ms: crate::time::now_ms(),
+            days: Mutex::default(),
+            tz: Mutex::default(),
         }
     }
 }
@@ -121,10 +149,66 @@ impl Metrics {
     pub fn add_codes_checked(&self, n: u64) {
         self.codes_checked.fetch_add(n, Ordering::Relaxed);
         lock(&self.codes_last_minute).add(unix_second(), n);
+        self.today(|d| d.checks += n);
+    }
+
+    /// Counts checks answered blocked or invalid.
+    pub fn add_refusals(&self, n: u64) {
+        self.today(|d| d.refusals += n);
+    }
+
+    /// Counts codes sold.
+    pub fn add_sales(&self, n: u64) {
+        self.today(|d| d.sales += n);
+    }
+
+    /// Counts days in the shop's time zone `tz` from now on.
+    pub fn set_timezone(&self, tz: crate::time::TimeZone) {
+        *lock(&self.tz) = tz;
+    }
+
+    fn today(&self, add: impl FnOnce(&mut Day)) {
+        let date = lock(&self.tz).date(crate::time::now_ms());
+        let mut days = lock(&self.days);
+        if days.last().is_none_or(|d| d.date != date) {
+            days.push(Day {
+                date,
+                ..Day::default()
+            });
+            let excess = days.len().saturating_sub(DAYS_KEPT);
+            days.drain(..excess);
+        }
+        if let Some(day) = days.last_mut() {
+            add(day);
+        }
+    }
+
+    /// The last days' counts, oldest first.
+    pub fn days(&self) -> Vec<Day> {
+        lock(&self.days).clone()
+    }
+
+    /// Takes the counts a previous run left at `path` (a restart keeps the day's counts).
+    pub fn load_days(&self, path: &std::path::Path) {
+        if let Some(days) = std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Vec<Day>>(&b).ok())
+        {
+            *lock(&self.days) = days;
+        }
+    }
+
+    /// Leaves the counts at `path` for the next run (best effort).
+    pub fn save_days(&self, path: &std::path::Path) {
+        if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
+            let json = serde_json::to_vec(&self.days()).unwrap_or_default();
+            let _ = crate::durable::write_advisory(dir, &name.to_string_lossy(), &json);
+        }
     }
 
     /// Remembers a refused check for the status page (the last few only).
     pub fn add_refusal(&self, refusal: Refusal) {
+        self.add_refusals(1);
         let mut recent = lock(&self.recent_refusals);
         if recent.len() == RECENT_REFUSALS {
             recent.pop_front();
@@ -257,8 +341,10 @@ impl Refusal {
             Some(e) => vec![e.to_string()],
             None => d.reasons().iter().map(|r| r.name().to_string()).collect(),
         };
+        let now = crate::time::now_ms();
         Some(Refusal {
-            at: crate::time::format_rfc3339(crate::time::now_ms()),
+            at: crate::time::format_rfc3339(now),
+            at_ms: now,
             code,
             status,
             reasons,

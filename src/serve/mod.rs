@@ -23,6 +23,8 @@ pub mod auth;
 mod config;
 mod conn;
 mod error;
+#[cfg(feature = "distribute")]
+mod follow;
 mod gate;
 mod lm;
 mod metrics;

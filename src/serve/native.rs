@@ -180,7 +180,7 @@ async fn check_batch(
 ) -> Result<Bytes, std::io::Error> {
     let live = state.live.clone();
     let n = batch.len() as u64;
-    let out = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, std::io::Error> {
+    let out = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, u64), std::io::Error> {
         let codes: Vec<&[u8]> = batch
             .lines
             .iter()
@@ -195,15 +195,18 @@ async fn check_batch(
                 parallel::spread(&codes, |codes| {
                     let mut out = Vec::with_capacity(codes.len() * 128);
                     let mut ends = Vec::with_capacity(codes.len());
+                    let mut refused = 0u64;
                     view.check_each(codes, &CheckOptions::default(), |_, outcome| {
                         native::write_line_body(&mut out, outcome);
                         ends.push(out.len());
+                        refused += u64::from(outcome.decision.is_blocked());
                     });
-                    (out, ends)
+                    (out, ends, refused)
                 })
             })
             .map_err(std::io::Error::other)?;
-        let mut answers = parts.iter().flat_map(|(out, ends)| {
+        let refused: u64 = parts.iter().map(|(_, _, r)| r).sum();
+        let mut answers = parts.iter().flat_map(|(out, ends, _)| {
             ends.iter().scan(0, move |start, &end| {
                 Some(&out[std::mem::replace(start, end)..end])
             })
@@ -224,11 +227,13 @@ async fn check_batch(
                 }
             }
         }
-        Ok(out)
+        Ok((out, refused))
     })
     .await
     .map_err(std::io::Error::other)??;
+    let (out, refused) = out;
     state.metrics.add_codes_checked(n);
+    state.metrics.add_refusals(refused);
     Ok(Bytes::from(out))
 }
 

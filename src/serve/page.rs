@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::error::LmError;
-use super::metrics::{Refusal, Totals};
+use super::metrics::{Day, Refusal, Totals};
+use crate::time::TimeZone;
 use super::state::AppState;
 use crate::index::{PULL_STATUS, Table};
 
@@ -41,6 +42,10 @@ pub(crate) struct StatusFacts {
     summary: String,
     can_sell_offline: bool,
     now: String,
+    #[serde(skip)]
+    now_ms: i64,
+    /// Offline checks, refusals and sales per day (the shop's local dates), oldest first.
+    days: Vec<Day>,
     data: DataFacts,
     last_pull: Option<serde_json::Value>,
     sold: usize,
@@ -54,12 +59,16 @@ struct DataFacts {
     version: String,
     generation: u64,
     as_of: String,
+    #[serde(skip)]
+    as_of_ms: i64,
     age_hours: f64,
     /// The limit, hours (`None`: never refused).
     max_age_hours: Option<f64>,
     /// Hours left before offline sales are refused (negative: refused since).
     hours_left: Option<f64>,
     refused_from: Option<String>,
+    #[serde(skip)]
+    refused_from_ms: Option<i64>,
     layers: usize,
     counts: Vec<(String, u64)>,
 }
@@ -129,14 +138,18 @@ pub(crate) fn facts(state: &AppState) -> StatusFacts {
         summary,
         can_sell_offline: can_sell,
         now: crate::time::format_rfc3339(now),
+        now_ms: now,
+        days: state.metrics.days(),
         data: DataFacts {
             version: manifest.version.clone(),
             generation: manifest.generation,
             as_of: crate::time::format_rfc3339(manifest.as_of_ms),
+            as_of_ms: manifest.as_of_ms,
             age_hours: hours(age),
             max_age_hours: max_age.map(hours),
             hours_left: left.map(hours),
             refused_from: max_age.map(|m| crate::time::format_rfc3339(manifest.as_of_ms + m)),
+            refused_from_ms: max_age.map(|m| manifest.as_of_ms + m),
             layers: generation.index().layer_count(),
             counts,
         },
@@ -160,6 +173,7 @@ pub async fn status_json(State(state): State<Arc<AppState>>) -> Response {
 /// `GET /`: the page.
 pub async fn page(State(state): State<Arc<AppState>>) -> Response {
     let name = state.config.name.clone();
+    let tz = state.tz.clone();
     let facts = tokio::task::spawn_blocking(move || facts(&state)).await;
     match facts {
         Ok(facts) => (
@@ -167,7 +181,7 @@ pub async fn page(State(state): State<Arc<AppState>>) -> Response {
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),
                 (header::CACHE_CONTROL, "no-store"),
             ],
-            render(&name, &facts),
+            render(&name, &facts, &tz),
         )
             .into_response(),
         Err(e) => LmError::internal(format!("status task failed: {e}")).into_response(),
@@ -200,12 +214,20 @@ th, td { text-align: left; padding: .2rem .8rem .2rem 0; border-bottom: 1px soli
 .muted { color: #4d4d4d; background: #ffffff; }
 ";
 
+/// `YYYY-MM-DD` as the staff read a date: `DD.MM.YYYY`.
+fn local_date(date: &str) -> String {
+    match (date.get(..4), date.get(5..7), date.get(8..10)) {
+        (Some(y), Some(m), Some(d)) => format!("{d}.{m}.{y}"),
+        _ => date.to_string(),
+    }
+}
+
 fn row(out: &mut String, term: &str, value: &str) {
     out.push_str(&format!("<dt>{}</dt><dd>{}</dd>\n", esc(term), esc(value)));
 }
 
-/// The page for `facts`.
-pub(crate) fn render(name: &str, f: &StatusFacts) -> String {
+/// The page for `facts`, times in the shop's zone `tz`.
+pub(crate) fn render(name: &str, f: &StatusFacts, tz: &TimeZone) -> String {
     let light = match f.light {
         Light::Green => "green",
         Light::Amber => "amber",
@@ -235,9 +257,9 @@ pub(crate) fn render(name: &str, f: &StatusFacts) -> String {
     out.push_str("<section aria-labelledby=\"data\">\n<h2 id=\"data\">Данные</h2>\n<dl>\n");
     row(&mut out, "Версия данных", &d.version);
     row(&mut out, "Поколение", &d.generation.to_string());
-    row(&mut out, "Актуальны на", &d.as_of);
+    row(&mut out, "Актуальны на", &tz.format(d.as_of_ms));
     row(&mut out, "Возраст данных", &format!("{} ч", d.age_hours));
-    match (d.max_age_hours, d.hours_left, &d.refused_from) {
+    match (d.max_age_hours, d.hours_left, d.refused_from_ms.map(|t| tz.format(t))) {
         (Some(max), Some(left), Some(from)) => {
             row(&mut out, "Предел", &format!("{max} ч"));
             row(
@@ -273,7 +295,7 @@ pub(crate) fn render(name: &str, f: &StatusFacts) -> String {
             let time = |k: &str| {
                 p.get(k)
                     .and_then(|v| v.as_i64())
-                    .map(crate::time::format_rfc3339)
+                    .map(|t| tz.format(t))
                     .unwrap_or_else(|| "—".into())
             };
             out.push_str("<dl>\n");
@@ -293,7 +315,7 @@ pub(crate) fn render(name: &str, f: &StatusFacts) -> String {
     row(
         &mut out,
         "Запущена",
-        &crate::time::format_rfc3339(s.started_ms),
+        &tz.format(s.started_ms),
     );
     row(
         &mut out,
@@ -305,7 +327,21 @@ pub(crate) fn render(name: &str, f: &StatusFacts) -> String {
         "Проверено кодов",
         &format!("{} (за минуту {})", s.codes_checked, s.codes_last_minute),
     );
-    out.push_str("</dl>\n</section>\n");
+    out.push_str("</dl>\n");
+    if !f.days.is_empty() {
+        out.push_str("<table>\n<caption>По дням</caption>\n<tr><th scope=\"col\">День</th><th scope=\"col\">Проверок офлайн</th><th scope=\"col\">Отказов</th><th scope=\"col\">Продаж</th></tr>\n");
+        for day in f.days.iter().rev() {
+            out.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                esc(&local_date(&day.date)),
+                day.checks,
+                day.refusals,
+                day.sales
+            ));
+        }
+        out.push_str("</table>\n");
+    }
+    out.push_str("</section>\n");
     out.push_str(
         "<section aria-labelledby=\"refusals\">\n<h2 id=\"refusals\">Последние отказы</h2>\n",
     );
@@ -316,7 +352,7 @@ pub(crate) fn render(name: &str, f: &StatusFacts) -> String {
         for r in &f.recent_refusals {
             out.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                esc(&r.at),
+                esc(&tz.format(r.at_ms)),
                 esc(&r.code),
                 r.status,
                 esc(&r.reasons.join(", "))
@@ -327,7 +363,7 @@ pub(crate) fn render(name: &str, f: &StatusFacts) -> String {
     out.push_str(&format!(
         "</section>\n<p class=\"muted\">Обновлено {}; страница обновляется каждые {RELOAD_SECONDS} с. \
          Те же данные: <a href=\"/status.json\">/status.json</a>.</p>\n</main>\n</body>\n</html>\n",
-        esc(&f.now)
+        esc(&tz.format(f.now_ms))
     ));
     out
 }

@@ -10,7 +10,7 @@ use super::auth::Credentials;
 use super::config::{DEFAULT_LISTEN, MIN_REMOTE_PASSWORD, ServeConfig};
 use super::conn;
 use super::error::ServeError;
-use super::metrics::Metrics;
+use super::metrics::{DAYS_FILE, Metrics};
 use super::refresh::refresh_loop;
 use super::router::router;
 use super::state::{AppState, log};
@@ -93,15 +93,31 @@ impl Server {
             addr: addr.to_string(),
             source,
         })?;
+        let tz = crate::time::TimeZone::parse(&config.timezone).ok_or_else(|| {
+            ServeError::Refused(format!(
+                "time zone {:?} is not one of МСК, МСК+N, МСК-N, UTC or an offset such as +05:00",
+                config.timezone
+            ))
+        })?;
+        let metrics = Metrics::default();
+        metrics.set_timezone(tz.clone());
+        metrics.load_days(&live.dir().join(DAYS_FILE));
         let state = Arc::new(AppState {
             in_flight: Arc::new(Semaphore::new(config.max_concurrent_requests)),
             live,
             config,
             credentials,
             instance,
-            metrics: Metrics::default(),
+            metrics,
+            tz,
         });
         Ok(Server { listener, state })
+    }
+
+    /// What the handlers share (for the pull loop a service may run).
+    #[cfg_attr(not(feature = "distribute"), allow(dead_code))]
+    pub(crate) fn state(&self) -> Arc<AppState> {
+        Arc::clone(&self.state)
     }
 
     /// The bound address (with the real port when 0 was asked).

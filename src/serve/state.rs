@@ -24,6 +24,8 @@ pub(crate) struct AppState {
     pub(crate) instance: String,
     pub(crate) metrics: Metrics,
     pub(crate) in_flight: Arc<Semaphore>,
+    /// The shop's time zone (`ServeConfig::timezone`).
+    pub(crate) tz: crate::time::TimeZone,
 }
 
 /// One structured log line on stderr.
