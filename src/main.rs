@@ -44,6 +44,9 @@ enum Command {
     Publish(cli::publish::Args),
     /// Pull a channel's signed generation from an S3-compatible store into the index.
     Pull(cli::pull::Args),
+    /// The builder as a service: take list files from an inbox as they arrive, apply and
+    /// publish each within a second, tell the stores (NATS), alert on bad files.
+    Ingest(cli::ingest::Args),
     /// Show which nodes run which generation, and which are stale, frozen or silent.
     Fleet(cli::fleet::Args),
     /// Describe an index: version, age of its data, counts, files.
@@ -75,6 +78,7 @@ fn run(cli: Cli) -> cli::CmdResult {
         Command::Keygen(args) => cli::keygen::run(args),
         Command::Publish(args) => cli::publish::run(args),
         Command::Pull(args) => cli::pull::run(args),
+        Command::Ingest(args) => cli::ingest::run(args),
         Command::Fleet(args) => cli::fleet::run(args),
         Command::Info(args) => cli::info::run(args),
         Command::Verify(args) => cli::verify::run(args),

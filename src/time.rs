@@ -198,12 +198,7 @@ impl TimeZone {
         let offset = sign * (h * 60 + m);
         Some(TimeZone {
             offset_minutes: offset,
-            label: format!(
-                "UTC{}{:02}:{:02}",
-                if offset < 0 { '-' } else { '+' },
-                h,
-                m
-            ),
+            label: format!("UTC{}{:02}:{:02}", if offset < 0 { '-' } else { '+' }, h, m),
         })
     }
 
@@ -241,7 +236,10 @@ mod tests {
         assert_eq!(yekaterinburg.format(t), "06.12.2026 05:51 МСК+2");
         let kaliningrad = TimeZone::parse("MSK-1").unwrap();
         assert_eq!(kaliningrad.offset_minutes, 120);
-        assert_eq!(TimeZone::parse("UTC").unwrap().format(t), "06.12.2026 00:51 UTC");
+        assert_eq!(
+            TimeZone::parse("UTC").unwrap().format(t),
+            "06.12.2026 00:51 UTC"
+        );
         let late = TimeZone::parse("-05:00").unwrap();
         assert_eq!(late.format(t), "05.12.2026 19:51 UTC-05:00");
         assert_eq!(late.date(t), "2026-12-05");

@@ -18,6 +18,7 @@ pub mod docs;
 pub mod fleet;
 pub mod generate;
 pub mod info;
+pub mod ingest;
 pub mod keygen;
 pub mod lists;
 pub mod parse;

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use cisgate::distribute::{PublishOptions, publish};
+use cisgate::distribute::publish;
 
 use super::CmdResult;
-use super::remote::RemoteArgs;
+use super::remote::{RemoteArgs, SigningArgs};
 
 /// Publish the index's current generation to an S3-compatible store, signed.
 #[derive(clap::Args, Debug)]
@@ -17,16 +17,8 @@ pub struct Args {
     /// Where to publish: s3://bucket/prefix.
     #[arg(long)]
     to: String,
-    /// The minisign secret key (from `cisgate keygen`).
-    #[arg(long)]
-    secret_key: PathBuf,
-    /// Hours nodes accept the pointer; a feed not renewed by then freezes nodes.
-    /// Fractions are fine (`0.5` is 30 minutes); 0 or less is refused, under a day warns.
-    #[arg(long, default_value_t = 168.0)]
-    valid_hours: f64,
-    /// Publish even when the data is older than what the channel points at.
-    #[arg(long)]
-    allow_older: bool,
+    #[command(flatten)]
+    signing: SigningArgs,
     #[command(flatten)]
     remote: RemoteArgs,
 }
@@ -34,26 +26,8 @@ pub struct Args {
 /// Publishes and prints what moved.
 pub fn run(args: Args) -> CmdResult {
     let started = Instant::now();
-    if !(args.valid_hours > 0.0 && args.valid_hours.is_finite()) {
-        return Err(format!(
-            "--valid-hours {}: a pointer must stay valid for some time (nodes refuse an expired one, and the whole fleet would freeze); give hours, fractions allowed (168 is a week)",
-            args.valid_hours
-        )
-        .into());
-    }
-    if args.valid_hours < 24.0 {
-        eprintln!(
-            "cisgate: warning: --valid-hours {}: nodes refuse the pointer after that unless it is renewed by a publish; a day or more leaves room for a late one",
-            args.valid_hours
-        );
-    }
     let remote = args.remote.remote(&args.to)?;
-    let options = PublishOptions {
-        channel: args.remote.channel.clone(),
-        valid_for_ms: (args.valid_hours * 3_600_000.0) as i64,
-        allow_older: args.allow_older,
-        ..PublishOptions::new(args.secret_key)
-    };
+    let options = args.signing.options(&args.remote.channel)?;
     let r = publish(&args.index, &remote, &options)?;
     outln!(
         "published version {} to {remote} channel {} sequence {} in {:.2}s: {} objects uploaded ({} bytes), {} already there{}; valid until {}",

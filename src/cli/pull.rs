@@ -1,7 +1,7 @@
 //! `cisgate pull`: bring a node's index to what a channel points at.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use std::io::Write;
 
@@ -105,7 +105,7 @@ pub fn run(args: Args) -> CmdResult {
         ..PullOptions::new(args.public_key.clone())
     };
     let channel = options.channel.clone();
-    let report = |result: &Result<PullReport, DistributeError>, took: f64| match result {
+    let report = |result: &Result<PullReport, DistributeError>| match result {
         Ok(r) => {
             let resumed = if r.bytes_resumed > 0 || r.interruptions > 0 {
                 format!(
@@ -118,8 +118,9 @@ pub fn run(args: Args) -> CmdResult {
             let line = match &r.outcome {
                 PullOutcome::UpToDate => format!("up to date ({remote} {channel})"),
                 PullOutcome::Updated { from, to } => format!(
-                    "pulled version {to} (from {}) in {took:.2}s: {} objects downloaded ({} bytes), {} already here{resumed}",
+                    "pulled version {to} (from {}) in {:.2}s: {} objects downloaded ({} bytes), {} already here{resumed}",
                     from.as_deref().unwrap_or("nothing"),
+                    r.elapsed.as_secs_f64(),
                     r.objects_downloaded,
                     r.bytes_downloaded,
                     r.objects_reused
@@ -136,9 +137,8 @@ pub fn run(args: Args) -> CmdResult {
         }
     };
     let Some(every) = args.watch else {
-        let started = Instant::now();
         let result = pull(&args.index, &remote, &options);
-        if let Some(line) = report(&result, started.elapsed().as_secs_f64()) {
+        if let Some(line) = report(&result) {
             outln!("{line}");
         }
         return Ok(if result.is_ok() { 0 } else { 1 });
@@ -150,13 +150,11 @@ pub fn run(args: Args) -> CmdResult {
     };
     let mut puller = Puller::new(&args.index, &remote, options)?;
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let mut started = Instant::now();
     let mut failure: Option<std::io::Error> = None;
     watch(&mut puller, &watching, &stop, |_, trigger, result| {
-        let took = started.elapsed().as_secs_f64();
         // Unchanged rounds print nothing: a line a second would bury what matters.
         let changed = !matches!(result, Ok(r) if r.outcome == PullOutcome::UpToDate);
-        if let Some(line) = report(result, took)
+        if let Some(line) = report(result)
             && (changed || trigger == Trigger::Start)
         {
             let why = match trigger {
@@ -169,7 +167,6 @@ pub fn run(args: Args) -> CmdResult {
                 stop.store(true, std::sync::atomic::Ordering::Relaxed);
             }
         }
-        started = Instant::now();
     })?;
     match failure {
         Some(e) => Err(e.into()),

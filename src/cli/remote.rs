@@ -1,6 +1,6 @@
 //! The object store options `publish` and `pull` share.
 
-use cisgate::distribute::{Access, Remote, WatchOptions};
+use cisgate::distribute::{Access, PublishOptions, Remote, WatchOptions};
 
 /// Where generations are published.
 #[derive(clap::Args, Debug)]
@@ -77,5 +77,45 @@ impl WatchArgs {
     /// The heartbeat of status reports.
     pub fn status_every(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.status_every.max(1))
+    }
+}
+
+/// How a channel is signed and kept alive (`publish`, `ingest`).
+#[derive(clap::Args, Debug)]
+pub struct SigningArgs {
+    /// The minisign secret key (from `cisgate keygen`).
+    #[arg(long)]
+    secret_key: std::path::PathBuf,
+    /// Hours nodes accept the pointer; a feed not renewed by then freezes nodes.
+    /// Fractions are fine (`0.5` is 30 minutes); 0 or less is refused, under a day warns.
+    #[arg(long, default_value_t = 168.0)]
+    valid_hours: f64,
+    /// Publish even when the data is older than what the channel points at.
+    #[arg(long)]
+    allow_older: bool,
+}
+
+impl SigningArgs {
+    /// The publish options on `channel`; refuses a validity that would freeze the fleet
+    /// and warns below a day.
+    pub fn options(&self, channel: &str) -> Result<PublishOptions, String> {
+        if !(self.valid_hours > 0.0 && self.valid_hours.is_finite()) {
+            return Err(format!(
+                "--valid-hours {}: a pointer must stay valid for some time (nodes refuse an expired one, and the whole fleet would freeze); give hours, fractions allowed (168 is a week)",
+                self.valid_hours
+            ));
+        }
+        if self.valid_hours < 24.0 {
+            eprintln!(
+                "cisgate: warning: --valid-hours {}: nodes refuse the pointer after that unless it is renewed by a publish; a day or more leaves room for a late one",
+                self.valid_hours
+            );
+        }
+        Ok(PublishOptions {
+            channel: channel.to_string(),
+            valid_for_ms: (self.valid_hours * 3_600_000.0) as i64,
+            allow_older: self.allow_older,
+            ..PublishOptions::new(self.secret_key.clone())
+        })
     }
 }

@@ -71,7 +71,11 @@ pub fn run(args: Args) -> CmdResult {
                 status_every: args.watching.status_every(),
                 ..PullOptions::new(key.clone())
             };
-            Some((remote, pull, args.watching.options(args.pull_every, &channel)?))
+            Some((
+                remote,
+                pull,
+                args.watching.options(args.pull_every, &channel)?,
+            ))
         }
         _ => None,
     };
@@ -79,7 +83,10 @@ pub fn run(args: Args) -> CmdResult {
     if let Some((remote, pull, _)) = &follow
         && !args.index.join(cisgate::index::CURRENT).exists()
     {
-        eprintln!("cisgate: no index at {} yet; pulling it first", args.index.display());
+        eprintln!(
+            "cisgate: no index at {} yet; pulling it first",
+            args.index.display()
+        );
         cisgate::distribute::pull(&args.index, remote, pull)?;
     }
     let live = Arc::new(LiveIndex::open(

@@ -20,7 +20,9 @@
 //! `serve` or [`LiveIndex`](crate::live::LiveIndex) switches without a restart. A failed
 //! pull changes nothing.
 
+pub mod alert;
 mod error;
+mod ingest;
 pub mod notice;
 mod pointer;
 mod publish;
@@ -33,12 +35,11 @@ mod transfer;
 mod watch;
 
 pub use error::DistributeError;
+pub use ingest::{IngestOptions, Ingester, Step};
 pub use pointer::Pointer;
 pub use publish::{PublishOptions, PublishReport, Publisher, publish};
 pub use pull::{DEFAULT_STATUS_EVERY, PullOptions, PullOutcome, PullReport, Puller, pull};
 pub use remote::{Access, Credentials, DEFAULT_CHANNEL, Remote, TransferPolicy};
 pub use sign::{PASSWORD_VAR, keygen};
+pub use status::{BuilderStatus, DayCounts, FleetNode, FleetReport, NodeState, NodeStatus, fleet};
 pub use watch::{MIN_INTERVAL, Trigger, WatchOptions, watch};
-pub use status::{
-    BuilderStatus, DayCounts, FleetNode, FleetReport, NodeState, NodeStatus, fleet,
-};

@@ -56,9 +56,9 @@ fn runtime(url: &str) -> Result<tokio::runtime::Runtime, DistributeError> {
         })
 }
 
-/// The builder's side: publishes a notice after each publish.
+/// The builder's side: publishes a notice after each publish, in the background (a NATS
+/// server that is down must not hold up the next delta).
 pub struct Notifier {
-    url: String,
     runtime: tokio::runtime::Runtime,
     client: async_nats::Client,
 }
@@ -67,7 +67,15 @@ impl Notifier {
     /// Connects to the NATS server(s) at `url` (`nats://host:4222`, comma-separated for
     /// a cluster). A server that is down at start is retried in the background.
     pub fn connect(url: &str) -> Result<Notifier, DistributeError> {
-        let runtime = runtime(url)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("cisgate-notify")
+            .enable_all()
+            .build()
+            .map_err(|e| DistributeError::Store {
+                url: url.to_string(),
+                reason: format!("cannot start the notice runtime: {e}"),
+            })?;
         let client = runtime
             .block_on(
                 async_nats::ConnectOptions::new()
@@ -78,41 +86,36 @@ impl Notifier {
                 url: url.to_string(),
                 reason: format!("cannot reach NATS: {e}"),
             })?;
-        Ok(Notifier {
-            url: url.to_string(),
-            runtime,
-            client,
-        })
+        Ok(Notifier { runtime, client })
     }
 
-    /// Tells the nodes that `channel` moved to `sequence`. An error means the notice may
-    /// not have gone out (the nodes will poll).
-    pub fn notify(&self, channel: &str, sequence: u64) -> Result<(), DistributeError> {
+    /// Tells the nodes that `channel` moved to `sequence`, without waiting: a notice that
+    /// cannot go out within a few seconds is logged (the nodes will poll).
+    pub fn notify(&self, channel: &str, sequence: u64) {
         let notice = Notice {
             channel: channel.to_string(),
             sequence,
         };
         let payload = serde_json::to_vec(&notice).unwrap_or_default();
-        let client = self.client.clone();
-        let sent = self.runtime.block_on(async move {
-            tokio::time::timeout(NOTICE_TIMEOUT, async {
-                client.publish(subject(channel), payload.into()).await?;
+        let (client, subject) = (self.client.clone(), subject(channel));
+        self.runtime.spawn(async move {
+            let sent = tokio::time::timeout(NOTICE_TIMEOUT, async {
+                client.publish(subject, payload.into()).await?;
                 client.flush().await.map_err(|e| e.to_string())?;
                 Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
             })
-            .await
+            .await;
+            let failed = match sent {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("not taken within {NOTICE_TIMEOUT:?}"),
+            };
+            eprintln!(
+                "{}",
+                serde_json::json!({"ts": crate::time::format_rfc3339(crate::time::now_ms()),
+                    "event": "notice_failed", "sequence": sequence, "error": failed})
+            );
         });
-        match sent {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(DistributeError::Unreachable {
-                url: self.url.clone(),
-                reason: format!("the notice was not sent: {e}"),
-            }),
-            Err(_) => Err(DistributeError::Unreachable {
-                url: self.url.clone(),
-                reason: format!("the notice was not taken within {NOTICE_TIMEOUT:?}"),
-            }),
-        }
     }
 }
 

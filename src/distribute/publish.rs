@@ -155,9 +155,8 @@ impl Publisher {
             manifest: manifest.clone(),
             objects,
         };
-        let json = serde_json::to_vec_pretty(&published).map_err(|e| {
-            DistributeError::Invalid(format!("cannot encode the generation: {e}"))
-        })?;
+        let json = serde_json::to_vec_pretty(&published)
+            .map_err(|e| DistributeError::Invalid(format!("cannot encode the generation: {e}")))?;
         let sha = sha256_hex(&json);
         let generation = ObjectRef {
             key: generation_key(&sha),
@@ -172,22 +171,7 @@ impl Publisher {
 
         // The channel's current pointer: ours to follow (sequence), never to go back from.
         let key = channel_key(&options.channel);
-        let previous = match (
-            with_retries(policy, || store.get(&key))?,
-            with_retries(policy, || store.get(&format!("{key}.minisig")))?,
-        ) {
-            (Some(json), Some(sig)) => {
-                let sig = String::from_utf8_lossy(&sig);
-                signer.verifier().verify(&json, &sig).map_err(|e| {
-                    DistributeError::Invalid(format!(
-                        "the channel {} holds a pointer this key did not sign ({e}); refusing to replace it",
-                        options.channel
-                    ))
-                })?;
-                Some(Pointer::parse(&json)?)
-            }
-            _ => None,
-        };
+        let previous = self.channel_pointer()?;
         if let Some(prev) = &previous
             && manifest.as_of_ms < prev.as_of_ms
             && !options.allow_older
@@ -240,6 +224,30 @@ impl Publisher {
             objects_present: present,
             generation_uploaded,
         })
+    }
+
+    /// What the channel points at now, checked against this publisher's key (`None`: no
+    /// pointer yet). A pointer this key did not sign is an error: it is never replaced.
+    pub fn channel_pointer(&self) -> Result<Option<Pointer>, DistributeError> {
+        let (options, store, signer) = (&self.options, &self.store, &self.signer);
+        let policy = &options.transfer;
+        let key = channel_key(&options.channel);
+        match (
+            with_retries(policy, || store.get(&key))?,
+            with_retries(policy, || store.get(&format!("{key}.minisig")))?,
+        ) {
+            (Some(json), Some(sig)) => {
+                let sig = String::from_utf8_lossy(&sig);
+                signer.verifier().verify(&json, &sig).map_err(|e| {
+                    DistributeError::Invalid(format!(
+                        "the channel {} holds a pointer this key did not sign ({e}); refusing to replace it",
+                        options.channel
+                    ))
+                })?;
+                Ok(Some(Pointer::parse(&json)?))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The store this publisher writes to (for the builder's status report).

@@ -106,6 +106,8 @@ pub struct PullReport {
     pub status_error: Option<String>,
     /// Whether this round wrote a status report (on a change, or its heartbeat).
     pub status_written: bool,
+    /// How long the round took.
+    pub elapsed: Duration,
 }
 
 /// What a node remembers between pulls.
@@ -172,8 +174,11 @@ pub struct Puller {
     /// The generation the last round committed, opened and verified.
     opened: Option<Index>,
     /// Added to every report (a service's own figures).
-    extra: Option<Box<dyn Fn(&mut NodeStatus) + Send>>,
+    extra: Option<StatusExtra>,
 }
+
+/// A service's own figures, added to each status report.
+type StatusExtra = Box<dyn Fn(&mut NodeStatus) + Send>;
 
 /// What makes a status report worth writing before its heartbeat.
 #[derive(Clone, PartialEq)]
@@ -229,6 +234,7 @@ impl Puller {
     /// One round: the pointer (one conditional request when unchanged), then what it
     /// names, checked and committed; a status report when due.
     pub fn round(&mut self) -> Result<PullReport, DistributeError> {
+        let started = std::time::Instant::now();
         let dir = self.dir.clone();
         let options = &self.options;
         let lock = match WriterLock::acquire_within(&dir, Duration::ZERO) {
@@ -249,7 +255,10 @@ impl Puller {
             options,
             opened: None,
         };
-        let result = round.run(&mut writer, &mut self.state);
+        let result = round.run(&mut writer, &mut self.state).map(|mut r| {
+            r.elapsed = started.elapsed();
+            r
+        });
         self.opened = round.opened.take();
         let held = writer.previous().cloned();
         drop(writer);
@@ -346,6 +355,7 @@ impl Round<'_> {
             interruptions: 0,
             status_error: None,
             status_written: false,
+            elapsed: Duration::ZERO,
         };
         // A conditional GET: an unchanged pointer costs one request and no body.
         let etag = state

@@ -76,7 +76,9 @@ pub fn apply(
     // may have left layers over the limit: compact first.
     let mut writer = GenerationWriter::open(dir)?;
     let (mut compacted, mut layers_merged) = (false, false);
-    let fold = writer.previous().map_or(Fold::None, |m| fold_needed(m, options));
+    let fold = writer
+        .previous()
+        .map_or(Fold::None, |m| fold_needed(m, options));
     fold.run(&mut writer, progress, &mut compacted, &mut layers_merged)?;
     let index = writer.open_previous()?;
     progress.stage("reading deltas", deltas.len() as u64);

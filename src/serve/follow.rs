@@ -56,7 +56,10 @@ impl Server {
                                     None => state.live.refresh(),
                                 };
                                 if let Err(e) = switched {
-                                    log("switch_failed", serde_json::json!({"error": e.to_string()}));
+                                    log(
+                                        "switch_failed",
+                                        serde_json::json!({"error": e.to_string()}),
+                                    );
                                     return;
                                 }
                                 state.metrics.add_generation_switch();
@@ -76,7 +79,10 @@ impl Server {
                     }
                 });
                 if let Err(e) = followed {
-                    log("follow_stopped", serde_json::json!({"error": e.to_string()}));
+                    log(
+                        "follow_stopped",
+                        serde_json::json!({"error": e.to_string()}),
+                    );
                 }
             })
             .map_err(|e| ServeError::Refused(format!("cannot start the pull thread: {e}")))?;

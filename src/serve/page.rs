@@ -13,9 +13,9 @@ use serde::Serialize;
 
 use super::error::LmError;
 use super::metrics::{Day, Refusal, Totals};
-use crate::time::TimeZone;
 use super::state::AppState;
 use crate::index::{PULL_STATUS, Table};
+use crate::time::TimeZone;
 
 /// The page reloads itself this often, seconds.
 const RELOAD_SECONDS: u32 = 10;
@@ -259,7 +259,11 @@ pub(crate) fn render(name: &str, f: &StatusFacts, tz: &TimeZone) -> String {
     row(&mut out, "Поколение", &d.generation.to_string());
     row(&mut out, "Актуальны на", &tz.format(d.as_of_ms));
     row(&mut out, "Возраст данных", &format!("{} ч", d.age_hours));
-    match (d.max_age_hours, d.hours_left, d.refused_from_ms.map(|t| tz.format(t))) {
+    match (
+        d.max_age_hours,
+        d.hours_left,
+        d.refused_from_ms.map(|t| tz.format(t)),
+    ) {
         (Some(max), Some(left), Some(from)) => {
             row(&mut out, "Предел", &format!("{max} ч"));
             row(
@@ -312,11 +316,7 @@ pub(crate) fn render(name: &str, f: &StatusFacts, tz: &TimeZone) -> String {
     out.push_str("</section>\n");
     let s = &f.service;
     out.push_str("<section aria-labelledby=\"service\">\n<h2 id=\"service\">Служба</h2>\n<dl>\n");
-    row(
-        &mut out,
-        "Запущена",
-        &tz.format(s.started_ms),
-    );
+    row(&mut out, "Запущена", &tz.format(s.started_ms));
     row(
         &mut out,
         "Запросов",

@@ -20,7 +20,8 @@ pub(crate) async fn refresh_loop(state: Arc<AppState>) {
         if days_saved.elapsed() >= DAYS_SAVE_EVERY {
             days_saved = std::time::Instant::now();
             let (metrics_state, path) = (state.clone(), days_file.clone());
-            let _ = tokio::task::spawn_blocking(move || metrics_state.metrics.save_days(&path)).await;
+            let _ =
+                tokio::task::spawn_blocking(move || metrics_state.metrics.save_days(&path)).await;
         }
         let live = state.live.clone();
         match tokio::task::spawn_blocking(move || live.refresh()).await {
