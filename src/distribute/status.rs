@@ -212,11 +212,60 @@ pub struct FleetNode {
     pub data_age_hours: Option<f64>,
     /// Hours since its last report.
     pub silent_hours: f64,
+    /// Its lag: for a node on the channel's current pointer, how long after the publish
+    /// it switched; for one behind, how long since the channel moved past it. Ms.
+    pub lag_ms: Option<i64>,
+    /// For a node on the channel's current pointer: how long after the change reached the
+    /// builder it switched (its time to block), ms.
+    pub time_to_block_ms: Option<i64>,
     /// What it reported.
     pub status: NodeStatus,
 }
 
-/// The fleet: every node that reported, most urgent first, and what the channel points at.
+/// The last publish's time to block across the nodes that report: from the change
+/// reaching the builder to each node switching.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TimeToBlock {
+    /// Nodes on the channel's current pointer.
+    pub switched: usize,
+    /// Nodes not on it yet.
+    pub pending: usize,
+    /// Median, ms.
+    pub p50_ms: Option<i64>,
+    /// 99th percentile, ms.
+    pub p99_ms: Option<i64>,
+    /// Slowest, ms.
+    pub max_ms: Option<i64>,
+}
+
+impl TimeToBlock {
+    /// The summary of per-node times (`None`: not switched yet).
+    pub fn of(times: impl IntoIterator<Item = Option<i64>>) -> TimeToBlock {
+        let mut done: Vec<i64> = Vec::new();
+        let mut pending = 0;
+        for t in times {
+            match t {
+                Some(t) => done.push(t),
+                None => pending += 1,
+            }
+        }
+        done.sort_unstable();
+        let at = |q: f64| {
+            (!done.is_empty())
+                .then(|| done[((done.len() as f64 * q).ceil() as usize).clamp(1, done.len()) - 1])
+        };
+        TimeToBlock {
+            switched: done.len(),
+            pending,
+            p50_ms: at(0.5),
+            p99_ms: at(0.99),
+            max_ms: done.last().copied(),
+        }
+    }
+}
+
+/// The fleet: every node that reported, most urgent first, the builders, and what the
+/// channel points at.
 #[derive(Clone, Debug, Serialize)]
 pub struct FleetReport {
     /// The channel's version and content digest, when its pointer is readable (not
@@ -224,8 +273,18 @@ pub struct FleetReport {
     pub channel_version: Option<String>,
     /// The channel's content digest.
     pub channel_digest: Option<String>,
-    /// The nodes.
+    /// The channel's pointer sequence.
+    pub channel_sequence: Option<u64>,
+    /// When the channel's pointer was published, Unix ms.
+    pub channel_published_ms: Option<i64>,
+    /// When its change reached the builder, Unix ms.
+    pub channel_received_ms: Option<i64>,
+    /// The last publish's time to block across the nodes.
+    pub time_to_block: TimeToBlock,
+    /// The nodes (stores and tills).
     pub nodes: Vec<FleetNode>,
+    /// The builders' own reports.
+    pub builders: Vec<NodeStatus>,
     /// Reports that could not be read, with why.
     pub unreadable: Vec<(String, String)>,
 }
@@ -246,10 +305,21 @@ pub fn fleet(
             .and_then(|bytes| serde_json::from_slice(&bytes).ok());
     let text =
         |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    let number = |k: &str| {
+        pointer
+            .as_ref()
+            .and_then(|p| p.get(k))
+            .and_then(|x| x.as_i64())
+    };
     let mut report = FleetReport {
         channel_version: pointer.as_ref().and_then(|p| text(p, "version")),
         channel_digest: pointer.as_ref().and_then(|p| text(p, "content_digest")),
+        channel_sequence: number("sequence").map(|n| n as u64),
+        channel_published_ms: number("created_ms"),
+        channel_received_ms: number("received_ms"),
+        time_to_block: TimeToBlock::default(),
         nodes: Vec::new(),
+        builders: Vec::new(),
         unreadable: Vec::new(),
     };
     for (key, _) in with_retries(policy, || store.list(STATUS_PREFIX))? {
@@ -264,31 +334,62 @@ pub fn fleet(
                 continue;
             }
         };
-        let hours = |ms: i64| (ms as f64 / 360_000.0).round() / 10.0;
-        let data_age = status.as_of_ms.map(|t| now - t);
-        let state = if data_age.is_none_or(|age| age > max_age_ms) {
-            NodeState::Stale
-        } else if status.pointer_expires_ms.is_some_and(|t| now > t) {
-            NodeState::Frozen
-        } else if now - status.reported_ms > silent_after_ms {
-            NodeState::Silent
-        } else if status.last_error.is_some() {
-            NodeState::Failing
-        } else if report.channel_digest.is_some() && status.content_digest != report.channel_digest
-        {
-            NodeState::Behind
-        } else {
-            NodeState::Current
-        };
-        report.nodes.push(FleetNode {
-            state,
-            data_age_hours: data_age.map(hours),
-            silent_hours: hours(now - status.reported_ms),
-            status,
-        });
+        if status.role == "builder" {
+            report.builders.push(status);
+            continue;
+        }
+        let node = judge(status, &report, now, max_age_ms, silent_after_ms);
+        report.nodes.push(node);
     }
+    report.time_to_block = TimeToBlock::of(report.nodes.iter().map(|n| n.time_to_block_ms));
     report
         .nodes
         .sort_by(|a, b| (a.state, &a.status.node).cmp(&(b.state, &b.status.node)));
     Ok(report)
+}
+
+/// One node's state, lag and time to block against the channel.
+fn judge(
+    status: NodeStatus,
+    channel: &FleetReport,
+    now: i64,
+    max_age_ms: i64,
+    silent_after_ms: i64,
+) -> FleetNode {
+    let hours = |ms: i64| (ms as f64 / 360_000.0).round() / 10.0;
+    let data_age = status.as_of_ms.map(|t| now - t);
+    let on_current =
+        channel.channel_digest.is_some() && status.content_digest == channel.channel_digest;
+    let state = if data_age.is_none_or(|age| age > max_age_ms) {
+        NodeState::Stale
+    } else if status.pointer_expires_ms.is_some_and(|t| now > t) {
+        NodeState::Frozen
+    } else if now - status.reported_ms > silent_after_ms {
+        NodeState::Silent
+    } else if status.last_error.is_some() {
+        NodeState::Failing
+    } else if channel.channel_digest.is_some() && !on_current {
+        NodeState::Behind
+    } else {
+        NodeState::Current
+    };
+    // The switch that counts is to the channel's current content (a renewal of the same
+    // content does not move the node, and its switch time is the one that counts).
+    let switched = status.switched_ms.filter(|_| on_current);
+    let lag_ms = match switched {
+        Some(t) => status.pointer_published_ms.map(|p| (t - p).max(0)),
+        None => channel.channel_published_ms.map(|p| (now - p).max(0)),
+    };
+    let time_to_block_ms = switched.and_then(|t| {
+        let from = status.pointer_received_ms.or(status.pointer_published_ms)?;
+        Some((t - from).max(0))
+    });
+    FleetNode {
+        state,
+        data_age_hours: data_age.map(hours),
+        silent_hours: hours(now - status.reported_ms),
+        lag_ms,
+        time_to_block_ms,
+        status,
+    }
 }

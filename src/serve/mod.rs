@@ -22,6 +22,8 @@
 pub mod auth;
 mod config;
 mod conn;
+#[cfg(feature = "distribute")]
+pub mod console;
 mod error;
 #[cfg(feature = "distribute")]
 mod follow;

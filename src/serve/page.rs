@@ -189,7 +189,7 @@ pub async fn page(State(state): State<Arc<AppState>>) -> Response {
 }
 
 /// HTML-escapes text.
-fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -198,7 +198,7 @@ fn esc(text: &str) -> String {
 
 /// The page's style: each light's text and background pass WCAG AA contrast (4.5:1; the
 /// page test computes it from these declarations).
-const STYLE: &str = "
+pub(crate) const STYLE: &str = "
 body { font-family: system-ui, sans-serif; margin: 0; color: #1a1a1a; background: #ffffff; }
 main { max-width: 60rem; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
 h1 { font-size: 1.4rem; }
