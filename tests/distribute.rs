@@ -8,181 +8,18 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cisgate::distribute::{Credentials, PullOptions, PullOutcome, Remote};
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::ObjectStoreExt;
 use serde_json::Value;
 
-const BUCKET: &str = "fleet";
-const ACCESS_KEY: &str = "cisgate-test";
-const SECRET_KEY: &str = "cisgate-test-secret";
-
-/// Where the s3s-fs binary is: `S3S_FS`, the `PATH`, or cargo's bin directory; when it is
-/// in none of them, `.ci/tools` installs it (once per test run).
-fn s3s_fs_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("S3S_FS") {
-        return PathBuf::from(path);
-    }
-    let find = || {
-        let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).collect())
-            .unwrap_or_default();
-        if let Some(home) = std::env::var_os("CARGO_HOME") {
-            dirs.push(PathBuf::from(home).join("bin"));
-        }
-        if let Some(home) = std::env::var_os("HOME") {
-            dirs.push(PathBuf::from(home).join(".cargo/bin"));
-        }
-        dirs.into_iter()
-            .map(|d| d.join("s3s-fs"))
-            .find(|p| p.is_file())
-    };
-    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    find()
-        .or_else(|| {
-            INSTALLED.get_or_init(common::tools::install_test_tools);
-            find()
-        })
-        .expect("s3s-fs is still missing after .ci/tools")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for_port(addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {addr}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A real S3-compatible server on a loopback port, storing under a temporary directory.
-struct S3Server {
-    child: Option<Child>,
-    root: PathBuf,
-    addr: SocketAddr,
-}
-
-impl S3Server {
-    fn start(root: &Path) -> S3Server {
-        std::fs::create_dir_all(root.join(BUCKET)).unwrap();
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let mut server = S3Server {
-            child: None,
-            root: root.to_path_buf(),
-            addr,
-        };
-        server.resume();
-        server
-    }
-
-    /// (Re)starts the server on the same port and data.
-    fn resume(&mut self) {
-        let child = Command::new(s3s_fs_binary())
-            .args(["--host", "127.0.0.1", "--port"])
-            .arg(self.addr.port().to_string())
-            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(&self.root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        wait_for_port(self.addr);
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Direct access to the bucket through the S3 API, as an operator (or an attacker with
-/// write access) would have: to damage, remove and replay objects.
-struct Bucket {
-    store: object_store::aws::AmazonS3,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl Bucket {
-    fn new(endpoint: &str) -> Bucket {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let store = object_store::aws::AmazonS3Builder::new()
-            .with_endpoint(endpoint)
-            .with_allow_http(true)
-            .with_bucket_name(BUCKET)
-            .with_region("us-east-1")
-            .with_access_key_id(ACCESS_KEY)
-            .with_secret_access_key(SECRET_KEY)
-            .build()
-            .unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        Bucket { store, runtime }
-    }
-
-    fn path(key: &str) -> object_store::path::Path {
-        object_store::path::Path::from(format!("chain/{key}"))
-    }
-
-    fn get(&self, key: &str) -> Vec<u8> {
-        self.runtime.block_on(async {
-            let got = self.store.get(&Self::path(key)).await.unwrap();
-            got.bytes().await.unwrap().to_vec()
-        })
-    }
-
-    fn put(&self, key: &str, bytes: Vec<u8>) {
-        self.runtime
-            .block_on(self.store.put(&Self::path(key), bytes.into()))
-            .unwrap();
-    }
-
-    fn delete(&self, key: &str) {
-        self.runtime
-            .block_on(self.store.delete(&Self::path(key)))
-            .unwrap();
-    }
-
-    fn keys(&self, under: &str) -> Vec<String> {
-        use futures_util::StreamExt;
-        self.runtime.block_on(async {
-            let prefix = Self::path(under);
-            let mut listing = self.store.list(Some(&prefix));
-            let mut keys = Vec::new();
-            while let Some(meta) = listing.next().await {
-                let key = meta.unwrap().location.to_string();
-                keys.push(key.trim_start_matches("chain/").to_string());
-            }
-            keys.sort();
-            keys
-        })
-    }
-}
+use common::servers::{
+    ACCESS_KEY, Bucket, S3Server, SECRET_KEY, free_port, s3s_fs_binary, wait_for_port,
+};
 
 /// A builder, a store and one node.
 struct Fleet {

@@ -112,3 +112,11 @@ impl From<crate::durable::DurableError> for DistributeError {
         }
     }
 }
+
+impl DistributeError {
+    /// The same error again, for a caller that must keep one and return another (only a
+    /// signature error carries no source that cannot be cloned).
+    pub(crate) fn clone_kind(&self) -> DistributeError {
+        DistributeError::Signature(self.to_string())
+    }
+}

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::error::DistributeError;
+use super::sign::Verifier;
 use crate::index::Manifest;
 
 /// The pointer format's name and version.
@@ -134,4 +135,41 @@ pub(crate) fn generation_key(sha256: &str) -> String {
 /// Key of a channel's pointer (its signature adds `.minisig`).
 pub(crate) fn channel_key(channel: &str) -> String {
     format!("channels/{channel}")
+}
+
+/// Key of the signature of pointer `sequence` of a channel: written once, before the
+/// channel's `.minisig` and pointer are replaced, so that a publish cut between those two
+/// writes (a builder killed there) leaves the old pointer's own signature readable.
+pub(crate) fn sequence_signature_key(channel: &str, sequence: u64) -> String {
+    format!("{}.sig/{sequence}", channel_key(channel))
+}
+
+/// Checks a pointer's bytes against its signature with `verifier`: the channel's
+/// `.minisig`, or, when that one belongs to a publish that was cut short, the signature
+/// kept under the pointer's own sequence. Returns the pointer.
+pub(crate) fn check_pointer(
+    json: &[u8],
+    signature: &[u8],
+    verifier: &Verifier,
+    channel: &str,
+    signature_of: impl FnOnce(&str) -> Result<Option<Vec<u8>>, DistributeError>,
+) -> Result<Pointer, DistributeError> {
+    let checked = match verifier.verify(json, &String::from_utf8_lossy(signature)) {
+        Ok(comment) => comment,
+        Err(first) => {
+            // The sequence is read from the unverified bytes only to find their signature.
+            let sequence = Pointer::parse(json)
+                .map_err(|_| first.clone_kind())?
+                .sequence;
+            let kept = signature_of(&sequence_signature_key(channel, sequence))?.ok_or(first)?;
+            verifier.verify(json, &String::from_utf8_lossy(&kept))?
+        }
+    };
+    let pointer = Pointer::parse(json)?;
+    if checked != pointer.signed_comment() {
+        return Err(DistributeError::Signature(format!(
+            "the signed comment {checked:?} does not describe this pointer"
+        )));
+    }
+    Ok(pointer)
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::error::DistributeError;
 use super::pointer::{
     GENERATION_FORMAT, GENERATION_VERSION, ObjectRef, POINTER_FORMAT, POINTER_VERSION, Pointer,
-    Published, channel_key, generation_key, object_key,
+    Published, channel_key, check_pointer, generation_key, object_key, sequence_signature_key,
 };
 use super::remote::{DEFAULT_CHANNEL, Remote, TransferPolicy};
 use super::sign::Signer;
@@ -211,12 +211,28 @@ impl Publisher {
             .map_err(|e| DistributeError::Invalid(format!("cannot encode the pointer: {e}")))?;
         let signature = signer.sign(&json, &pointer.signed_comment())?;
         // The signature first: a node reading between the two writes sees a mismatch and
-        // retries, never an unsigned pointer.
+        // retries, never an unsigned pointer. Kept under the pointer's sequence too, so
+        // that a publish cut here leaves every pointer checkable (`check_pointer`).
         let signature = signature.into_bytes();
+        with_retries(policy, || {
+            store.put(
+                &sequence_signature_key(&options.channel, pointer.sequence),
+                signature.clone(),
+            )
+        })?;
         with_retries(policy, || {
             store.put(&format!("{key}.minisig"), signature.clone())
         })?;
         with_retries(policy, || store.put(&key, json.clone()))?;
+        // The kept signatures of pointers before the previous one are needed no more.
+        let kept = sequence_signature_key(&options.channel, 0);
+        let under = kept.trim_end_matches('0');
+        if let Ok(mut old) = store.list(under) {
+            old.sort_by_key(|(k, _)| k[under.len()..].parse::<u64>().unwrap_or(0));
+            for (k, _) in old.iter().rev().skip(2) {
+                let _ = store.delete(k);
+            }
+        }
         Ok(PublishReport {
             pointer,
             objects_uploaded: uploaded,
@@ -237,14 +253,16 @@ impl Publisher {
             with_retries(policy, || store.get(&format!("{key}.minisig")))?,
         ) {
             (Some(json), Some(sig)) => {
-                let sig = String::from_utf8_lossy(&sig);
-                signer.verifier().verify(&json, &sig).map_err(|e| {
+                let pointer = check_pointer(&json, &sig, &signer.verifier(), &options.channel, |k| {
+                    Ok(with_retries(policy, || store.get(k))?.map(|b| b.to_vec()))
+                })
+                .map_err(|e| {
                     DistributeError::Invalid(format!(
                         "the channel {} holds a pointer this key did not sign ({e}); refusing to replace it",
                         options.channel
                     ))
                 })?;
-                Ok(Some(Pointer::parse(&json)?))
+                Ok(Some(pointer))
             }
             _ => Ok(None),
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::error::DistributeError;
-use super::pointer::{Pointer, Published, channel_key, object_key};
+use super::pointer::{Pointer, Published, channel_key, check_pointer, object_key};
 use super::remote::{DEFAULT_CHANNEL, Remote, TransferPolicy};
 use super::sign::Verifier;
 use super::status::{NodeStatus, report as report_status};
@@ -133,6 +133,9 @@ struct PullState {
     /// When the change behind that pointer reached the builder (Unix ms), if it says.
     #[serde(default)]
     received_ms: Option<i64>,
+    /// SHA-256 of the accepted pointer's bytes.
+    #[serde(default)]
+    pointer_sha256: Option<String>,
 }
 
 fn read_state(dir: &Path) -> Option<PullState> {
@@ -358,17 +361,19 @@ impl Round<'_> {
             elapsed: Duration::ZERO,
         };
         // A conditional GET: an unchanged pointer costs one request and no body.
-        let etag = state
-            .as_ref()
-            .filter(|_| current.is_some())
-            .and_then(|s| s.etag.clone());
+        let held = state.as_ref().filter(|_| current.is_some()).and_then(|s| {
+            Some((
+                s.etag.as_deref().unwrap_or(""),
+                s.pointer_sha256.as_deref()?,
+            ))
+        });
         let now = options.now_ms.unwrap_or_else(crate::time::now_ms);
-        let (pointer, new_etag) =
-            match read_pointer(store, policy, &options.channel, etag.as_deref(), verifier)? {
-                Some(p) => p,
-                None => {
-                    // Unchanged since the last pull; a feed that stopped being renewed is still
-                    // refused once the pointer this node holds expires.
+        let (pointer, new_etag, pointer_sha) =
+            match read_pointer(store, policy, &options.channel, held, verifier)? {
+                PointerRead::Changed(pointer, etag, sha) => (*pointer, etag, sha),
+                PointerRead::Unchanged => {
+                    // Unchanged since the last pull; a feed that stopped being renewed is
+                    // still refused once the pointer this node holds expires.
                     if let Some(held) = &state
                         && now > held.expires_ms
                     {
@@ -421,6 +426,7 @@ impl Round<'_> {
             switched_ms: state.as_ref().and_then(|s| s.switched_ms),
             published_ms: state.as_ref().and_then(|s| s.published_ms),
             received_ms: state.as_ref().and_then(|s| s.received_ms),
+            pointer_sha256: Some(pointer_sha),
         };
         if current
             .as_ref()
@@ -543,39 +549,50 @@ impl Round<'_> {
     }
 }
 
-/// Reads and verifies the channel's pointer: `None` when unchanged since `etag`. The
-/// signature is re-read once on a mismatch, for a publish caught between its two writes.
+/// The channel's pointer as a round read it.
+enum PointerRead {
+    /// The bytes the node already accepted: a 304 to the conditional GET, or (from a
+    /// store that ignores `If-None-Match`, as s3s-fs does) the same bytes again. The
+    /// signature is not read again.
+    Unchanged,
+    /// A new pointer, its signature checked: the pointer, its entity tag and the SHA-256
+    /// of its bytes.
+    Changed(Box<Pointer>, Option<String>, String),
+}
+
+/// Reads and verifies the channel's pointer. `held` is the entity tag and SHA-256 of the
+/// pointer the node accepted last. The signature is re-read once on a mismatch, for a
+/// publish caught between its two writes.
 fn read_pointer(
     store: &Store,
     policy: &TransferPolicy,
     channel: &str,
-    etag: Option<&str>,
+    held: Option<(&str, &str)>,
     verifier: &Verifier,
-) -> Result<Option<(Pointer, Option<String>)>, DistributeError> {
+) -> Result<PointerRead, DistributeError> {
     let key = channel_key(channel);
+    let etag = held.map(|(etag, _)| etag).filter(|e| !e.is_empty());
     let mut attempt = 0;
     loop {
         attempt += 1;
         let Some((json, new_etag)) = with_retries(policy, || store.get_if_changed(&key, etag))?
         else {
             if etag.is_some() {
-                return Ok(None);
+                return Ok(PointerRead::Unchanged);
             }
             return Err(DistributeError::Missing { key });
         };
+        let sha = sha256_hex(&json);
+        if held.is_some_and(|(_, known)| known == sha) {
+            return Ok(PointerRead::Unchanged);
+        }
         let signature = with_retries(policy, || store.get(&format!("{key}.minisig")))?
             .ok_or_else(|| DistributeError::Signature(format!("{key}.minisig is missing")))?;
-        let checked = verifier.verify(&json, &String::from_utf8_lossy(&signature));
+        let checked = check_pointer(&json, &signature, verifier, channel, |k| {
+            Ok(with_retries(policy, || store.get(k))?.map(|b| b.to_vec()))
+        });
         match checked {
-            Ok(comment) => {
-                let pointer = Pointer::parse(&json)?;
-                if comment != pointer.signed_comment() {
-                    return Err(DistributeError::Signature(format!(
-                        "the signed comment {comment:?} does not describe this pointer"
-                    )));
-                }
-                return Ok(Some((pointer, new_etag)));
-            }
+            Ok(pointer) => return Ok(PointerRead::Changed(Box::new(pointer), new_etag, sha)),
             Err(e) if attempt >= 2 => return Err(e),
             Err(_) => std::thread::sleep(Duration::from_millis(500)),
         }

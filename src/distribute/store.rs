@@ -200,6 +200,17 @@ impl Store {
         })
     }
 
+    /// Removes an object (absent already is fine).
+    pub(crate) fn delete(&self, key: &str) -> Result<(), DistributeError> {
+        match self
+            .runtime
+            .block_on(self.limited(key, self.inner.delete(&self.path(key))))
+        {
+            Ok(()) | Err(DistributeError::Missing { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The keys under `under` (relative to the prefix), each with its size.
     pub(crate) fn list(&self, under: &str) -> Result<Vec<(String, u64)>, DistributeError> {
         let prefix = self.path(under);

@@ -283,7 +283,7 @@ fn render(options: &ConsoleOptions, seen: &Seen) -> String {
         "<!doctype html>\n<html lang=\"ru\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta http-equiv=\"refresh\" content=\"{RELOAD_SECONDS}\">\n\
-         <title>{} — сеть магазинов: {headline}</title>\n<style>{STYLE}</style>\n</head>\n\
+         <title>{} — сеть магазинов: {headline}</title>\n<style>{STYLE}main {{ max-width: 90rem; }}\n</style>\n</head>\n\
          <body data-light=\"{banner}\">\n\
          <div class=\"banner {banner}\" role=\"status\" id=\"state\"><strong>{headline}</strong></div>\n\
          <main>\n<h1>{} — сеть магазинов (cisgate {})</h1>\n",

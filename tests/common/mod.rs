@@ -8,6 +8,10 @@ use std::process::{Command, Output};
 use cisgate::index::{self, BuildOptions};
 use cisgate::progress::NoProgress;
 
+#[cfg(feature = "cli")]
+pub mod browser;
+#[cfg(feature = "cli")]
+pub mod servers;
 pub mod tools;
 
 /// The repository root.
