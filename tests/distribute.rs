@@ -643,17 +643,27 @@ fn a_pointer_signed_by_another_key_is_refused() {
     let genuine = bucket.get("channels/LATEST.minisig");
     fleet.build_and_publish("intruder-index", "s3://fleet/intruder", "intruder.key");
     let forged = Bucket::new(&fleet.s3.endpoint());
-    let forged_signature = forged.runtime.block_on(async {
-        let got = forged
-            .store
-            .get(&object_store::path::Path::from(
-                "intruder/channels/LATEST.minisig",
-            ))
-            .await
-            .unwrap();
-        got.bytes().await.unwrap().to_vec()
-    });
-    bucket.put("channels/LATEST.minisig", forged_signature);
+    let intruders = |key: &str| {
+        forged.runtime.block_on(async {
+            let got = forged
+                .store
+                .get(&object_store::path::Path::from(format!("intruder/{key}")))
+                .await
+                .unwrap();
+            got.bytes().await.unwrap().to_vec()
+        })
+    };
+    // The intruder's own pointer and signature (and its kept signature) where the
+    // publisher's stand.
+    let genuine_pointer = bucket.get("channels/LATEST");
+    let forged_pointer = intruders("channels/LATEST");
+    let sequence = serde_json::from_slice::<Value>(&forged_pointer).unwrap()["sequence"]
+        .as_u64()
+        .unwrap();
+    let kept = format!("channels/LATEST.sig/{sequence}");
+    bucket.put(&kept, intruders(&kept));
+    bucket.put("channels/LATEST.minisig", intruders("channels/LATEST.minisig"));
+    bucket.put("channels/LATEST", forged_pointer);
     let message = fleet.pull_fails();
     assert!(message.contains("pointer signature"), "{message}");
     assert!(message.contains("nothing changed"), "{message}");
@@ -661,6 +671,7 @@ fn a_pointer_signed_by_another_key_is_refused() {
 
     // A byte changed in the pointer itself, under the genuine signature.
     bucket.put("channels/LATEST.minisig", genuine);
+    bucket.put("channels/LATEST", genuine_pointer);
     let pointer = bucket.get("channels/LATEST");
     let tampered = String::from_utf8(pointer.clone())
         .unwrap()
