@@ -28,7 +28,9 @@ man -w cisgate-serve >/dev/null || fail "no man page for serve"
 [ -f /usr/share/bash-completion/completions/cisgate ] || fail "no bash completion"
 systemd-analyze verify /usr/lib/systemd/system/cisgate-serve.service \
   /usr/lib/systemd/system/cisgate-pull.service /usr/lib/systemd/system/cisgate-pull.timer \
+  /usr/lib/systemd/system/cisgate-ingest.service /usr/lib/systemd/system/cisgate-console.service \
   || fail "systemd-analyze verify"
+man -w cisgate-ingest >/dev/null || fail "no man page for ingest"
 getent passwd cisgate >/dev/null || fail "no cisgate user"
 [ "$(stat -c %U /var/lib/cisgate/index)" = cisgate ] || fail "the index directory is not cisgate's"
 
@@ -41,7 +43,8 @@ $sudo runuser -u cisgate -- /usr/bin/cisgate build --out /var/lib/cisgate/index 
 port=$((20000 + RANDOM % 20000))
 exec_start=$(sed -n 's/^ExecStart=//p' /usr/lib/systemd/system/cisgate-serve.service)
 exec_start=${exec_start//\$CISGATE_SERVE_ARGS/--listen 127.0.0.1:$port}
-$sudo runuser -u cisgate -- $exec_start 2>"$work/serve.log" &
+# The unit's environment file as installed (CISGATE_PULL_FROM empty: serve does not pull).
+$sudo runuser -u cisgate -- env $(grep -E '^[A-Z_]+=' /etc/default/cisgate | tr -d '"') $exec_start 2>"$work/serve.log" &
 server=$!
 trap '$sudo kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 100); do curl -s "http://127.0.0.1:$port/api/v2/status" >/dev/null && break; sleep 0.1; done

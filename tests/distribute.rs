@@ -662,7 +662,10 @@ fn a_pointer_signed_by_another_key_is_refused() {
         .unwrap();
     let kept = format!("channels/LATEST.sig/{sequence}");
     bucket.put(&kept, intruders(&kept));
-    bucket.put("channels/LATEST.minisig", intruders("channels/LATEST.minisig"));
+    bucket.put(
+        "channels/LATEST.minisig",
+        intruders("channels/LATEST.minisig"),
+    );
     bucket.put("channels/LATEST", forged_pointer);
     let message = fleet.pull_fails();
     assert!(message.contains("pointer signature"), "{message}");

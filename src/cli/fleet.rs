@@ -16,7 +16,7 @@ use super::remote::RemoteArgs;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The store nodes pull from: s3://bucket/prefix.
-    #[arg(long)]
+    #[arg(long, env = "CISGATE_CHAIN")]
     from: String,
     /// A node whose data is older than this is stale (its tills refuse offline sales at
     /// 72 h; 240 for pharmacies).
@@ -36,7 +36,7 @@ pub struct Args {
     every: u64,
     /// Send alerts to the webhooks of this JSON file (docs/DISTRIBUTION.md), one per
     /// change of a store's or builder's condition and one when it clears.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "CISGATE_ALERTS")]
     alerts: Option<PathBuf>,
     /// Where the conditions already alerted are kept (so that a restart neither repeats
     /// nor misses one).
@@ -78,7 +78,7 @@ pub fn run(args: Args) -> CmdResult {
         })?,
         name: args.name.clone(),
     };
-    let mut alerts = match &args.alerts {
+    let mut alerts = match args.alerts.as_ref().filter(|p| !p.as_os_str().is_empty()) {
         Some(path) => Some((
             Alerter::new(&AlertConfig::from_file(path)?)?,
             AlertBook::open(&args.alert_state)?,

@@ -21,7 +21,7 @@ pub struct Args {
     #[arg(long)]
     index: PathBuf,
     /// Where to publish: s3://bucket/prefix.
-    #[arg(long)]
+    #[arg(long, env = "CISGATE_CHAIN")]
     to: String,
     #[command(flatten)]
     signing: SigningArgs,
@@ -39,7 +39,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0.25)]
     fold_after_ratio: f64,
     /// Send a push notice to this NATS server after each publish (nats://host:4222).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "CISGATE_NATS")]
     nats: Option<String>,
     /// The builder's name in its status report.
     #[arg(long, default_value = "builder")]
@@ -49,7 +49,7 @@ pub struct Args {
     status_every: u64,
     /// Webhooks for alerts (rejected files, publishing that stops): a JSON file, see
     /// docs/DISTRIBUTION.md.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "CISGATE_ALERTS")]
     alerts: Option<PathBuf>,
 }
 
@@ -64,10 +64,10 @@ pub fn run(args: Args) -> CmdResult {
     options.wait_for_parent = Duration::from_secs(args.wait_for_parent);
     options.fold_after_layers = args.fold_after_layers;
     options.fold_after_ratio = args.fold_after_ratio;
-    options.nats = args.nats.clone();
+    options.nats = args.nats.clone().filter(|u| !u.is_empty());
     options.node = args.node.clone();
     options.status_every = Duration::from_secs(args.status_every.max(1));
-    let alerter = match &args.alerts {
+    let alerter = match args.alerts.as_ref().filter(|p| !p.as_os_str().is_empty()) {
         Some(path) => Some(Alerter::new(&AlertConfig::from_file(path)?)?),
         None => None,
     };

@@ -101,7 +101,7 @@ pub fn run(args: Args) -> CmdResult {
             )
         }),
         report_status: !args.no_status,
-        node: args.watching.node.clone(),
+        node: args.watching.node(),
         ..PullOptions::new(args.public_key.clone())
     };
     let channel = options.channel.clone();

@@ -49,15 +49,15 @@ pub struct WatchArgs {
     /// Also pull at once when the builder's push notice (NATS, e.g. nats://hq:4222) says
     /// the channel moved. The notice is only a hint: everything is still checked from the
     /// signed pointer, and polling goes on when NATS is down.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "CISGATE_NATS")]
     nats: Option<String>,
     /// Write the status report when something changed, and otherwise every this many
     /// seconds (a heartbeat).
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     status_every: u64,
     /// This node's name in its status reports (default: its index's instance id).
-    #[arg(long)]
-    pub node: Option<String>,
+    #[arg(long, env = "CISGATE_NODE")]
+    node: Option<String>,
 }
 
 impl WatchArgs {
@@ -69,9 +69,14 @@ impl WatchArgs {
         Ok(WatchOptions {
             interval: std::time::Duration::from_secs_f64(every),
             jitter: self.jitter,
-            nats: self.nats.clone(),
+            nats: self.nats.clone().filter(|u| !u.is_empty()),
             channel: channel.to_string(),
         })
+    }
+
+    /// This node's name, when one is given.
+    pub fn node(&self) -> Option<String> {
+        self.node.clone().filter(|n| !n.is_empty())
     }
 
     /// The heartbeat of status reports.

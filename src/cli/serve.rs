@@ -34,13 +34,18 @@ pub struct Args {
     /// Follow the chain's channel in this process (s3://bucket/prefix): the store runs one
     /// service, pulling as `pull --watch` does and switching to each generation at once.
     /// Needs --public-key.
-    #[arg(long, value_name = "URL", requires = "public_key")]
+    #[arg(long, value_name = "URL", env = "CISGATE_PULL_FROM")]
     pull_from: Option<String>,
     /// The publisher's minisign public key (with --pull-from).
-    #[arg(long)]
+    #[arg(long, env = "CISGATE_PUBLIC_KEY")]
     public_key: Option<PathBuf>,
     /// With --pull-from, poll the channel every this many seconds (0.5 or more).
-    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 5.0,
+        env = "CISGATE_PULL_EVERY"
+    )]
     pull_every: f64,
     #[command(flatten)]
     remote: RemoteArgs,
@@ -61,13 +66,24 @@ pub fn run(args: Args) -> CmdResult {
         .enable_all()
         .thread_name("cisgate-serve")
         .build()?;
-    let follow = match (&args.pull_from, &args.public_key) {
+    // An empty variable in /etc/default/cisgate means "not set".
+    let pull_from = args.pull_from.clone().filter(|u| !u.is_empty());
+    let public_key = args
+        .public_key
+        .clone()
+        .filter(|k| !k.as_os_str().is_empty());
+    let follow = match (&pull_from, &public_key) {
+        (Some(_), None) => {
+            return Err(
+                "--pull-from needs --public-key (CISGATE_PUBLIC_KEY): the publisher's key".into(),
+            );
+        }
         (Some(url), Some(key)) => {
             let remote = args.remote.remote(url)?;
             let channel = args.remote.channel.clone();
             let pull = PullOptions {
                 channel: channel.clone(),
-                node: args.watching.node.clone(),
+                node: args.watching.node(),
                 status_every: args.watching.status_every(),
                 ..PullOptions::new(key.clone())
             };

@@ -129,11 +129,23 @@ impl<'d> GenerationWriter<'d> {
         let opened = match &check {
             GenerationCheck::AsWritten => None,
             GenerationCheck::ContentDigest(expected) => {
-                // The one verification of a generation that arrived from elsewhere: every
-                // checksum, then its content digest recomputed.
-                let opened =
-                    OpenOptions::new().open_generation(self.dir, &manifest.file_name(), &sum)?;
-                let computed = opened.compute_digest().to_string();
+                // The one verification of a generation that arrived from elsewhere. On the
+                // base this node holds (a delta): its new files hashed, the digest carried
+                // from the current generation over the keys the layers touch. On a new
+                // base: every file hashed, the digest recomputed from every entry.
+                let (opened, computed) = match self.incremental_check(&manifest, &sum)? {
+                    Some(checked) => checked,
+                    None => {
+                        let opened = OpenOptions::new().open_generation(
+                            self.dir,
+                            &manifest.file_name(),
+                            &sum,
+                        )?;
+                        let computed = opened.compute_digest();
+                        (opened, computed)
+                    }
+                };
+                let computed = computed.to_string();
                 if computed != *expected {
                     return Err(IndexError::DigestMismatch {
                         path: self.dir.join(manifest.file_name()),
@@ -151,6 +163,42 @@ impl<'d> GenerationWriter<'d> {
         self.previous = Some(manifest.clone());
         self.arm();
         Ok(Committed { manifest, opened })
+    }
+}
+
+impl GenerationWriter<'_> {
+    /// `manifest` (written, hashing to `sum`) opened with only the files the current
+    /// generation lacks hashed, and its digest carried from the current one: `None` when
+    /// there is no current generation, its base differs, or its digest is unreadable.
+    fn incremental_check(
+        &self,
+        manifest: &Manifest,
+        sum: &str,
+    ) -> Result<Option<(Index, ContentDigest)>, IndexError> {
+        let Some(previous) = &self.previous else {
+            return Ok(None);
+        };
+        let Some(before_digest) = ContentDigest::from_hex(&previous.content_digest) else {
+            return Ok(None);
+        };
+        let held: Vec<String> = previous.files().map(|f| f.name.clone()).collect();
+        let (name, previous_sum) = manifest::read_pointer(self.dir)?;
+        if name != previous.file_name() {
+            return Ok(None);
+        }
+        let before = OpenOptions::new().trusting(held.clone()).open_generation(
+            self.dir,
+            &name,
+            &previous_sum,
+        )?;
+        let opened = OpenOptions::new().trusting(held).open_generation(
+            self.dir,
+            &manifest.file_name(),
+            sum,
+        )?;
+        Ok(opened
+            .digest_since(&before, before_digest)
+            .map(|digest| (opened, digest)))
     }
 }
 
@@ -513,5 +561,83 @@ mod tests {
         }
         assert_eq!(m.deltas.len(), MAX_DELTA_HISTORY);
         assert_eq!(m.deltas.last().map(|d| d.source.as_str()), Some("d68"));
+    }
+}
+
+#[cfg(test)]
+mod digest_tests {
+    use super::super::reader::OpenOptions;
+    use super::*;
+    use crate::index::{ApplyOptions, BuildOptions, apply, build};
+    use crate::progress::NoProgress;
+
+    fn list(dir: &Path, name: &str, header: &str, body: &str) -> std::path::PathBuf {
+        let path = dir.join(name);
+        let now = crate::time::format_rfc3339(crate::time::now_ms());
+        std::fs::write(
+            &path,
+            format!("#cisgate-list 1\n#kind: blocked_cis\n{header}#as_of: {now}\n{body}"),
+        )
+        .unwrap();
+        path
+    }
+
+    /// The digest carried over the layers equals the one recomputed from every entry,
+    /// after additions, removals and a merge of the layers; across a new base there is
+    /// nothing to carry.
+    #[test]
+    fn the_carried_digest_equals_the_recomputed_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = dir.path().join("idx");
+        let kis: Vec<String> = (0..40)
+            .map(|i| format!("0104600439931256215abc{i:09}"))
+            .collect();
+        let base = list(
+            dir.path(),
+            "base.list",
+            "#version: v1\n",
+            &(kis[..30].join("\n") + "\n"),
+        );
+        build(&idx, &[base], &BuildOptions::default(), &NoProgress).unwrap();
+        let keep = ApplyOptions {
+            compact_after_layers: 0,
+            compact_after_size_ratio: 0.0,
+            ..ApplyOptions::default()
+        };
+        let open = || OpenOptions::new().open(&idx).unwrap();
+        let mut before = open();
+        for (k, body) in [
+            format!("+{}\n+{}\n-{}\n", kis[30], kis[31], kis[0]),
+            format!("-{}\n-{}\n+{}\n", kis[30], kis[1], kis[0]),
+            format!("+{}\n", kis[35]),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let delta = list(
+                dir.path(),
+                &format!("d{k}.list"),
+                &format!("#type: delta\n#parent: v{}\n#version: v{}\n", k + 1, k + 2),
+                body,
+            );
+            apply(&idx, &[delta], &keep, &NoProgress).unwrap();
+            let after = open();
+            let carried = ContentDigest::from_hex(&before.manifest().content_digest).unwrap();
+            let carried = after.digest_since(&before, carried).unwrap();
+            assert_eq!(carried, after.compute_digest());
+            assert_eq!(carried.to_string(), after.manifest().content_digest);
+            before = after;
+        }
+        crate::index::merge_layers(&idx, &NoProgress).unwrap();
+        let merged = open();
+        let carried = ContentDigest::from_hex(&before.manifest().content_digest).unwrap();
+        assert_eq!(
+            merged.digest_since(&before, carried).unwrap(),
+            merged.compute_digest()
+        );
+        crate::index::compact(&idx, &Default::default(), &NoProgress).unwrap();
+        let compacted = open();
+        let carried = ContentDigest::from_hex(&merged.manifest().content_digest).unwrap();
+        assert!(compacted.digest_since(&merged, carried).is_none());
     }
 }

@@ -274,12 +274,16 @@ impl TableStack {
 #[derive(Clone, Debug)]
 pub struct OpenOptions {
     verify_checksums: bool,
+    /// Files known good (checked when this process wrote or pulled them): neither hashed
+    /// nor sampled.
+    trusted: std::collections::HashSet<String>,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
         OpenOptions {
             verify_checksums: true,
+            trusted: Default::default(),
         }
     }
 }
@@ -298,11 +302,19 @@ impl OpenOptions {
         self
     }
 
+    /// Skips hashing the files named in `names`: a writer that checked them when it
+    /// wrote or pulled them (and opens a generation that reuses them) does not read them
+    /// again.
+    pub(crate) fn trusting(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.trusted.extend(names);
+        self
+    }
+
     /// Opens a written generation that is not (yet) current: the manifest `name`, which
     /// must hash to `sum`.
     pub fn open_generation(&self, dir: &Path, name: &str, sum: &str) -> Result<Index, IndexError> {
         let (manifest, lock) = manifest::read_manifest_locked(dir, name, sum)?;
-        Index::from_manifest(dir, manifest, lock, self.verify_checksums)
+        Index::from_manifest(dir, manifest, lock, self)
     }
 
     /// Opens the current generation of the index at `dir`.
@@ -314,9 +326,8 @@ impl OpenOptions {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let result = manifest::read_current_locked(dir).and_then(|(manifest, lock)| {
-                Index::from_manifest(dir, manifest, lock, self.verify_checksums)
-            });
+            let result = manifest::read_current_locked(dir)
+                .and_then(|(manifest, lock)| Index::from_manifest(dir, manifest, lock, self));
             match result {
                 Err(IndexError::Io { ref source, .. })
                     if source.kind() == std::io::ErrorKind::NotFound && attempts < 20 =>
@@ -369,8 +380,10 @@ impl Index {
         dir: &Path,
         manifest: Manifest,
         lock: File,
-        verify: bool,
+        options: &OpenOptions,
     ) -> Result<Index, IndexError> {
+        let trusted = |meta: &FileMeta| options.trusted.contains(&meta.name);
+        let verify = |meta: &FileMeta| options.verify_checksums && !trusted(meta);
         let bad = |reason: String| IndexError::Manifest {
             path: dir.join(manifest.file_name()),
             reason,
@@ -379,6 +392,9 @@ impl Index {
         for (n, segment) in manifest.segments.iter().enumerate() {
             let mut data: [Option<Box<dyn TableSegment>>; Table::COUNT] = Default::default();
             let mut filters: [Option<(filter::Filter, PathBuf)>; Table::COUNT] = Default::default();
+            // Whether each table's data was hashed or is trusted (then its filter needs no
+            // sample).
+            let mut checked = [false; Table::COUNT];
             for meta in &segment.files {
                 let table = meta.role.table;
                 let consistent = meta.role.filter == (meta.layout == Layout::Filter);
@@ -391,13 +407,14 @@ impl Index {
                     )));
                 }
                 let twice = if meta.role.filter {
-                    let filter = open_filter(dir, meta, verify)?;
+                    let filter = open_filter(dir, meta, verify(meta))?;
                     filters[table.slot()]
                         .replace((filter, format::data_path(dir, meta)))
                         .is_some()
                 } else {
+                    checked[table.slot()] = verify(meta) || trusted(meta);
                     data[table.slot()]
-                        .replace(open_segment(dir, meta, verify)?)
+                        .replace(open_segment(dir, meta, verify(meta))?)
                         .is_some()
                 };
                 if twice {
@@ -417,7 +434,7 @@ impl Index {
                     }
                     continue;
                 };
-                if let (Some((filter, path)), false) = (&filter, verify) {
+                if let (Some((filter, path)), false) = (&filter, checked[slot]) {
                     sample_filter(&*data, filter, path)?;
                 }
                 let source = Source::new(data, filter.map(|(f, _)| f));
@@ -532,6 +549,54 @@ impl Index {
     /// Streams every entry of one table as the lookups see it, in key order.
     pub fn for_each_entry(&self, table: Table, f: impl FnMut(&[u8], u64)) {
         self.stacks[table.slot()].for_each(f)
+    }
+
+    /// The content digest of this generation, computed from `before`'s (`before_digest`,
+    /// known good) over only the keys either generation's delta layers touch: exact when
+    /// both share their base (every other key has the same value in both), `None` when
+    /// they do not. What a pull checks after a delta, in time proportional to the layers.
+    pub(crate) fn digest_since(
+        &self,
+        before: &Index,
+        before_digest: ContentDigest,
+    ) -> Option<ContentDigest> {
+        let base_files = |m: &Manifest| -> Vec<(String, String)> {
+            m.segments
+                .first()
+                .map(|s| {
+                    s.files
+                        .iter()
+                        .filter(|f| f.role.table != Table::Sold)
+                        .map(|f| (f.name.clone(), f.xxh3.clone()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        if base_files(&self.manifest) != base_files(&before.manifest) {
+            return None;
+        }
+        let mut digest = before_digest;
+        for kind in ListKind::ALL {
+            let table = Table::from(kind);
+            let mut touched: Vec<Vec<u8>> = Vec::new();
+            for index in [self, before] {
+                let mut union = index.layer_union(table);
+                while union.advance() {
+                    touched.push(union.key().to_vec());
+                }
+            }
+            touched.sort_unstable();
+            touched.dedup();
+            for key in &touched {
+                if let Some(v) = before.get(table, key) {
+                    digest.remove(kind, key, v);
+                }
+                if let Some(v) = self.get(table, key) {
+                    digest.add(kind, key, v);
+                }
+            }
+        }
+        Some(digest)
     }
 
     /// Recomputes the content digest (of the four lists) from the entries.
