@@ -931,3 +931,34 @@ fn a_publish_cut_between_signature_and_pointer_leaves_the_channel_usable() {
     // Only the two newest kept signatures stay.
     assert_eq!(bucket.keys("channels/LATEST.sig/").len(), 2);
 }
+
+/// The builder alerts by itself when it rejects a file.
+#[test]
+fn the_builder_alerts_when_it_rejects_a_file() {
+    let chain = Chain::new();
+    let receiver = Receiver::start();
+    let alerter = Alerter::new(&AlertConfig {
+        webhooks: vec![Webhook {
+            kind: WebhookKind::Json,
+            url: receiver.url("/hook"),
+            chat_id: None,
+        }],
+    })
+    .unwrap();
+    let publish = PublishOptions::new(PathBuf::from(chain.path("publisher.key")));
+    let mut options =
+        IngestOptions::new(chain.inbox(), PathBuf::from(chain.path("builder")), publish);
+    options.node = "hq-builder".into();
+    let mut builder = Ingester::start(&chain.remote(), options, Some(alerter)).unwrap();
+    chain.deliver_snapshot();
+    step_until_done(&mut builder);
+    std::fs::write(chain.inbox().join("junk.list"), "not a list at all\n").unwrap();
+    let steps = builder.step().unwrap();
+    assert!(matches!(&steps[..], [Step::Rejected(name, _)] if name == "junk.list"), "{steps:?}");
+    let alerts = receiver.taken();
+    assert_eq!(alerts.len(), 1);
+    let alert = alerts[0].json();
+    assert_eq!(alert["subject"], "hq-builder");
+    assert_eq!(alert["condition"], "rejected");
+    assert!(alert["text"].as_str().unwrap().contains("junk.list"), "{alert}");
+}
