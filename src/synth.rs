@@ -5,6 +5,11 @@
 //! base-80 price). Code number `i` is a pure function of the seed and `i`, so any size up to
 //! hundreds of millions is generated in parallel chunks with constant memory, and a scan
 //! stream can draw banned codes without storing the list.
+//!
+//! Why one file of ~900 lines: every generator here (snapshot lists, deltas, scan streams,
+//! the skewed population of the benchmarks) draws from the same seeded catalogue through
+//! the same private helpers, and none of it is in the core the C ABI links (feature
+//! `synth`); split it when a second, independent data source arrives.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
