@@ -954,11 +954,17 @@ fn the_builder_alerts_when_it_rejects_a_file() {
     step_until_done(&mut builder);
     std::fs::write(chain.inbox().join("junk.list"), "not a list at all\n").unwrap();
     let steps = builder.step().unwrap();
-    assert!(matches!(&steps[..], [Step::Rejected(name, _)] if name == "junk.list"), "{steps:?}");
+    assert!(
+        matches!(&steps[..], [Step::Rejected(name, _)] if name == "junk.list"),
+        "{steps:?}"
+    );
     let alerts = receiver.taken();
     assert_eq!(alerts.len(), 1);
     let alert = alerts[0].json();
     assert_eq!(alert["subject"], "hq-builder");
     assert_eq!(alert["condition"], "rejected");
-    assert!(alert["text"].as_str().unwrap().contains("junk.list"), "{alert}");
+    assert!(
+        alert["text"].as_str().unwrap().contains("junk.list"),
+        "{alert}"
+    );
 }

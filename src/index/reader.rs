@@ -643,20 +643,17 @@ fn sample_filter(
     filter: &filter::Filter,
     path: &Path,
 ) -> Result<(), IndexError> {
-    let mut keys = data.cursor();
-    for _ in 0..FILTER_SAMPLE {
-        if !keys.advance() {
-            break;
+    let mut ruled_out = None;
+    data.sample_keys(FILTER_SAMPLE, &mut |key| {
+        if ruled_out.is_none() && !filter.may_contain(key_hash(key)) {
+            ruled_out = Some(String::from_utf8_lossy(key).into_owned());
         }
-        if !filter.may_contain(key_hash(keys.key())) {
-            return Err(IndexError::Damaged {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "the filter rules out key {:?} of its own segment",
-                    String::from_utf8_lossy(keys.key())
-                ),
-            });
-        }
+    });
+    if let Some(key) = ruled_out {
+        return Err(IndexError::Damaged {
+            path: path.to_path_buf(),
+            reason: format!("the filter rules out key {key:?} of its own segment"),
+        });
     }
     Ok(())
 }

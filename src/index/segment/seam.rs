@@ -49,6 +49,19 @@ pub(crate) trait TableSegment: Send + Sync {
     fn slow_point_lookups(&self) -> bool {
         false
     }
+    /// Hands `each` up to `n` keys the segment holds, touching a bounded part of it
+    /// whatever its size (an unverified open checks a sample of keys against the
+    /// filter). The default takes the first keys in order; a layout whose ordered walk
+    /// must first read the whole segment samples otherwise.
+    fn sample_keys(&self, n: usize, each: &mut dyn FnMut(&[u8])) {
+        let mut cursor = self.cursor();
+        for _ in 0..n {
+            if !cursor.advance() {
+                break;
+            }
+            each(cursor.key());
+        }
+    }
     /// Checks the whole structure (every byte is already known to match its checksum).
     fn verify(&self) -> Result<(), String>;
     /// Adds every key but those in `except` (sorted) to a КИ block builder, for a

@@ -319,6 +319,67 @@ impl KiBlocks {
         out
     }
 
+    /// Up to `n` keys touching a bounded part of the segment: the first record of blocks
+    /// spread over the slot table (so over the filter, whose blocks the key hashes pick),
+    /// and the overflow's first keys. Nothing is sorted or decoded whole.
+    pub(super) fn sample(&self, n: usize, each: &mut dyn FnMut(&[u8])) {
+        let slots = self.s.slots as usize;
+        let from_blocks = if self.s.blocks == 0 { 0 } else { n - n / 4 };
+        let mut ki = Vec::new();
+        let mut taken = 0;
+        let mut seen_slot = usize::MAX;
+        for s in 0..from_blocks {
+            // The next occupied slot at or after an even step through the table.
+            let start = s * slots / from_blocks.max(1);
+            let Some(slot) = (start..slots).find(|&i| !self.slot_is_empty(i)) else {
+                continue;
+            };
+            if slot == seen_slot {
+                continue;
+            }
+            seen_slot = slot;
+            let Some((key, meta)) = self.block(slot) else {
+                continue;
+            };
+            let Some(first) = self.first_value(&meta) else {
+                continue;
+            };
+            join(&key, first, &mut ki);
+            each(&ki);
+            taken += 1;
+        }
+        let mut overflow = self.overflow.stream();
+        while taken < n {
+            let Some((k, _)) = fst::Streamer::next(&mut overflow) else {
+                break;
+            };
+            each(k);
+            taken += 1;
+        }
+    }
+
+    /// A block's first stored value, as [`values`](Self::values) would give it first;
+    /// `None` when it is not within the first 64 buckets (then the block is skipped: a
+    /// sample need not take every block).
+    fn first_value(&self, meta: &BlockMeta) -> Option<u128> {
+        let low = meta.low_bits();
+        let records = (meta.offset + meta.dir_bytes()) as usize;
+        let r = read_bits(self.data().get(records..)?, 0, low)?;
+        let mut bucket = 0u64;
+        while self.bucket_start(meta, bucket + 1).is_some_and(|s| s == 0) {
+            bucket += 1;
+            if bucket >= 64 {
+                return None;
+            }
+        }
+        let high = if low >= 128 {
+            0
+        } else {
+            u128::from(bucket) << low
+        };
+        Some(high | r)
+    }
+
     /// The first record of bucket `j`; `None` past the last bucket.
     pub(super) fn bucket_start(&self, meta: &BlockMeta, j: u64) -> Option<u64> {
         if j >= 1u64 << meta.k {

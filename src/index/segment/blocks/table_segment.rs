@@ -76,6 +76,10 @@ impl TableSegment for KiBlocks {
         }
     }
 
+    fn sample_keys(&self, n: usize, each: &mut dyn FnMut(&[u8])) {
+        self.sample(n, each);
+    }
+
     fn cursor(&self) -> Box<dyn EntryCursor + '_> {
         Box::new(BlocksCursor::new(self))
     }

@@ -137,3 +137,41 @@ fn every_key_found_and_near_misses_not() {
     assert_eq!(streamed, distinct);
     seg.verify().unwrap();
 }
+
+/// A sample touches a few blocks and the overflow, never the whole segment, and every key
+/// it gives is one the segment holds.
+#[test]
+fn a_sample_gives_held_keys_from_many_blocks() {
+    let mut kis: Vec<Vec<u8>> = Vec::new();
+    for product in 0..300u32 {
+        let gtin = format!("046004399{product:04}");
+        let gtin = format!(
+            "{gtin}{}",
+            crate::code::alphabet::gtin_check_digit(gtin.as_bytes()) as char
+        );
+        let codes = if product % 10 == 0 { 3 } else { 40 };
+        for n in 0..codes {
+            kis.push(
+                format!("01{gtin}21{}{n:07}", (b'a' + (product % 26) as u8) as char).into_bytes(),
+            );
+        }
+    }
+    let refs: Vec<&[u8]> = kis.iter().map(|k| k.as_slice()).collect();
+    let seg = segment(&refs);
+    let mut sampled: Vec<Vec<u8>> = Vec::new();
+    seg.sample_keys(64, &mut |k| sampled.push(k.to_vec()));
+    assert!(sampled.len() >= 48, "{} keys", sampled.len());
+    for k in &sampled {
+        assert!(seg.get(k).is_some(), "{}", String::from_utf8_lossy(k));
+    }
+    let products: std::collections::BTreeSet<&[u8]> = sampled.iter().map(|k| &k[2..16]).collect();
+    assert!(
+        products.len() >= 30,
+        "{} products: {:?}",
+        products.len(),
+        sampled
+            .iter()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .collect::<Vec<_>>()
+    );
+}
