@@ -107,6 +107,7 @@ pub(crate) fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), DurableE
 /// Writes `bytes` to `dir/name` atomically (a reader sees the old file or the new one)
 /// but without syncing: for advisory files rewritten often (a pull round's report), where
 /// losing the last one in a power cut costs nothing.
+#[cfg_attr(not(any(feature = "serve", feature = "distribute")), allow(dead_code))]
 pub(crate) fn write_advisory(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), DurableError> {
     let tmp = dir.join(format!("{name}.tmp"));
     std::fs::write(&tmp, bytes).map_err(io(&tmp))?;

@@ -302,6 +302,78 @@ impl Journal {
     }
 }
 
+/// One sale or return as a journal record holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalEntry {
+    /// Sale or return.
+    pub op: SaleOp,
+    /// When, Unix ms.
+    pub time: i64,
+    /// The КИ.
+    pub ki: Vec<u8>,
+}
+
+/// The entries of the records of the journal at `path` from byte `from` (the header's
+/// end when 0), at most about `limit` bytes of records, and the offset after the last
+/// record read. A torn last record is left for later (the offset stops before it).
+#[cfg_attr(not(feature = "serve"), allow(dead_code))]
+pub(crate) fn read_records(
+    path: &Path,
+    from: u64,
+    limit: u64,
+) -> Result<(Vec<JournalEntry>, u64), JournalError> {
+    let io = |source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let from = from.max(MAGIC.len() as u64);
+    let len = file.metadata().map_err(io)?.len();
+    if len <= from {
+        return Ok((Vec::new(), from));
+    }
+    let want = (len - from).min(limit.max(1 << 16));
+    file.seek(SeekFrom::Start(from)).map_err(io)?;
+    let mut bytes = Vec::with_capacity(want as usize);
+    (&mut file).take(want).read_to_end(&mut bytes).map_err(io)?;
+    let mut entries = Vec::new();
+    let mut pos = 0usize;
+    while pos < bytes.len() {
+        match decode(&bytes[pos..]) {
+            Decoded::Records {
+                time,
+                entries: e,
+                len,
+            } => {
+                entries.extend(e.into_iter().map(|(op, ki)| JournalEntry {
+                    op,
+                    time,
+                    ki: ki.to_vec(),
+                }));
+                pos += len;
+            }
+            // Torn, or cut by the limit: read from here next time.
+            Decoded::Torn => break,
+            Decoded::Bad { reason, len } => {
+                if from + (pos + len) as u64 >= len_of(&file) {
+                    break;
+                }
+                return Err(JournalError::Corrupt {
+                    path: path.to_path_buf(),
+                    offset: from + pos as u64,
+                    reason,
+                });
+            }
+        }
+    }
+    Ok((entries, from + pos as u64))
+}
+
+#[cfg_attr(not(feature = "serve"), allow(dead_code))]
+fn len_of(file: &File) -> u64 {
+    file.metadata().map_or(0, |m| m.len())
+}
+
 /// The one way records are written to a journal: this process's writers one at a time
 /// (a mutex), then every process's (an exclusive `flock` of the file, held by an
 /// appending handle). Sales of [`crate::live::LiveIndex`], compaction's fold of the

@@ -63,6 +63,7 @@ pub mod online;
 pub mod progress;
 #[cfg(feature = "serve")]
 pub mod serve;
+pub mod sold;
 pub mod time;
 pub use check::{CheckOptions, Verdict};
 pub use index::Index;

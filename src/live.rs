@@ -49,6 +49,9 @@ use crate::code;
 use crate::index::DEFAULT_SOLD_RETENTION_MS;
 use crate::index::{Index, IndexError, OpenOptions, Table, manifest};
 use crate::journal::{self, Journal, JournalError, JournalWriter, SaleOp, SoldState};
+use crate::sold::client::{Client, ClientError, SoldAuthority};
+use crate::sold::queue::{Queue, Queued};
+use crate::sold::wire::{ItemOutcome, REGISTER_PATH, RegisterRequest, RegisterResponse, SaleItem};
 
 /// The Local Module's default: offline checks stop 72 hours after the last sync.
 pub const DEFAULT_MAX_AGE_MS: i64 = 72 * 3600 * 1000;
@@ -63,6 +66,10 @@ pub struct LiveOptions {
     pub sold_retention_ms: i64,
     /// Hash every data file when opening a generation.
     pub verify_checksums: bool,
+    /// The store's `serve` as the sold authority: sales and returns go there first, so
+    /// that every till of the store sees them ([`crate::sold`]); `None`: this index's own
+    /// journal is the sold list.
+    pub sold_authority: Option<SoldAuthority>,
 }
 
 impl Default for LiveOptions {
@@ -71,6 +78,7 @@ impl Default for LiveOptions {
             max_age_ms: Some(DEFAULT_MAX_AGE_MS),
             sold_retention_ms: DEFAULT_SOLD_RETENTION_MS,
             verify_checksums: true,
+            sold_authority: None,
         }
     }
 }
@@ -154,6 +162,9 @@ pub enum LiveError {
     /// The caller gave up waiting before the write began: nothing was written.
     #[error("the answer went out before the write began; nothing was written")]
     Abandoned,
+    /// The store's sold authority is misconfigured or refused this node.
+    #[error("sold authority: {0}")]
+    Authority(String),
 }
 
 /// A deadline for a sale or return, shared by the caller that waits for the answer and the
@@ -365,6 +376,47 @@ pub struct LiveIndex {
     options: LiveOptions,
     current: ArcSwap<Generation>,
     refreshing: Mutex<()>,
+    /// The store's sold authority, when there is one (set at open, or once later).
+    authority: std::sync::OnceLock<Authority>,
+}
+
+/// A node's way to its store's sold authority, and its queue of sales made while the
+/// authority was unreachable.
+pub(crate) struct Authority {
+    pub(crate) client: Client,
+    pub(crate) queue: Queue,
+    pub(crate) timeout: Duration,
+}
+
+impl Authority {
+    fn new(dir: &Path, a: &SoldAuthority) -> Result<Authority, LiveError> {
+        Ok(Authority {
+            client: Client::new(&a.url, &a.token).map_err(LiveError::Authority)?,
+            queue: Queue::new(dir),
+            timeout: a.timeout,
+        })
+    }
+}
+
+/// How a sale or return was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaleMode {
+    /// This index's own journal is the sold list (no authority configured).
+    Local,
+    /// The store's authority has it, durably: every till of the store sees it.
+    Shared,
+    /// The authority was unreachable: made on this node's journal and queued; forwarded
+    /// when the authority is back (a [`crate::sold::StoreFollower`] does it).
+    Offline,
+}
+
+/// A registered sale or return.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registered {
+    /// The КИ.
+    pub ki: String,
+    /// How it was made.
+    pub mode: SaleMode,
 }
 
 impl LiveIndex {
@@ -374,6 +426,10 @@ impl LiveIndex {
             .verify_checksums(options.verify_checksums)
             .open(dir)?;
         let journal = JournalHandle::open(&dir.join(&index.manifest().journal))?;
+        let authority = std::sync::OnceLock::new();
+        if let Some(a) = &options.sold_authority {
+            let _ = authority.set(Authority::new(dir, a)?);
+        }
         Ok(LiveIndex {
             dir: dir.to_path_buf(),
             options,
@@ -382,7 +438,21 @@ impl LiveIndex {
                 journal: Arc::new(journal),
             }),
             refreshing: Mutex::new(()),
+            authority,
         })
+    }
+
+    /// The store's sold authority, when one is configured.
+    pub(crate) fn authority(&self) -> Option<&Authority> {
+        self.authority.get()
+    }
+
+    /// Makes the store's `serve` this index's sold authority, when it was not given one at
+    /// open ([`LiveOptions::sold_authority`]); refused when it has one already.
+    pub fn set_sold_authority(&self, authority: &SoldAuthority) -> Result<(), LiveError> {
+        self.authority
+            .set(Authority::new(&self.dir, authority)?)
+            .map_err(|_| LiveError::Authority("this index has a sold authority already".into()))
     }
 
     /// The index directory.
@@ -569,6 +639,25 @@ impl LiveIndex {
 
     /// Every КИ sold here and not returned (within the retention period), sorted.
     pub fn sold_kis(&self) -> Vec<String> {
+        self.sold_entries()
+            .into_iter()
+            .map(|(ki, _)| String::from_utf8_lossy(&ki).into_owned())
+            .collect()
+    }
+
+    /// The current generation's journal and how far its complete records reach (records
+    /// other processes appended read first): a position at a record boundary, for a feed
+    /// that hands the journal out from a position.
+    pub(crate) fn journal_position(&self) -> Result<(String, u64), LiveError> {
+        let generation = self.current.load_full();
+        let mut journal = write_lock(&generation.journal.state);
+        journal.catch_up()?;
+        Ok((generation.index.manifest().journal.clone(), journal.len()))
+    }
+
+    /// Every КИ sold here and not returned (within the retention period) with its sale
+    /// time, sorted.
+    pub(crate) fn sold_entries(&self) -> Vec<(Vec<u8>, i64)> {
         let generation = self.current.load_full();
         let journal = read_lock(&generation.journal.state);
         let oldest = self.oldest_kept_sale();
@@ -580,7 +669,7 @@ impl LiveIndex {
         journaled.sort_unstable_by(|a, b| a.0.cmp(b.0));
         journal::fold_sold(&folded, &journaled, oldest)
             .into_iter()
-            .map(|(ki, _)| String::from_utf8_lossy(&ki).into_owned())
+            .map(|(ki, t)| (ki, t as i64))
             .collect()
     }
 
@@ -597,17 +686,119 @@ impl LiveIndex {
 
     /// Registers a sale. The record is on disk before this returns. Returns the КИ.
     pub fn sell(&self, input: &str) -> Result<String, LiveError> {
-        self.journal_op(input, SaleOp::Sell)
+        self.register(input, SaleOp::Sell).map(|r| r.ki)
     }
 
     /// Registers a return of a sold КИ. Returns the КИ.
     pub fn return_sale(&self, input: &str) -> Result<String, LiveError> {
-        self.journal_op(input, SaleOp::Return)
+        self.register(input, SaleOp::Return).map(|r| r.ki)
     }
 
-    fn journal_op(&self, input: &str, op: SaleOp) -> Result<String, LiveError> {
-        let mut kis = self.journal_batch(&[input], op, None)?;
-        Ok(kis.pop().unwrap_or_default())
+    /// Registers a sale or return and says how it was made. Without a sold authority it
+    /// is this index's own ([`SaleMode::Local`]). With one, the authority takes it first
+    /// and it is durable there before this returns ([`SaleMode::Shared`]; this node's
+    /// replica records it too); when the authority cannot be reached within its timeout,
+    /// it is made here and queued for the authority ([`SaleMode::Offline`]). A code the
+    /// authority has sold (or not) at another till is refused as the store's own sold list
+    /// refuses it.
+    pub fn register(&self, input: &str, op: SaleOp) -> Result<Registered, LiveError> {
+        let Some(authority) = self.authority() else {
+            let mut kis = self.journal_batch(&[input], op, None)?;
+            return Ok(Registered {
+                ki: kis.pop().unwrap_or_default(),
+                mode: SaleMode::Local,
+            });
+        };
+        let ki = canonical_ki(input)?;
+        self.check_fresh()?;
+        let time = crate::time::now_ms();
+        let request = RegisterRequest {
+            op: op.into(),
+            items: vec![SaleItem {
+                ki: ki.clone(),
+                time,
+            }],
+            queued: false,
+        };
+        let answered: Result<RegisterResponse, _> =
+            authority
+                .client
+                .json("POST", REGISTER_PATH, Some(&request), authority.timeout);
+        match answered {
+            Ok(response) => {
+                let result = response.results.into_iter().next();
+                match result.map(|r| (r.outcome, r.reason)) {
+                    Some((ItemOutcome::Applied | ItemOutcome::Already, _)) => {
+                        // The replica records it now (the feed brings it too).
+                        self.record_locally(&ki, op, time, false)?;
+                        Ok(Registered {
+                            ki,
+                            mode: SaleMode::Shared,
+                        })
+                    }
+                    _ if op == SaleOp::Sell => Err(LiveError::AlreadySold { ki }),
+                    _ => Err(LiveError::NotSold { ki }),
+                }
+            }
+            // Refused for a reason of the authority's own (stale data, bad token): not a
+            // network failure, so not queued.
+            Err(ClientError::Status { status, body, .. }) if status < 500 => Err(
+                LiveError::Authority(format!("the store refused: HTTP {status}: {body}")),
+            ),
+            Err(_) => {
+                // Queued first (durable): a crash before the journal write still forwards
+                // it; a refusal here takes it out again.
+                let queued = Queued {
+                    op: op.into(),
+                    ki: ki.clone(),
+                    time,
+                };
+                authority.queue.push(&queued)?;
+                match self.record_locally(&ki, op, time, true) {
+                    Ok(()) => Ok(Registered {
+                        ki,
+                        mode: SaleMode::Offline,
+                    }),
+                    Err(e) => {
+                        authority.queue.remove(&[queued])?;
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes a sale or return made through (or for) the authority into this node's
+    /// journal at `time`. `decide`: refuse as a sale here would (already sold, not sold);
+    /// otherwise only skip what the journal already says.
+    fn record_locally(
+        &self,
+        ki: &str,
+        op: SaleOp,
+        time: i64,
+        decide: bool,
+    ) -> Result<(), LiveError> {
+        self.write_journal(None, false, |view| {
+            let state = match op {
+                SaleOp::Sell => SoldState::Sold(time),
+                SaleOp::Return => SoldState::Returned(time),
+            };
+            if view.journaled(ki.as_bytes()) == Some(state) {
+                return Ok((Vec::new(), ()));
+            }
+            if decide {
+                match (op, view.sold_at(ki.as_bytes()).is_some()) {
+                    (SaleOp::Sell, true) => {
+                        return Err(LiveError::AlreadySold { ki: ki.to_string() });
+                    }
+                    (SaleOp::Return, false) => {
+                        return Err(LiveError::NotSold { ki: ki.to_string() });
+                    }
+                    _ => {}
+                }
+            }
+            Ok((vec![(time, vec![(op, ki.as_bytes().to_vec())])], ()))
+        })
     }
 
     /// Registers sales (`SaleOp::Sell`) or returns of several codes as one decision: either
@@ -625,15 +816,46 @@ impl LiveIndex {
         if kis.is_empty() {
             return Ok(kis);
         }
+        self.write_journal(deadline, true, |view| {
+            for ki in &kis {
+                match (op, view.sold_at(ki.as_bytes()).is_some()) {
+                    (SaleOp::Sell, true) => {
+                        return Err(LiveError::AlreadySold { ki: ki.clone() });
+                    }
+                    (SaleOp::Return, false) => {
+                        return Err(LiveError::NotSold { ki: ki.clone() });
+                    }
+                    _ => {}
+                }
+            }
+            let entries = kis.iter().map(|k| (op, k.as_bytes().to_vec())).collect();
+            Ok((vec![(view.now, entries)], kis.clone()))
+        })
+    }
+
+    /// The one journal write: under the journal's lock (this process's writers one at a
+    /// time, then every process's), `decide` sees the sold state ([`SoldView`]) and returns
+    /// the records to append (each `(time, entries)` one record, all or nothing) and the
+    /// answer; the records are on disk before this returns. With `fresh`, refused on
+    /// stale data. With a deadline, waiting for another writer ends at
+    /// [`WriteDeadline::at`] with [`LiveError::Busy`], and a write the caller abandoned in
+    /// time never happens ([`LiveError::Abandoned`]).
+    pub(crate) fn write_journal<T>(
+        &self,
+        deadline: Option<&WriteDeadline>,
+        fresh: bool,
+        mut decide: impl FnMut(&SoldView<'_>) -> Result<(JournalRecords, T), LiveError>,
+    ) -> Result<T, LiveError> {
         let started = Instant::now();
         let busy = || LiveError::Busy {
             waited_ms: started.elapsed().as_millis() as u64,
         };
         loop {
             let generation = self.current.load_full();
-            self.fresh(&generation)?;
+            if fresh {
+                self.fresh(&generation)?;
+            }
             let handle = &generation.journal;
-            // This process's writers one at a time, then the other processes'.
             let guard = lock_until(deadline, || {
                 handle.writer.try_lock().map_err(LiveError::from)
             })?
@@ -647,40 +869,70 @@ impl LiveIndex {
                 continue;
             }
             let now = crate::time::now_ms();
-            let oldest = now - self.options.sold_retention_ms;
-            let (offset, record) = {
+            let (offset, encoded, answer) = {
                 let mut journal = write_lock(&handle.state);
                 let offset = guard.prepare(&mut journal)?;
-                for ki in &kis {
-                    let sold = generation
-                        .sold_at(&journal, ki.as_bytes(), oldest)
-                        .is_some();
-                    match (op, sold) {
-                        (SaleOp::Sell, true) => {
-                            return Err(LiveError::AlreadySold { ki: ki.clone() });
-                        }
-                        (SaleOp::Return, false) => {
-                            return Err(LiveError::NotSold { ki: ki.clone() });
-                        }
-                        _ => {}
+                let view = SoldView {
+                    generation: &generation,
+                    journal: &journal,
+                    oldest: now - self.options.sold_retention_ms,
+                    now,
+                };
+                let (records, answer) = decide(&view)?;
+                let mut encoded = Vec::with_capacity(records.len());
+                let mut at = offset;
+                for (time, entries) in &records {
+                    for chunk in entries.chunks(journal::MAX_BATCH) {
+                        let borrowed: Vec<(SaleOp, &[u8])> =
+                            chunk.iter().map(|(op, ki)| (*op, ki.as_slice())).collect();
+                        let record = journal::encode(journal.path(), at, &borrowed, *time)?;
+                        at += record.len() as u64;
+                        encoded.push(record);
                     }
                 }
-                let entries: Vec<(SaleOp, &[u8])> =
-                    kis.iter().map(|k| (op, k.as_bytes())).collect();
-                (
-                    offset,
-                    journal::encode(journal.path(), offset, &entries, now)?,
-                )
+                (offset, encoded, answer)
             };
+            if encoded.is_empty() {
+                return Ok(answer);
+            }
             if deadline.is_some_and(|d| !d.begin_write()) {
                 return Err(LiveError::Abandoned);
             }
-            // Lookups go on while the record is synced; they see it once it is durable.
-            guard.write(offset, &record)?;
+            // Lookups go on while the records are synced; they see them once durable.
+            let mut at = offset;
+            for record in &encoded {
+                guard.write(at, record)?;
+                at += record.len() as u64;
+            }
             write_lock(&handle.state).catch_up()?;
             drop(guard);
-            return Ok(kis);
+            return Ok(answer);
         }
+    }
+}
+
+/// Records for [`LiveIndex::write_journal`]: each `(time, entries)` one record.
+pub(crate) type JournalRecords = Vec<(i64, Vec<(SaleOp, Vec<u8>)>)>;
+
+/// The sold state as a journal write sees it, under the journal's lock.
+pub(crate) struct SoldView<'a> {
+    generation: &'a Generation,
+    journal: &'a Journal,
+    /// Sales before this have expired.
+    pub(crate) oldest: i64,
+    /// The time of this write, Unix ms.
+    pub(crate) now: i64,
+}
+
+impl SoldView<'_> {
+    /// When `ki` was sold, if it is sold here now.
+    pub(crate) fn sold_at(&self, ki: &[u8]) -> Option<i64> {
+        self.generation.sold_at(self.journal, ki, self.oldest)
+    }
+
+    /// What the journal says of `ki` (not the folded table).
+    pub(crate) fn journaled(&self, ki: &[u8]) -> Option<SoldState> {
+        self.journal.state(ki)
     }
 }
 

@@ -52,8 +52,29 @@
 // This library was built without the online adapter.
 #define CISGATE_ERR_UNSUPPORTED 10
 
+// The store's sold authority is misconfigured (its URL), refused this node (its token),
+// or is set already.
+#define CISGATE_ERR_AUTHORITY 11
+
 // An internal error (a Rust panic, caught at the boundary). Please report it.
 #define CISGATE_ERR_PANIC 99
+
+// `cisgate_register`'s operation: a sale.
+#define CISGATE_OP_SELL 1
+
+// `cisgate_register`'s operation: a return.
+#define CISGATE_OP_RETURN 2
+
+// How a sale or return was made: this index's own journal (no sold authority).
+#define CISGATE_MODE_LOCAL 0
+
+// How a sale or return was made: the store's authority has it, durably; every till of
+// the store sees it.
+#define CISGATE_MODE_SHARED 1
+
+// How a sale or return was made: the authority was unreachable; made on this node's
+// journal and queued, forwarded when the authority is back.
+#define CISGATE_MODE_OFFLINE 2
 
 // Verdict status: nothing in the offline lists forbids the sale.
 #define CISGATE_STATUS_ALLOWED 0
@@ -307,6 +328,36 @@ int32_t cisgate_contains_ki_batch(const struct cisgate_index *index,
                                   size_t count,
                                   uint8_t *out,
                                   struct cisgate_error *err);
+
+// Makes the store's `cisgate serve` at `url` (`http://host:port`, `url_len` bytes) this
+// handle's sold authority, with this node's `token` (serve.json `nodes`; never put it in
+// the URL), and starts following the store's sold list on a thread of its own: from then
+// on a sale or return goes to the store first (`cisgate_register` says how it was made),
+// and every sale of every till of the store is refused here within a second while the
+// network is up. With the store unreachable, sales are made here and queued, and
+// forwarded when it is back. Call once per handle; `CISGATE_ERR_AUTHORITY` for a bad URL
+// or a second call. Not a field of `cisgate_options`: every binding lays that struct out,
+// and a new function changes no layout.
+int32_t cisgate_follow_store(const struct cisgate_index *index,
+                             const uint8_t *url,
+                             size_t url_len,
+                             const uint8_t *token,
+                             size_t token_len,
+                             struct cisgate_error *err);
+
+// Registers a sale (`op` = `CISGATE_OP_SELL`) or a return (`CISGATE_OP_RETURN`) of one
+// code, as `cisgate_sell` and `cisgate_return` do, and writes how it was made into
+// `mode_out` (may be null): `CISGATE_MODE_LOCAL` without a sold authority,
+// `CISGATE_MODE_SHARED` when the store has it, `CISGATE_MODE_OFFLINE` when the store was
+// unreachable and the sale is queued. Durable before `CISGATE_OK` either way.
+int32_t cisgate_register(const struct cisgate_index *index,
+                         const uint8_t *code,
+                         size_t code_len,
+                         int32_t op,
+                         char *ki_out,
+                         size_t ki_out_len,
+                         int32_t *mode_out,
+                         struct cisgate_error *err);
 
 // Registers a sale of one code. The record is on disk before this returns
 // `CISGATE_OK`; any error means nothing was written. The КИ sold is copied into `ki_out`

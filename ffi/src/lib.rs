@@ -27,7 +27,8 @@ use std::sync::Arc;
 
 use cisgate::check::{Decision, Status, Verdict};
 use cisgate::index::Table;
-use cisgate::live::{LiveError, LiveIndex, LiveOptions};
+use cisgate::journal::SaleOp;
+use cisgate::live::{LiveError, LiveIndex, LiveOptions, SaleMode};
 
 /// Version of this ABI: bumped when a function or struct changes incompatibly.
 pub const CISGATE_ABI_VERSION: u32 = 1;
@@ -54,8 +55,25 @@ pub const CISGATE_ERR_JOURNAL: i32 = 8;
 pub const CISGATE_ERR_CONFIG: i32 = 9;
 /// This library was built without the online adapter.
 pub const CISGATE_ERR_UNSUPPORTED: i32 = 10;
+/// The store's sold authority is misconfigured (its URL), refused this node (its token),
+/// or is set already.
+pub const CISGATE_ERR_AUTHORITY: i32 = 11;
 /// An internal error (a Rust panic, caught at the boundary). Please report it.
 pub const CISGATE_ERR_PANIC: i32 = 99;
+
+/// `cisgate_register`'s operation: a sale.
+pub const CISGATE_OP_SELL: i32 = 1;
+/// `cisgate_register`'s operation: a return.
+pub const CISGATE_OP_RETURN: i32 = 2;
+
+/// How a sale or return was made: this index's own journal (no sold authority).
+pub const CISGATE_MODE_LOCAL: i32 = 0;
+/// How a sale or return was made: the store's authority has it, durably; every till of
+/// the store sees it.
+pub const CISGATE_MODE_SHARED: i32 = 1;
+/// How a sale or return was made: the authority was unreachable; made on this node's
+/// journal and queued, forwarded when the authority is back.
+pub const CISGATE_MODE_OFFLINE: i32 = 2;
 
 /// Verdict status: nothing in the offline lists forbids the sale.
 pub const CISGATE_STATUS_ALLOWED: i32 = 0;
@@ -104,6 +122,8 @@ pub const CISGATE_KI_SIZE: usize = 72;
 /// to share across threads; close it once with `cisgate_close`.
 pub struct cisgate_index {
     live: Arc<LiveIndex>,
+    /// Following the store's sold list, once `cisgate_follow_store` started it.
+    follower: std::sync::Mutex<Option<cisgate::sold::StoreFollower>>,
 }
 
 /// An error: a `CISGATE_ERR_*` code and a message. Created by `cisgate_error_new`, filled
@@ -315,6 +335,7 @@ fn live_error(e: LiveError) -> Failure {
         LiveError::Ambiguous { .. } | LiveError::Duplicate { .. } => CISGATE_ERR_AMBIGUOUS,
         LiveError::AlreadySold { .. } => CISGATE_ERR_ALREADY_SOLD,
         LiveError::NotSold { .. } => CISGATE_ERR_NOT_SOLD,
+        LiveError::Authority(_) => CISGATE_ERR_AUTHORITY,
         _ => CISGATE_ERR_INDEX,
     };
     (code, e.to_string())
@@ -525,10 +546,12 @@ pub extern "C" fn cisgate_open(
                 .then_some((options.max_age_hours * 3_600_000.0) as i64),
             sold_retention_ms: i64::from(options.sold_retention_days.max(1)) * 86_400_000,
             verify_checksums: options.verify_checksums,
+            sold_authority: None,
         };
         let live = LiveIndex::open(Path::new(dir), live).map_err(live_error)?;
         *out = Box::into_raw(Box::new(cisgate_index {
             live: Arc::new(live),
+            follower: std::sync::Mutex::new(None),
         }));
         Ok(())
     })
@@ -711,21 +734,88 @@ fn journal(
     ki_out: *mut c_char,
     ki_out_len: usize,
     sell: bool,
-) -> Result<(), Failure> {
+) -> Result<i32, Failure> {
     let index = index_ref(index)?;
     let input = text(code, code_len, "code", CISGATE_MAX_CODE_LEN)?;
-    let ki = if sell {
-        index.live.sell(input)
-    } else {
-        index.live.return_sale(input)
-    }
-    .map_err(live_error)?;
+    let op = if sell { SaleOp::Sell } else { SaleOp::Return };
+    let registered = index.live.register(input, op).map_err(live_error)?;
     if !ki_out.is_null() && ki_out_len > 0 {
         // SAFETY: `ki_out` has `ki_out_len` writable bytes.
         let buffer = unsafe { std::slice::from_raw_parts_mut(ki_out, ki_out_len) };
-        fill(buffer, &ki);
+        fill(buffer, &registered.ki);
     }
-    Ok(())
+    Ok(match registered.mode {
+        SaleMode::Local => CISGATE_MODE_LOCAL,
+        SaleMode::Shared => CISGATE_MODE_SHARED,
+        SaleMode::Offline => CISGATE_MODE_OFFLINE,
+    })
+}
+
+/// Makes the store's `cisgate serve` at `url` (`http://host:port`, `url_len` bytes) this
+/// handle's sold authority, with this node's `token` (serve.json `nodes`; never put it in
+/// the URL), and starts following the store's sold list on a thread of its own: from then
+/// on a sale or return goes to the store first (`cisgate_register` says how it was made),
+/// and every sale of every till of the store is refused here within a second while the
+/// network is up. With the store unreachable, sales are made here and queued, and
+/// forwarded when it is back. Call once per handle; `CISGATE_ERR_AUTHORITY` for a bad URL
+/// or a second call. Not a field of `cisgate_options`: every binding lays that struct out,
+/// and a new function changes no layout.
+#[unsafe(no_mangle)]
+pub extern "C" fn cisgate_follow_store(
+    index: *const cisgate_index,
+    url: *const u8,
+    url_len: usize,
+    token: *const u8,
+    token_len: usize,
+    err: *mut cisgate_error,
+) -> i32 {
+    guard(err, || {
+        let index = index_ref(index)?;
+        let url = text(url, url_len, "url", 4096)?;
+        let token = text(token, token_len, "token", 4096)?;
+        index
+            .live
+            .set_sold_authority(&cisgate::sold::SoldAuthority::new(url, token))
+            .map_err(live_error)?;
+        let follower = cisgate::sold::StoreFollower::start(&index.live);
+        *index.follower.lock().unwrap_or_else(|e| e.into_inner()) = follower;
+        Ok(())
+    })
+}
+
+/// Registers a sale (`op` = `CISGATE_OP_SELL`) or a return (`CISGATE_OP_RETURN`) of one
+/// code, as `cisgate_sell` and `cisgate_return` do, and writes how it was made into
+/// `mode_out` (may be null): `CISGATE_MODE_LOCAL` without a sold authority,
+/// `CISGATE_MODE_SHARED` when the store has it, `CISGATE_MODE_OFFLINE` when the store was
+/// unreachable and the sale is queued. Durable before `CISGATE_OK` either way.
+#[unsafe(no_mangle)]
+pub extern "C" fn cisgate_register(
+    index: *const cisgate_index,
+    code: *const u8,
+    code_len: usize,
+    op: i32,
+    ki_out: *mut c_char,
+    ki_out_len: usize,
+    mode_out: *mut i32,
+    err: *mut cisgate_error,
+) -> i32 {
+    guard(err, || {
+        let sell = match op {
+            CISGATE_OP_SELL => true,
+            CISGATE_OP_RETURN => false,
+            other => {
+                return Err(argument(format!(
+                    "op {other} is neither CISGATE_OP_SELL nor CISGATE_OP_RETURN"
+                )));
+            }
+        };
+        let mode = journal(index, code, code_len, ki_out, ki_out_len, sell)?;
+        if !mode_out.is_null() {
+            // SAFETY: `mode_out` points to a writable int32_t.
+            unsafe { *mode_out = mode };
+        }
+        Ok(())
+    })
 }
 
 /// Registers a sale of one code. The record is on disk before this returns
@@ -744,7 +834,7 @@ pub extern "C" fn cisgate_sell(
     err: *mut cisgate_error,
 ) -> i32 {
     guard(err, || {
-        journal(index, code, code_len, ki_out, ki_out_len, true)
+        journal(index, code, code_len, ki_out, ki_out_len, true).map(drop)
     })
 }
 
@@ -761,7 +851,7 @@ pub extern "C" fn cisgate_return(
     err: *mut cisgate_error,
 ) -> i32 {
     guard(err, || {
-        journal(index, code, code_len, ki_out, ki_out_len, false)
+        journal(index, code, code_len, ki_out, ki_out_len, false).map(drop)
     })
 }
 

@@ -70,6 +70,7 @@ impl Freshness {
                 .then_some((self.max_age_hours * 3_600_000.0) as i64),
             sold_retention_ms: i64::from(self.sold_retention_days) * 86_400_000,
             verify_checksums,
+            sold_authority: None,
         }
     }
 }

@@ -50,6 +50,9 @@ pub struct ServeConfig {
     pub refresh_interval_ms: u64,
     /// Log every request, not only failures.
     pub access_log: bool,
+    /// Embedded nodes (tills and kiosks holding the index in process) that may use this
+    /// store's sold list: sell and return through it and follow its feed. A token each.
+    pub nodes: Vec<super::sold::NodeToken>,
     /// The shop's time zone, for the status page and the day counts: `МСК` (the
     /// default), `МСК+2`, `UTC`, `+05:00` (see [`crate::time::TimeZone::parse`]).
     pub timezone: String,
@@ -72,6 +75,7 @@ impl Default for ServeConfig {
             refresh_interval_ms: 1000,
             access_log: false,
             timezone: "МСК".to_string(),
+            nodes: Vec::new(),
         }
     }
 }

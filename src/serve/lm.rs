@@ -415,6 +415,8 @@ async fn journal_op(
             }
             e => LmError::from_live(e),
         })?;
+    // The store's nodes follow its journal: wake their held feed requests.
+    state.sold.wrote();
     let status = if sell {
         state.metrics.add_sales(done.len() as u64);
         StatusCode::CREATED

@@ -35,6 +35,7 @@ mod page;
 mod refresh;
 mod router;
 mod server;
+mod sold;
 mod state;
 
 pub use auth::{BasicUser, Credentials};
@@ -42,3 +43,4 @@ pub use config::{DEFAULT_BODY_LIMIT, DEFAULT_LISTEN, MIN_REMOTE_PASSWORD, ServeC
 pub use error::{LmError, ServeError, codes};
 pub use lm::{MAX_CODES_PER_REQUEST, decode_cis};
 pub use server::Server;
+pub use sold::NodeToken;

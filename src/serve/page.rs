@@ -52,6 +52,24 @@ pub(crate) struct StatusFacts {
     service: Totals,
     software_version: &'static str,
     recent_refusals: Vec<Refusal>,
+    /// Embedded nodes that follow this store's sold list, as last seen.
+    nodes: Vec<NodeFacts>,
+    /// Sales made at two tills during a partition (both kept), newest last.
+    conflicts: Vec<crate::sold::Conflict>,
+}
+
+#[derive(Serialize)]
+struct NodeFacts {
+    name: String,
+    /// When it last asked for the feed, RFC 3339.
+    last_seen: Option<String>,
+    #[serde(skip)]
+    last_seen_ms: i64,
+    /// Seconds since.
+    silent_seconds: Option<f64>,
+    /// Bytes of the store's journal it had not read then (0: up to date).
+    behind_bytes: u64,
+    registered: u64,
 }
 
 #[derive(Serialize)]
@@ -158,7 +176,37 @@ pub(crate) fn facts(state: &AppState) -> StatusFacts {
         service: state.metrics.totals(),
         software_version: env!("CARGO_PKG_VERSION"),
         recent_refusals: state.metrics.recent_refusals(),
+        nodes: node_facts(state, now),
+        conflicts: state
+            .sold
+            .conflicts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect(),
     }
+}
+
+/// The configured nodes, each as last seen.
+fn node_facts(state: &AppState, now: i64) -> Vec<NodeFacts> {
+    let seen = state.sold.nodes.lock().unwrap_or_else(|e| e.into_inner());
+    state
+        .config
+        .nodes
+        .iter()
+        .map(|n| {
+            let s = seen.get(&n.name);
+            NodeFacts {
+                name: n.name.clone(),
+                last_seen: s.map(|s| crate::time::format_rfc3339(s.last_ms)),
+                last_seen_ms: s.map_or(0, |s| s.last_ms),
+                silent_seconds: s.map(|s| (now - s.last_ms) as f64 / 1000.0),
+                behind_bytes: s.map_or(0, |s| s.behind_bytes),
+                registered: s.map_or(0, |s| s.registered),
+            }
+        })
+        .collect()
 }
 
 /// `GET /status.json`.
@@ -342,6 +390,44 @@ pub(crate) fn render(name: &str, f: &StatusFacts, tz: &TimeZone) -> String {
         out.push_str("</table>\n");
     }
     out.push_str("</section>\n");
+    if !f.nodes.is_empty() {
+        out.push_str("<section aria-labelledby=\"nodes\">\n<h2 id=\"nodes\">Кассы с общим списком проданных</h2>\n<table>\n<tr><th scope=\"col\">Касса</th><th scope=\"col\">Последний запрос</th><th scope=\"col\">Отставание</th><th scope=\"col\">Продаж и возвратов</th></tr>\n");
+        for n in &f.nodes {
+            let lag = match n.silent_seconds {
+                None => "не подключалась".to_string(),
+                Some(_) if n.behind_bytes == 0 => "нет".to_string(),
+                Some(_) => format!("{} байт журнала", n.behind_bytes),
+            };
+            out.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                esc(&n.name),
+                if n.last_seen_ms > 0 {
+                    tz.format(n.last_seen_ms)
+                } else {
+                    "—".into()
+                },
+                esc(&lag),
+                n.registered
+            ));
+        }
+        out.push_str("</table>\n");
+        if f.conflicts.is_empty() {
+            out.push_str("<p class=\"muted\">Двойных продаж не было.</p>\n");
+        } else {
+            out.push_str("<table>\n<caption>Двойные продажи (код продан на двух кассах при обрыве связи; обе продажи сохранены)</caption>\n<tr><th scope=\"col\">Код</th><th scope=\"col\">Продан здесь</th><th scope=\"col\">Второй раз</th><th scope=\"col\">Касса</th></tr>\n");
+            for c in f.conflicts.iter().rev() {
+                out.push_str(&format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                    esc(&c.ki),
+                    tz.format(c.kept_time),
+                    tz.format(c.other_time),
+                    esc(&c.node)
+                ));
+            }
+            out.push_str("</table>\n");
+        }
+        out.push_str("</section>\n");
+    }
     out.push_str(
         "<section aria-labelledby=\"refusals\">\n<h2 id=\"refusals\">Последние отказы</h2>\n",
     );

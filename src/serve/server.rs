@@ -110,7 +110,11 @@ impl Server {
             instance,
             metrics,
             tz,
+            sold: Default::default(),
         });
+        state
+            .sold
+            .load_conflicts(&state.live.dir().join(super::sold::CONFLICTS_FILE));
         Ok(Server { listener, state })
     }
 

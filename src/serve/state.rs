@@ -26,6 +26,8 @@ pub(crate) struct AppState {
     pub(crate) in_flight: Arc<Semaphore>,
     /// The shop's time zone (`ServeConfig::timezone`).
     pub(crate) tz: crate::time::TimeZone,
+    /// The store as its nodes' sold authority.
+    pub(crate) sold: super::sold::SoldAuthorityState,
 }
 
 /// One structured log line on stderr.
