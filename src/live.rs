@@ -648,6 +648,7 @@ impl LiveIndex {
     /// The current generation's journal and how far its complete records reach (records
     /// other processes appended read first): a position at a record boundary, for a feed
     /// that hands the journal out from a position.
+    #[cfg_attr(not(feature = "serve"), allow(dead_code))]
     pub(crate) fn journal_position(&self) -> Result<(String, u64), LiveError> {
         let generation = self.current.load_full();
         let mut journal = write_lock(&generation.journal.state);

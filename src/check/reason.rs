@@ -47,7 +47,7 @@ impl Reason {
         Reason::Sold,
     ];
 
-    /// This reason's bit in [`Reasons`] (the same bits as the C ABI's
+    /// This reason's bit in [`Reasons`](super::Reasons) (the same bits as the C ABI's
     /// `CISGATE_REASON_*`). Explicit, so that reordering the enum changes nothing.
     pub const fn bit(self) -> u8 {
         match self {

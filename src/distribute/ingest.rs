@@ -71,7 +71,8 @@ pub struct IngestOptions {
     pub status_every: Duration,
     /// Applied files are kept in `applied/` this long, then removed.
     pub keep_applied: Duration,
-    /// Where alert state is kept (with [`IngestOptions::alerter`]).
+    /// Where alert state is kept, when the builder alerts (default: `ALERTS.json` in the
+    /// inbox).
     pub alert_state: Option<PathBuf>,
 }
 

@@ -2,7 +2,7 @@
 //!
 //! [`OnlineChecker`] asks True API `codes/check` for each scanned code, on the fastest
 //! healthy host, retrying and switching hosts inside one time budget (1.5 s by default);
-//! when the budget runs out or no host answers, the [`LiveIndex`] answers. Every call returns
+//! when the budget runs out or no host answers, the [`LiveIndex`](crate::live::LiveIndex) answers. Every call returns
 //! an [`OnlineVerdict`] saying which path answered and why online did not, the decision in
 //! one vocabulary ([`Denial`]), the receipt marker and the fiscal tag 1265 value.
 //!

@@ -3,7 +3,7 @@
 //!
 //! The service answers the LM's v2 endpoints (and the v1 forms), a native streaming bulk
 //! endpoint, and `/metrics`. It picks up generations published by `cisgate apply` or
-//! `compact` without a restart: each request reads one generation from the [`LiveIndex`],
+//! `compact` without a restart: each request reads one generation from the [`LiveIndex`](crate::live::LiveIndex),
 //! so no request sees two. Sales reach the durable journal before `201`.
 //!
 //! ```no_run
