@@ -376,8 +376,8 @@ pub struct LiveIndex {
     options: LiveOptions,
     current: ArcSwap<Generation>,
     refreshing: Mutex<()>,
-    /// The store's sold authority, when there is one (set at open, or once later).
-    authority: std::sync::OnceLock<Authority>,
+    /// The store's sold authority, when one was given at open.
+    authority: Option<Authority>,
 }
 
 /// A node's way to its store's sold authority, and its queue of sales made while the
@@ -410,6 +410,17 @@ pub enum SaleMode {
     Offline,
 }
 
+impl SaleMode {
+    /// Its name in answers: `local`, `shared`, `offline`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SaleMode::Local => "local",
+            SaleMode::Shared => "shared",
+            SaleMode::Offline => "offline",
+        }
+    }
+}
+
 /// A registered sale or return.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Registered {
@@ -426,10 +437,10 @@ impl LiveIndex {
             .verify_checksums(options.verify_checksums)
             .open(dir)?;
         let journal = JournalHandle::open(&dir.join(&index.manifest().journal))?;
-        let authority = std::sync::OnceLock::new();
-        if let Some(a) = &options.sold_authority {
-            let _ = authority.set(Authority::new(dir, a)?);
-        }
+        let authority = match &options.sold_authority {
+            Some(a) => Some(Authority::new(dir, a)?),
+            None => None,
+        };
         Ok(LiveIndex {
             dir: dir.to_path_buf(),
             options,
@@ -444,15 +455,12 @@ impl LiveIndex {
 
     /// The store's sold authority, when one is configured.
     pub(crate) fn authority(&self) -> Option<&Authority> {
-        self.authority.get()
+        self.authority.as_ref()
     }
 
-    /// Makes the store's `serve` this index's sold authority, when it was not given one at
-    /// open ([`LiveOptions::sold_authority`]); refused when it has one already.
-    pub fn set_sold_authority(&self, authority: &SoldAuthority) -> Result<(), LiveError> {
-        self.authority
-            .set(Authority::new(&self.dir, authority)?)
-            .map_err(|_| LiveError::Authority("this index has a sold authority already".into()))
+    /// Whether this index shares its store's sold list ([`LiveOptions::sold_authority`]).
+    pub fn has_sold_authority(&self) -> bool {
+        self.authority.is_some()
     }
 
     /// The index directory.

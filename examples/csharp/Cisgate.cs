@@ -20,8 +20,12 @@ namespace Cisgate
     {
         public const int Ok = 0, Argument = 1, Index = 2, Stale = 3, InvalidCode = 4,
             Ambiguous = 5, AlreadySold = 6, NotSold = 7, Journal = 8, Config = 9,
-            Unsupported = 10, Panic = 99;
+            Unsupported = 10, Authority = 11, Panic = 99;
     }
+
+    /// <summary>How a sale or return was made (CISGATE_MODE_*): no sold authority, the
+    /// store has it, or the store was unreachable and it is queued for it.</summary>
+    public enum Mode { Local = 0, Shared = 1, Offline = 2 }
 
     public sealed class CisgateException : Exception
     {
@@ -53,6 +57,9 @@ namespace Cisgate
         [MarshalAs(UnmanagedType.I1)] public bool VerifyChecksums;
         public double MaxAgeHours;
         public uint SoldRetentionDays;
+        // Set through CisgateIndex's soldAuthority arguments, which keep the bytes alive.
+        public Bytes SoldAuthorityUrl;
+        public Bytes SoldAuthorityToken;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -79,6 +86,7 @@ namespace Cisgate
         [DllImport(Lib, CallingConvention = Cdecl)] public static extern int cisgate_check_batch(IndexHandle index, [In] Bytes[] codes, UIntPtr count, long price, [Out] Verdict[] verdicts, IntPtr err);
         [DllImport(Lib, CallingConvention = Cdecl)] public static extern int cisgate_sell(IndexHandle index, byte[] code, UIntPtr len, byte[] kiOut, UIntPtr kiOutLen, IntPtr err);
         [DllImport(Lib, CallingConvention = Cdecl)] public static extern int cisgate_return(IndexHandle index, byte[] code, UIntPtr len, byte[] kiOut, UIntPtr kiOutLen, IntPtr err);
+        [DllImport(Lib, CallingConvention = Cdecl)] public static extern int cisgate_register(IndexHandle index, byte[] code, UIntPtr len, int op, byte[] kiOut, UIntPtr kiOutLen, out int mode, IntPtr err);
 
         public static string Text(byte[] bytes)
         {
@@ -138,12 +146,30 @@ namespace Cisgate
 
         public CisgateIndex(string dir) : this(dir, DefaultOptions()) { }
 
-        public CisgateIndex(string dir, Options options)
+        /// <summary>Opens `dir`. With `soldAuthority` (the store's `cisgate serve`,
+        /// "http://host:port") and this node's `soldToken` the index shares the store's
+        /// sold list: see Register.</summary>
+        public CisgateIndex(string dir, Options options, string soldAuthority = null, string soldToken = null)
         {
             byte[] path = Encoding.UTF8.GetBytes(dir);
-            IndexHandle h = null;
-            Native.Call(err => Native.cisgate_open(path, (UIntPtr)path.Length, ref options, out h, err));
-            handle = h;
+            byte[] url = Encoding.UTF8.GetBytes(soldAuthority ?? "");
+            byte[] token = Encoding.UTF8.GetBytes(soldToken ?? "");
+            // Pinned for the call only: the library copies both.
+            GCHandle urlPin = GCHandle.Alloc(url, GCHandleType.Pinned);
+            GCHandle tokenPin = GCHandle.Alloc(token, GCHandleType.Pinned);
+            try
+            {
+                options.SoldAuthorityUrl = new Bytes { Ptr = urlPin.AddrOfPinnedObject(), Len = (UIntPtr)url.Length };
+                options.SoldAuthorityToken = new Bytes { Ptr = tokenPin.AddrOfPinnedObject(), Len = (UIntPtr)token.Length };
+                IndexHandle h = null;
+                Native.Call(err => Native.cisgate_open(path, (UIntPtr)path.Length, ref options, out h, err));
+                handle = h;
+            }
+            finally
+            {
+                urlPin.Free();
+                tokenPin.Free();
+            }
         }
 
         public static uint AbiVersion => Native.cisgate_abi_version();
@@ -184,6 +210,18 @@ namespace Cisgate
 
         /// <summary>Registers a return of a sold code. Returns the КИ.</summary>
         public string Return(string code) => Journal(code, false);
+
+        /// <summary>Registers a sale (`sell`) or a return, durable before it returns, and
+        /// says how it was made. Returns the КИ.</summary>
+        public string Register(string code, bool sell, out Mode mode)
+        {
+            byte[] bytes = Encoding.UTF8.GetBytes(code);
+            byte[] ki = new byte[72];
+            int made = -1;
+            Native.Call(err => Native.cisgate_register(handle, bytes, (UIntPtr)bytes.Length, sell ? 1 : 2, ki, (UIntPtr)ki.Length, out made, err));
+            mode = (Mode)made;
+            return Native.Text(ki);
+        }
 
         string Journal(string code, bool sell)
         {

@@ -18,7 +18,7 @@ static class Example
     {
         if (args.Length < 1) { Console.Error.WriteLine("usage: example.exe INDEX_DIR"); return 2; }
         string dir = args[0];
-        Expect(CisgateIndex.AbiVersion == 1, "ABI version");
+        Expect(CisgateIndex.AbiVersion == 2, "ABI version");
 
         // Default options: the sample's data is days old, so checks are refused.
         using (var stale = new CisgateIndex(dir))
@@ -67,6 +67,27 @@ static class Example
                 Console.WriteLine("second sale: " + e.Message);
             }
             Expect(index.Return(code) == code, "return");
+        }
+
+        // The store's sold list: a URL without a token is an argument error; with nothing
+        // listening at the store, a sale is made here and queued for it.
+        try
+        {
+            new CisgateIndex(dir, options, "http://127.0.0.1:9", null).Dispose();
+            Expect(false, "a sold authority without a token must be refused");
+        }
+        catch (CisgateException e)
+        {
+            Expect(e.Code == ErrorCode.Argument, "authority without a token " + e.Code);
+        }
+        using (var index = new CisgateIndex(dir, options, "http://127.0.0.1:9", "till-7"))
+        {
+            string code = "0104600439931256215csoffline001";
+            Mode mode;
+            Expect(index.Register(code, true, out mode) == code && mode == Mode.Offline, "offline sale " + mode);
+            Expect(index.Check(code).Reasons.HasFlag(Reasons.Sold), "sold offline");
+            index.Register(code, false, out mode);
+            Expect(mode == Mode.Offline, "offline return " + mode);
         }
 
         try

@@ -10,6 +10,7 @@ import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import com.sun.jna.Structure;
 import com.sun.jna.ptr.ByteByReference;
+import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.PointerByReference;
 import java.nio.charset.StandardCharsets;
 
@@ -28,7 +29,11 @@ public final class Cisgate {
     /** Error codes (CISGATE_ERR_*). */
     public static final int OK = 0, ERR_ARGUMENT = 1, ERR_INDEX = 2, ERR_STALE = 3,
         ERR_INVALID_CODE = 4, ERR_AMBIGUOUS = 5, ERR_ALREADY_SOLD = 6, ERR_NOT_SOLD = 7,
-        ERR_JOURNAL = 8, ERR_CONFIG = 9, ERR_UNSUPPORTED = 10, ERR_PANIC = 99;
+        ERR_JOURNAL = 8, ERR_CONFIG = 9, ERR_UNSUPPORTED = 10, ERR_AUTHORITY = 11,
+        ERR_PANIC = 99;
+    /** How a sale or return was made (CISGATE_MODE_*): no sold authority, the store has
+     * it, or the store was unreachable and it is queued for it. */
+    public enum Mode { LOCAL, SHARED, OFFLINE }
     static final int KI_SIZE = 72;
 
     /** A failed call: its CISGATE_ERR_* code and message. */
@@ -41,11 +46,22 @@ public final class Cisgate {
     }
 
     /** struct cisgate_options. */
-    @Structure.FieldOrder({"verify_checksums", "max_age_hours", "sold_retention_days"})
+    @Structure.FieldOrder({"verify_checksums", "max_age_hours", "sold_retention_days",
+        "sold_authority_url", "sold_authority_token"})
     public static class Options extends Structure {
         public byte verify_checksums;
         public double max_age_hours;
         public int sold_retention_days;
+        public Bytes sold_authority_url = new Bytes();
+        public Bytes sold_authority_token = new Bytes();
+
+        /** Shares the store's sold list: `url` is the store's `cisgate serve`
+         * ("http://host:port"), `token` this node's token there (never in the URL). */
+        public Options soldAuthority(String url, String token) {
+            sold_authority_url = Bytes.of(url);
+            sold_authority_token = Bytes.of(token);
+            return this;
+        }
 
         /** The struct returned by value (cisgate_options_default). */
         public static class ByValue extends Options implements Structure.ByValue {}
@@ -79,6 +95,19 @@ public final class Cisgate {
     public static class Bytes extends Structure {
         public Pointer ptr;
         public long len;
+
+        /** The UTF-8 bytes of `s` in native memory that lives as long as this struct. */
+        static Bytes of(String s) {
+            Bytes b = new Bytes();
+            byte[] data = s.getBytes(StandardCharsets.UTF_8);
+            if (data.length > 0) {
+                Memory m = new Memory(data.length);
+                m.write(0, data, 0, data.length);
+                b.ptr = m;
+            }
+            b.len = data.length;
+            return b;
+        }
     }
 
     /** The C functions, as the header declares them. */
@@ -97,6 +126,7 @@ public final class Cisgate {
         int cisgate_check_batch(Pointer index, Pointer codes, long count, long price, Pointer out, Pointer err);
         int cisgate_sell(Pointer index, byte[] code, long len, byte[] kiOut, long kiOutLen, Pointer err);
         int cisgate_return(Pointer index, byte[] code, long len, byte[] kiOut, long kiOutLen, Pointer err);
+        int cisgate_register(Pointer index, byte[] code, long len, int op, byte[] kiOut, long kiOutLen, IntByReference mode, Pointer err);
     }
 
     static String text(byte[] bytes) {
@@ -194,6 +224,24 @@ public final class Cisgate {
 
         /** Registers a return of a sold code; returns the КИ. */
         public String returnSale(String code) { return journal(code, false); }
+
+        /** A sale (`sell`) or return with how it was made: the КИ and the mode. */
+        public static final class Registered {
+            public final String ki;
+            public final Mode mode;
+            Registered(String ki, Mode mode) { this.ki = ki; this.mode = mode; }
+        }
+
+        /** Registers a sale (`sell`) or a return, durable before it returns, and says
+         * how it was made (see `Options.soldAuthority`). */
+        public Registered register(String code, boolean sell) {
+            byte[] bytes = code.getBytes(StandardCharsets.UTF_8);
+            byte[] ki = new byte[KI_SIZE];
+            IntByReference mode = new IntByReference(-1);
+            call(err -> Native.LIB.cisgate_register(live(), bytes, bytes.length, sell ? 1 : 2,
+                ki, ki.length, mode, err));
+            return new Registered(text(ki), Mode.values()[mode.getValue()]);
+        }
 
         private String journal(String code, boolean sell) {
             byte[] bytes = code.getBytes(StandardCharsets.UTF_8);

@@ -18,7 +18,7 @@ public final class Example {
             System.exit(2);
         }
         String dir = args[0];
-        expect(Cisgate.abiVersion() == 1, "ABI version");
+        expect(Cisgate.abiVersion() == 2, "ABI version");
 
         // Default options: the sample's data is days old, so checks are refused.
         try (Cisgate.Index stale = new Cisgate.Index(dir)) {
@@ -66,6 +66,23 @@ public final class Example {
             } catch (Cisgate.CisgateException e) {
                 expect(e.code == Cisgate.ERR_ARGUMENT, "price code " + e.code);
             }
+        }
+
+        // The store's sold list: a URL without a token is an argument error; with nothing
+        // listening at the store, a sale is made here and queued for it.
+        try (Cisgate.Index bad = new Cisgate.Index(dir, Cisgate.defaultOptions().soldAuthority("http://127.0.0.1:9", ""))) {
+            expect(false, "a sold authority without a token must be refused");
+        } catch (Cisgate.CisgateException e) {
+            expect(e.code == Cisgate.ERR_ARGUMENT, "authority without a token " + e.code);
+        }
+        Cisgate.Options shared = Cisgate.defaultOptions().soldAuthority("http://127.0.0.1:9", "till-7");
+        shared.max_age_hours = 0;
+        try (Cisgate.Index index = new Cisgate.Index(dir, shared)) {
+            String code = "0104600439931256215javaoffline1";
+            Cisgate.Index.Registered sale = index.register(code, true);
+            expect(sale.ki.equals(code) && sale.mode == Cisgate.Mode.OFFLINE, "offline sale " + sale.mode);
+            expect(index.check(code).has(Cisgate.REASON_SOLD), "sold offline");
+            expect(index.register(code, false).mode == Cisgate.Mode.OFFLINE, "offline return");
         }
 
         try (Cisgate.Index missing = new Cisgate.Index("/nonexistent/index")) {

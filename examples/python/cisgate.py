@@ -15,7 +15,9 @@ import os
 
 OK, ERR_ARGUMENT, ERR_INDEX, ERR_STALE, ERR_INVALID_CODE, ERR_AMBIGUOUS = 0, 1, 2, 3, 4, 5
 ERR_ALREADY_SOLD, ERR_NOT_SOLD, ERR_JOURNAL, ERR_CONFIG, ERR_UNSUPPORTED = 6, 7, 8, 9, 10
-ERR_PANIC = 99
+ERR_AUTHORITY, ERR_PANIC = 11, 99
+OP_SELL, OP_RETURN = 1, 2
+MODES = {0: "local", 1: "shared", 2: "offline"}
 STATUS = {0: "allowed", 1: "blocked", 2: "invalid", 3: "refused"}
 REASONS = ["cis", "gtin", "grey_gtin", "series", "below_min_price", "above_max_price", "sold"]
 KI_SIZE = 72
@@ -38,6 +40,8 @@ class _Options(ctypes.Structure):
         ("verify_checksums", ctypes.c_bool),
         ("max_age_hours", ctypes.c_double),
         ("sold_retention_days", ctypes.c_uint32),
+        ("sold_authority_url", _Bytes),
+        ("sold_authority_token", _Bytes),
     ]
 
 
@@ -89,7 +93,8 @@ def _load():
     lib.cisgate_contains_ki_batch.argtypes = [ctypes.c_void_p, p(_Bytes), ctypes.c_size_t, p(ctypes.c_uint8), ctypes.c_void_p]
     for name in ("cisgate_sell", "cisgate_return"):
         getattr(lib, name).argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_void_p]
-    for name in ("cisgate_open", "cisgate_check", "cisgate_check_batch", "cisgate_contains_ki_batch", "cisgate_sell", "cisgate_return"):
+    lib.cisgate_register.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int32, ctypes.c_char_p, ctypes.c_size_t, p(ctypes.c_int32), ctypes.c_void_p]
+    for name in ("cisgate_open", "cisgate_register", "cisgate_check", "cisgate_check_batch", "cisgate_contains_ki_batch", "cisgate_sell", "cisgate_return"):
         getattr(lib, name).restype = ctypes.c_int32
     return lib
 
@@ -114,12 +119,22 @@ def abi_version():
 class Index:
     """An open index. Thread-safe; close it (or use `with`)."""
 
-    def __init__(self, directory, verify_checksums=True, max_age_hours=72.0, sold_retention_days=30):
+    def __init__(self, directory, verify_checksums=True, max_age_hours=72.0, sold_retention_days=30,
+                 sold_authority=None, sold_token=None):
+        """`sold_authority` (the store's `cisgate serve`, "http://host:port") and this node's
+        `sold_token` share the store's sold list: see `register`."""
         self._handle = None
         options = _lib.cisgate_options_default()
         options.verify_checksums = verify_checksums
         options.max_age_hours = max_age_hours
         options.sold_retention_days = sold_retention_days
+        # The buffers live until cisgate_open returns; the library copies them.
+        url = (sold_authority or "").encode("utf-8")
+        token = (sold_token or "").encode("utf-8")
+        url_buffer = ctypes.create_string_buffer(url, len(url))
+        token_buffer = ctypes.create_string_buffer(token, len(token))
+        options.sold_authority_url = _Bytes(ctypes.cast(url_buffer, ctypes.c_void_p), len(url))
+        options.sold_authority_token = _Bytes(ctypes.cast(token_buffer, ctypes.c_void_p), len(token))
         path = os.fsencode(directory)
         handle = ctypes.c_void_p()
         _call(_lib.cisgate_open, path, len(path), ctypes.byref(options), ctypes.byref(handle))
@@ -166,6 +181,16 @@ class Index:
 
     def return_sale(self, code):
         return self._journal(_lib.cisgate_return, code)
+
+    def register(self, code, op=OP_SELL):
+        """Sells (OP_SELL) or returns (OP_RETURN) a code; returns (ki, mode), where mode
+        says how: "local" (no sold authority), "shared" (the store has it) or "offline"
+        (the store was unreachable; made here and queued for it)."""
+        data = code.encode("utf-8") if isinstance(code, str) else bytes(code)
+        ki = ctypes.create_string_buffer(KI_SIZE)
+        mode = ctypes.c_int32(-1)
+        _call(_lib.cisgate_register, self._handle, data, len(data), op, ki, KI_SIZE, ctypes.byref(mode))
+        return ki.value.decode("utf-8"), MODES[mode.value]
 
     def _journal(self, fn, code):
         data = code.encode("utf-8") if isinstance(code, str) else bytes(code)

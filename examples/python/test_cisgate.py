@@ -20,7 +20,7 @@ class CisgateTest(unittest.TestCase):
             self.assertIn("h old, over the allowed 72 h", str(caught.exception))
 
     def test_checks_batch_sale_and_errors(self):
-        self.assertEqual(cisgate.abi_version(), 1)
+        self.assertEqual(cisgate.abi_version(), 2)
         with cisgate.Index(INDEX, max_age_hours=0) as index:
             v = index.check(BLOCKED)
             self.assertEqual((v.status, v.reasons, v.ki), ("blocked", ["cis"], "0104600439931256215abcdEFGH1234"))
@@ -40,6 +40,22 @@ class CisgateTest(unittest.TestCase):
             with self.assertRaises(cisgate.Error) as caught:
                 index.sell(b"\xff\xfe")
             self.assertEqual(caught.exception.code, cisgate.ERR_ARGUMENT)
+
+    def test_sold_authority(self):
+        # A URL without a token is an argument error; nothing opens.
+        with self.assertRaises(cisgate.Error) as caught:
+            cisgate.Index(INDEX, sold_authority="http://127.0.0.1:9")
+        self.assertEqual(caught.exception.code, cisgate.ERR_ARGUMENT)
+        self.assertIn("without a token", str(caught.exception))
+        code = "0104600439931256215offline00001"
+        # Nothing listens on port 9: the sale is made here, queued, and says so.
+        with cisgate.Index(INDEX, max_age_hours=0, sold_authority="http://127.0.0.1:9", sold_token="till-7") as index:
+            self.assertEqual(index.register(code), (code, "offline"))
+            self.assertIn("sold", index.check(code).reasons)
+            self.assertEqual(index.register(code, cisgate.OP_RETURN), (code, "offline"))
+        with cisgate.Index(INDEX, max_age_hours=0) as index:
+            self.assertEqual(index.register(code), (code, "local"))
+            self.assertEqual(index.register(code, cisgate.OP_RETURN), (code, "local"))
 
     def test_missing_index(self):
         with self.assertRaises(cisgate.Error) as caught:

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 // Version of this ABI: bumped when a function or struct changes incompatibly.
-#define CISGATE_ABI_VERSION 1
+#define CISGATE_ABI_VERSION 2
 
 // Success.
 #define CISGATE_OK 0
@@ -148,6 +148,14 @@ typedef struct cisgate_index cisgate_index;
 // `cisgate_online_free` before closing its index.
 typedef struct cisgate_online cisgate_online;
 
+// Bytes and their length; no NUL needed.
+typedef struct cisgate_bytes {
+  // The first byte (may be null only when `len` is 0).
+  const uint8_t *ptr;
+  // How many bytes.
+  size_t len;
+} cisgate_bytes;
+
 // How to open an index. Start from `cisgate_options_default()`.
 typedef struct cisgate_options {
   // Hash every data file when opening (the default). `false` opens in about a
@@ -161,6 +169,16 @@ typedef struct cisgate_options {
   double max_age_hours;
   // Days a sale keeps a code on the sold list (30 by default).
   uint32_t sold_retention_days;
+  // The store's `cisgate serve` as this node's sold authority (`http://host:port`,
+  // UTF-8; empty by default: this index's own journal is the sold list). With it a sale
+  // or return goes to the store first (`cisgate_register` says how it was made), and a
+  // thread follows the store's sold list, so that every sale of every till of the store
+  // is refused here within a second while the network is up. With the store
+  // unreachable, sales are made here and queued, and forwarded when it is back.
+  struct cisgate_bytes sold_authority_url;
+  // This node's token at the sold authority (serve.json `nodes`), sent in a header;
+  // never put it in the URL. Required with `sold_authority_url`.
+  struct cisgate_bytes sold_authority_token;
 } cisgate_options;
 
 // What an index holds.
@@ -204,14 +222,6 @@ typedef struct cisgate_verdict {
   // Max retail price carried by a tobacco pack code in kopecks, or -1.
   int64_t max_retail_price_kopecks;
 } cisgate_verdict;
-
-// Bytes and their length; no NUL needed.
-typedef struct cisgate_bytes {
-  // The first byte (may be null only when `len` is 0).
-  const uint8_t *ptr;
-  // How many bytes.
-  size_t len;
-} cisgate_bytes;
 
 // The answer of an online-first check. Caller-owned; every field is written.
 typedef struct cisgate_online_verdict {
@@ -262,7 +272,7 @@ int32_t cisgate_error_code(const struct cisgate_error *err);
 // used again or freed (empty after a success; an empty string for a null pointer).
 const char *cisgate_error_message(const struct cisgate_error *err);
 
-// The default options: checksums verified, 72 hours, 30 days.
+// The default options: checksums verified, 72 hours, 30 days, no sold authority.
 struct cisgate_options cisgate_options_default(void);
 
 // Opens the index directory `dir` (UTF-8, `dir_len` bytes). `options` may be null (the
@@ -328,22 +338,6 @@ int32_t cisgate_contains_ki_batch(const struct cisgate_index *index,
                                   size_t count,
                                   uint8_t *out,
                                   struct cisgate_error *err);
-
-// Makes the store's `cisgate serve` at `url` (`http://host:port`, `url_len` bytes) this
-// handle's sold authority, with this node's `token` (serve.json `nodes`; never put it in
-// the URL), and starts following the store's sold list on a thread of its own: from then
-// on a sale or return goes to the store first (`cisgate_register` says how it was made),
-// and every sale of every till of the store is refused here within a second while the
-// network is up. With the store unreachable, sales are made here and queued, and
-// forwarded when it is back. Call once per handle; `CISGATE_ERR_AUTHORITY` for a bad URL
-// or a second call. Not a field of `cisgate_options`: every binding lays that struct out,
-// and a new function changes no layout.
-int32_t cisgate_follow_store(const struct cisgate_index *index,
-                             const uint8_t *url,
-                             size_t url_len,
-                             const uint8_t *token,
-                             size_t token_len,
-                             struct cisgate_error *err);
 
 // Registers a sale (`op` = `CISGATE_OP_SELL`) or a return (`CISGATE_OP_RETURN`) of one
 // code, as `cisgate_sell` and `cisgate_return` do, and writes how it was made into

@@ -31,7 +31,7 @@ use cisgate::journal::SaleOp;
 use cisgate::live::{LiveError, LiveIndex, LiveOptions, SaleMode};
 
 /// Version of this ABI: bumped when a function or struct changes incompatibly.
-pub const CISGATE_ABI_VERSION: u32 = 1;
+pub const CISGATE_ABI_VERSION: u32 = 2;
 
 /// Success.
 pub const CISGATE_OK: i32 = 0;
@@ -122,8 +122,9 @@ pub const CISGATE_KI_SIZE: usize = 72;
 /// to share across threads; close it once with `cisgate_close`.
 pub struct cisgate_index {
     live: Arc<LiveIndex>,
-    /// Following the store's sold list, once `cisgate_follow_store` started it.
-    follower: std::sync::Mutex<Option<cisgate::sold::StoreFollower>>,
+    /// Following the store's sold list, with a sold authority in the options; dropped
+    /// (stopped) with the handle.
+    _follower: Option<cisgate::sold::StoreFollower>,
 }
 
 /// An error: a `CISGATE_ERR_*` code and a message. Created by `cisgate_error_new`, filled
@@ -158,6 +159,16 @@ pub struct cisgate_options {
     pub max_age_hours: f64,
     /// Days a sale keeps a code on the sold list (30 by default).
     pub sold_retention_days: u32,
+    /// The store's `cisgate serve` as this node's sold authority (`http://host:port`,
+    /// UTF-8; empty by default: this index's own journal is the sold list). With it a sale
+    /// or return goes to the store first (`cisgate_register` says how it was made), and a
+    /// thread follows the store's sold list, so that every sale of every till of the store
+    /// is refused here within a second while the network is up. With the store
+    /// unreachable, sales are made here and queued, and forwarded when it is back.
+    pub sold_authority_url: cisgate_bytes,
+    /// This node's token at the sold authority (serve.json `nodes`), sent in a header;
+    /// never put it in the URL. Required with `sold_authority_url`.
+    pub sold_authority_token: cisgate_bytes,
 }
 
 /// What an index holds.
@@ -507,13 +518,19 @@ pub extern "C" fn cisgate_error_message(err: *const cisgate_error) -> *const c_c
     }
 }
 
-/// The default options: checksums verified, 72 hours, 30 days.
+/// The default options: checksums verified, 72 hours, 30 days, no sold authority.
 #[unsafe(no_mangle)]
 pub extern "C" fn cisgate_options_default() -> cisgate_options {
+    let none = cisgate_bytes {
+        ptr: std::ptr::null(),
+        len: 0,
+    };
     cisgate_options {
         verify_checksums: true,
         max_age_hours: 72.0,
         sold_retention_days: 30,
+        sold_authority_url: none,
+        sold_authority_token: none,
     }
 }
 
@@ -541,17 +558,36 @@ pub extern "C" fn cisgate_open(
         if !options.max_age_hours.is_finite() {
             return Err(argument("max_age_hours is not a number"));
         }
+        let url = text(
+            options.sold_authority_url.ptr,
+            options.sold_authority_url.len,
+            "sold_authority_url",
+            4096,
+        )?;
+        let token = text(
+            options.sold_authority_token.ptr,
+            options.sold_authority_token.len,
+            "sold_authority_token",
+            4096,
+        )?;
+        let sold_authority = match (url.is_empty(), token.is_empty()) {
+            (true, true) => None,
+            (false, false) => Some(cisgate::sold::SoldAuthority::new(url, token)),
+            (false, true) => return Err(argument("sold_authority_url without a token")),
+            (true, false) => return Err(argument("sold_authority_token without a url")),
+        };
         let live = LiveOptions {
             max_age_ms: (options.max_age_hours > 0.0)
                 .then_some((options.max_age_hours * 3_600_000.0) as i64),
             sold_retention_ms: i64::from(options.sold_retention_days.max(1)) * 86_400_000,
             verify_checksums: options.verify_checksums,
-            sold_authority: None,
+            sold_authority,
         };
-        let live = LiveIndex::open(Path::new(dir), live).map_err(live_error)?;
+        let live = Arc::new(LiveIndex::open(Path::new(dir), live).map_err(live_error)?);
+        let follower = cisgate::sold::StoreFollower::start(&live);
         *out = Box::into_raw(Box::new(cisgate_index {
-            live: Arc::new(live),
-            follower: std::sync::Mutex::new(None),
+            live,
+            _follower: follower,
         }));
         Ok(())
     })
@@ -748,38 +784,6 @@ fn journal(
         SaleMode::Local => CISGATE_MODE_LOCAL,
         SaleMode::Shared => CISGATE_MODE_SHARED,
         SaleMode::Offline => CISGATE_MODE_OFFLINE,
-    })
-}
-
-/// Makes the store's `cisgate serve` at `url` (`http://host:port`, `url_len` bytes) this
-/// handle's sold authority, with this node's `token` (serve.json `nodes`; never put it in
-/// the URL), and starts following the store's sold list on a thread of its own: from then
-/// on a sale or return goes to the store first (`cisgate_register` says how it was made),
-/// and every sale of every till of the store is refused here within a second while the
-/// network is up. With the store unreachable, sales are made here and queued, and
-/// forwarded when it is back. Call once per handle; `CISGATE_ERR_AUTHORITY` for a bad URL
-/// or a second call. Not a field of `cisgate_options`: every binding lays that struct out,
-/// and a new function changes no layout.
-#[unsafe(no_mangle)]
-pub extern "C" fn cisgate_follow_store(
-    index: *const cisgate_index,
-    url: *const u8,
-    url_len: usize,
-    token: *const u8,
-    token_len: usize,
-    err: *mut cisgate_error,
-) -> i32 {
-    guard(err, || {
-        let index = index_ref(index)?;
-        let url = text(url, url_len, "url", 4096)?;
-        let token = text(token, token_len, "token", 4096)?;
-        index
-            .live
-            .set_sold_authority(&cisgate::sold::SoldAuthority::new(url, token))
-            .map_err(live_error)?;
-        let follower = cisgate::sold::StoreFollower::start(&index.live);
-        *index.follower.lock().unwrap_or_else(|e| e.into_inner()) = follower;
-        Ok(())
     })
 }
 

@@ -558,3 +558,95 @@ fn a_node_without_its_token_is_refused() {
     );
     assert!(!store.sold(&code(600)));
 }
+
+/// `cisgate sell`/`return`/`check` on a node's own index copy, with the store as the sold
+/// authority: the token from the environment, never the command line.
+fn cli(index: &Path, store: &Store, token: Option<&str>, args: &[&str]) -> (i32, String, String) {
+    let bin = workspace_binary("cisgate", &["build", "-p", "cisgate", "--bin", "cisgate"]);
+    let mut cmd = Command::new(bin);
+    cmd.args(&args[..1])
+        .arg("--index")
+        .arg(index)
+        .args(["--ignore-freshness", "--sold-authority", &store.url()])
+        .args(&args[1..])
+        .env_remove("CISGATE_SOLD_TOKEN");
+    if let Some(t) = token {
+        cmd.env("CISGATE_SOLD_TOKEN", t);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_command_line_sells_and_checks_through_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let bins = binaries(dir.path());
+    let mut store = Store::start(dir.path());
+    let mut c_till = till(dir.path(), &bins, 1, &store, None);
+    let node_a = index(&dir.path().join("cli-a"));
+    let node_b = index(&dir.path().join("cli-b"));
+    let token = Some(TOKENS[0].1);
+
+    // A sale from the command line is the store's, and the C till refuses the code.
+    let (status, out, err) = cli(&node_a, &store, token, &["sell", &code(700)]);
+    assert_eq!(status, 0, "{out}{err}");
+    assert!(out.contains("\"mode\":\"shared\""), "{out}");
+    assert!(store.sold(&code(700)));
+    assert!(
+        c_till
+            .until_sold(&code(700), true, Duration::from_secs(1))
+            .is_some()
+    );
+
+    // A check on another node's copy first reads the store's sold list: sales at the C
+    // till and at node A are refused there.
+    assert!(
+        c_till
+            .ask(&format!("sell {}", code(701)))
+            .starts_with("ok shared")
+    );
+    let (status, out, err) = cli(&node_b, &store, token, &["check", &code(700), &code(701)]);
+    assert_eq!(status, 0, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains("\"blocked\"") && l.contains("sold")),
+        "{out}"
+    );
+
+    // Without a token nothing is sold, and the message says where the token comes from.
+    let (status, out, err) = cli(&node_a, &store, None, &["sell", &code(702)]);
+    assert_eq!(status, 2, "{out}{err}");
+    assert!(err.contains("CISGATE_SOLD_TOKEN"), "{err}");
+    assert!(!store.sold(&code(702)));
+
+    // The store down: the sale is made on the node and says so; the next command forwards
+    // it, and the return un-sells it everywhere.
+    store.kill();
+    let (status, out, err) = cli(&node_a, &store, token, &["sell", &code(703)]);
+    assert_eq!(status, 0, "{out}{err}");
+    assert!(out.contains("\"mode\":\"offline\""), "{out}");
+    assert!(err.contains("unreachable"), "{err}");
+    store.resume();
+    let (status, out, err) = cli(&node_a, &store, token, &["return", &code(700)]);
+    assert_eq!(status, 0, "{out}{err}");
+    assert!(out.contains("\"mode\":\"shared\""), "{out}");
+    assert!(store.sold(&code(703)), "the offline sale forwarded");
+    assert!(!store.sold(&code(700)));
+    assert!(
+        c_till
+            .until_sold(&code(703), true, Duration::from_secs(2))
+            .is_some()
+    );
+    assert!(
+        c_till
+            .until_sold(&code(700), false, Duration::from_secs(2))
+            .is_some()
+    );
+}

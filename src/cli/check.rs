@@ -12,7 +12,10 @@ use cisgate::online::{AnsweredBy, OnlineChecker, OnlineConfig};
 
 use cisgate::answer::{self, AnswerCounts, LineFormat};
 
-use super::{CmdResult, Freshness, for_each_input_batch, for_each_input_lines, write_json_line};
+use super::{
+    CmdResult, Freshness, SoldShare, for_each_input_batch, for_each_input_lines, sync_sold_list,
+    write_json_line,
+};
 
 /// How `check` prints its answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -51,6 +54,8 @@ pub struct Args {
     online: Option<PathBuf>,
     #[command(flatten)]
     freshness: Freshness,
+    #[command(flatten)]
+    sold: SoldShare,
     /// Codes to check.
     codes: Vec<String>,
 }
@@ -82,7 +87,7 @@ pub fn run(args: Args) -> CmdResult {
     let options = CheckOptions {
         price_kopecks: args.price,
     };
-    let live = args.freshness.options(!args.no_verify);
+    let live = args.sold.apply(args.freshness.options(!args.no_verify))?;
     match &args.online {
         Some(config) => run_online(
             &args.index,
@@ -114,6 +119,7 @@ fn run_offline(
     output: Output,
 ) -> CmdResult {
     let index = LiveIndex::open(dir, live)?;
+    sync_sold_list(&index);
     let format = match output {
         Output::Json => LineFormat::Json,
         Output::Tsv => LineFormat::Tsv,
@@ -183,6 +189,7 @@ fn run_online(
     let config = OnlineConfig::from_file(config)?;
     let batch = config.batch_size;
     let offline = Arc::new(LiveIndex::open(dir, live)?);
+    sync_sold_list(&offline);
     let checker = OnlineChecker::builder(config, offline).build()?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -63,7 +63,7 @@ pub struct Freshness {
 }
 
 impl Freshness {
-    /// The checkout's options.
+    /// The checkout's options, with the node's own journal as its sold list.
     pub fn options(&self, verify_checksums: bool) -> cisgate::LiveOptions {
         cisgate::LiveOptions {
             max_age_ms: (!self.ignore_freshness)
@@ -72,6 +72,64 @@ impl Freshness {
             verify_checksums,
             sold_authority: None,
         }
+    }
+}
+
+/// The store's sold list shared with this node (an embedded till or kiosk), for the
+/// commands that check or sell on the node's own index copy.
+#[derive(clap::Args, Debug)]
+pub struct SoldShare {
+    /// The store's `cisgate serve` as this node's sold authority (http://host:port): sales
+    /// and returns go there first, and checks first read every till's sales from it. The
+    /// node's token is read from CISGATE_SOLD_TOKEN or --sold-token-file, never from the
+    /// command line (where `ps` shows it).
+    #[arg(long, value_name = "URL", env = "CISGATE_SOLD_AUTHORITY")]
+    sold_authority: Option<String>,
+    /// A file holding this node's token at the sold authority (serve.json `nodes`).
+    #[arg(long, value_name = "PATH", env = "CISGATE_SOLD_TOKEN_FILE")]
+    sold_token_file: Option<std::path::PathBuf>,
+}
+
+impl SoldShare {
+    /// The sold authority, when one is given (an empty value counts as none); an error
+    /// when it is given without a token.
+    pub fn authority(&self) -> Result<Option<cisgate::sold::SoldAuthority>, String> {
+        let Some(url) = self.sold_authority.as_deref().filter(|u| !u.is_empty()) else {
+            return Ok(None);
+        };
+        let token = match &self.sold_token_file {
+            Some(path) if !path.as_os_str().is_empty() => std::fs::read_to_string(path)
+                .map_err(|e| format!("--sold-token-file {}: {e}", path.display()))?
+                .trim()
+                .to_string(),
+            _ => std::env::var("CISGATE_SOLD_TOKEN").unwrap_or_default(),
+        };
+        if token.is_empty() {
+            return Err(format!(
+                "--sold-authority {url} needs this node's token: set CISGATE_SOLD_TOKEN or give --sold-token-file"
+            ));
+        }
+        Ok(Some(cisgate::sold::SoldAuthority::new(url, &token)))
+    }
+
+    /// `live` with this node's sold authority, when one is given.
+    pub fn apply(&self, mut live: cisgate::LiveOptions) -> Result<cisgate::LiveOptions, String> {
+        live.sold_authority = self.authority()?;
+        Ok(live)
+    }
+}
+
+/// With a sold authority, brings the node's replica up to the store before it checks or
+/// sells (the queue of offline sales forwarded, the store's feed read). The store
+/// unreachable is a warning, not a failure: the node answers from its own journal, as the
+/// Local Module does offline.
+pub fn sync_sold_list(live: &cisgate::LiveIndex) {
+    if live.has_sold_authority()
+        && let Err(e) = cisgate::sold::sync_now(live)
+    {
+        eprintln!(
+            "warning: the store's sold list is unreachable ({e}); answering from this node's journal"
+        );
     }
 }
 

@@ -21,14 +21,13 @@ int main(int argc, char **argv) {
   }
   cisgate_error *err = cisgate_error_new();
   cisgate_index *index = NULL;
-  if (cisgate_open(u8(argv[1]), strlen(argv[1]), NULL, &index, err) != CISGATE_OK) {
-    fprintf(stderr, "open: %s\n", cisgate_error_message(err));
-    return 1;
+  cisgate_options options = cisgate_options_default();
+  if (argc >= 4) {
+    options.sold_authority_url = (cisgate_bytes){u8(argv[2]), strlen(argv[2])};
+    options.sold_authority_token = (cisgate_bytes){u8(argv[3]), strlen(argv[3])};
   }
-  if (argc >= 4 &&
-      cisgate_follow_store(index, u8(argv[2]), strlen(argv[2]), u8(argv[3]), strlen(argv[3]),
-                           err) != CISGATE_OK) {
-    fprintf(stderr, "follow: %s\n", cisgate_error_message(err));
+  if (cisgate_open(u8(argv[1]), strlen(argv[1]), &options, &index, err) != CISGATE_OK) {
+    fprintf(stderr, "open: %s\n", cisgate_error_message(err));
     return 1;
   }
   char line[8192];
