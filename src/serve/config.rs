@@ -52,10 +52,20 @@ pub struct ServeConfig {
     pub access_log: bool,
     /// Embedded nodes (tills and kiosks holding the index in process) that may use this
     /// store's sold list: sell and return through it and follow its feed. A token each.
-    pub nodes: Vec<super::sold::NodeToken>,
+    pub nodes: Vec<NodeToken>,
     /// The shop's time zone, for the status page and the day counts: `МСК` (the
     /// default), `МСК+2`, `UTC`, `+05:00` (see [`crate::time::TimeZone::parse`]).
     pub timezone: String,
+}
+
+/// An embedded node allowed to use the store's sold list.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeToken {
+    /// Its name (for the status page and conflicts).
+    pub name: String,
+    /// Its token: `Authorization: Token <token>`.
+    pub token: String,
 }
 
 impl Default for ServeConfig {

@@ -31,6 +31,7 @@ mod gate;
 mod lm;
 mod metrics;
 mod native;
+mod nodes;
 mod page;
 mod refresh;
 mod router;
@@ -39,8 +40,7 @@ mod sold;
 mod state;
 
 pub use auth::{BasicUser, Credentials};
-pub use config::{DEFAULT_BODY_LIMIT, DEFAULT_LISTEN, MIN_REMOTE_PASSWORD, ServeConfig};
+pub use config::{DEFAULT_BODY_LIMIT, DEFAULT_LISTEN, MIN_REMOTE_PASSWORD, NodeToken, ServeConfig};
 pub use error::{LmError, ServeError, codes};
 pub use lm::{MAX_CODES_PER_REQUEST, decode_cis};
 pub use server::Server;
-pub use sold::NodeToken;

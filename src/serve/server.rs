@@ -114,7 +114,7 @@ impl Server {
         });
         state
             .sold
-            .load_conflicts(&state.live.dir().join(super::sold::CONFLICTS_FILE));
+            .load_conflicts(&state.live.dir().join(super::nodes::CONFLICTS_FILE));
         Ok(Server { listener, state })
     }
 

@@ -3,7 +3,6 @@
 //! from the store's journal (every sale is there: the LM API's, the nodes', other
 //! processes'). Only nodes configured in serve.json (`nodes`, a token each) are let in.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,10 +10,11 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::error::{LmError, codes};
 use super::gate::read_body;
+use super::nodes::{CONFLICTS_FILE, RECENT_CONFLICTS};
 use super::state::{AppState, RequestDeadline, log};
 use crate::journal::read_records;
 use crate::live::WriteDeadline;
@@ -29,75 +29,6 @@ const POLL: Duration = Duration::from_millis(50);
 const PAGE_BYTES: u64 = 4 << 20;
 /// Most items of one register request (the LM's per-request limit).
 const MAX_ITEMS: usize = 1000;
-/// Conflicts the status page shows.
-const RECENT_CONFLICTS: usize = 50;
-/// Where conflicts are kept, beside the index (advisory, one JSON line each).
-pub(crate) const CONFLICTS_FILE: &str = "SOLD-CONFLICTS.jsonl";
-
-/// An embedded node allowed to use the store's sold list.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NodeToken {
-    /// Its name (for the status page and conflicts).
-    pub name: String,
-    /// Its token: `Authorization: Token <token>`.
-    pub token: String,
-}
-
-/// A node as the store last saw it.
-#[derive(Clone, Debug, Serialize)]
-pub(crate) struct NodeSeen {
-    /// When it last asked for the feed, Unix ms.
-    pub(crate) last_ms: i64,
-    /// Bytes of the store's journal it had not read when it last asked.
-    pub(crate) behind_bytes: u64,
-    /// Sales and returns it registered.
-    pub(crate) registered: u64,
-}
-
-/// The authority's own state: the nodes seen, the conflicts found, and a wake-up for
-/// held feed requests.
-#[derive(Default)]
-pub(crate) struct SoldAuthorityState {
-    pub(crate) nodes: std::sync::Mutex<BTreeMap<String, NodeSeen>>,
-    pub(crate) conflicts: std::sync::Mutex<std::collections::VecDeque<Conflict>>,
-    pub(crate) conflicts_total: std::sync::atomic::AtomicU64,
-    pub(crate) written: tokio::sync::Notify,
-}
-
-impl SoldAuthorityState {
-    /// Wakes held feed requests: the store's journal grew.
-    pub(crate) fn wrote(&self) {
-        self.written.notify_waiters();
-    }
-
-    /// Takes the conflicts a previous run kept (the status page shows them after a
-    /// restart too).
-    pub(crate) fn load_conflicts(&self, path: &std::path::Path) {
-        let Ok(text) = std::fs::read_to_string(path) else {
-            return;
-        };
-        let all: Vec<Conflict> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-        self.conflicts_total
-            .store(all.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        let mut recent = self.conflicts.lock().unwrap_or_else(|e| e.into_inner());
-        recent.extend(all.into_iter().rev().take(RECENT_CONFLICTS).rev());
-    }
-
-    fn seen(&self, node: &str, update: impl FnOnce(&mut NodeSeen)) {
-        let mut nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
-        let seen = nodes.entry(node.to_string()).or_insert(NodeSeen {
-            last_ms: 0,
-            behind_bytes: 0,
-            registered: 0,
-        });
-        update(seen);
-    }
-}
-
 /// The configured node whose token the request carries.
 fn node_of(state: &AppState, headers: &HeaderMap) -> Result<String, LmError> {
     let token = headers

@@ -27,7 +27,7 @@ pub(crate) struct AppState {
     /// The shop's time zone (`ServeConfig::timezone`).
     pub(crate) tz: crate::time::TimeZone,
     /// The store as its nodes' sold authority.
-    pub(crate) sold: super::sold::SoldAuthorityState,
+    pub(crate) sold: super::nodes::SoldAuthorityState,
 }
 
 /// One structured log line on stderr.
