@@ -222,8 +222,9 @@ fn main() {
 
     let own_sales = per_second * seconds * 4 / 5 / nodes_n as u64;
     for k in 0..own_sales {
-        let ki = catalogue.code(keys + 4_000_000_000 + k).ki;
-        alone.sell(&String::from_utf8(ki).unwrap()).unwrap();
+        // Full codes, as tills sell them (a bare КИ can read two ways without its GS).
+        let km = catalogue.code(keys + 4_000_000_000 + k).km;
+        alone.sell(&String::from_utf8(km).unwrap()).unwrap();
     }
 
     // The stream: a watcher asks every node about every pending operation each
@@ -298,18 +299,19 @@ fn main() {
                     std::thread::sleep(wait);
                 }
                 let origin = k as usize % nodes.len();
-                let (ki, op) = match sold_queue.pop_front() {
-                    Some(ki) if k % 5 == 4 => (ki, SaleOp::Return),
+                let ((ki, km), op) = match sold_queue.pop_front() {
+                    Some(sale) if k % 5 == 4 => (sale, SaleOp::Return),
                     other => {
-                        if let Some(ki) = other {
-                            sold_queue.push_front(ki);
+                        if let Some(sale) = other {
+                            sold_queue.push_front(sale);
                         }
-                        let ki = catalogue.code(keys + 3_000_000_000 + k).ki;
-                        sold_queue.push_back(ki.clone());
-                        (ki, SaleOp::Sell)
+                        let code = catalogue.code(keys + 3_000_000_000 + k);
+                        sold_queue.push_back((code.ki.clone(), code.km.clone()));
+                        ((code.ki, code.km), SaleOp::Sell)
                     }
                 };
-                let text = String::from_utf8(ki.clone()).unwrap();
+                // Full codes, as tills sell them (a bare КИ can read two ways without GS).
+                let text = String::from_utf8(km).unwrap();
                 let asked = Instant::now();
                 let made = nodes[origin].register(&text, op).unwrap();
                 let acknowledged = Instant::now();
