@@ -13,11 +13,12 @@
 //! - **Check rate**: decisions per second of `check_batch_into` on one thread, over full
 //!   scanner codes, on a node that follows the store (its replica holding the stream's
 //!   sales, its follower running) and on a node without a sold authority; both opened on
-//!   copies of the same index, measured alternately in the same run, best of seven rounds
-//!   each. Two nodes without one: a till holding its own share of the sales (what it
-//!   would hold without the shared list) and a till that sold nothing (an empty journal
-//!   skips the sold lookup). Measured twice: while the stream runs (the replica being
-//!   written) and after.
+//!   copies of the same index, measured alternately in the same run, best of eleven rounds
+//!   each. Three nodes without one: a journal with as many sales and returns as the
+//!   replica ends with (the follower the only difference), a till holding its own share of
+//!   the sales (what it would hold without the shared list) and a till that sold nothing
+//!   (an empty journal skips the sold lookup). Measured twice: while the stream runs (the
+//!   replica being written) and after.
 
 use std::io::Write;
 use std::path::Path;
@@ -100,10 +101,10 @@ fn rate(node: &LiveIndex, scans: &[Vec<u8>], options: &CheckOptions) -> f64 {
     scans.len() as f64 / started.elapsed().as_secs_f64() / 1e6
 }
 
-/// Best of seven rounds of each node, in an order that turns every round.
+/// Best of eleven rounds of each node, in an order that turns every round.
 fn compare_rates(nodes: &[&LiveIndex], scans: &[Vec<u8>], options: &CheckOptions) -> Vec<f64> {
     let mut best = vec![0.0f64; nodes.len()];
-    for round in 0..7 {
+    for round in 0..11 {
         for k in 0..nodes.len() {
             let n = (k + round) % nodes.len();
             best[n] = best[n].max(rate(nodes[n], scans, options));
@@ -141,7 +142,7 @@ fn main() {
         .collect();
     let store_index = dir.join("store");
     cisgate::index::build(&store_index, &files, &Default::default(), &NoProgress).unwrap();
-    for n in 0..=nodes_n {
+    for n in 0..nodes_n {
         copy_dir(&store_index, &dir.join(format!("node-{n}")));
     }
 
@@ -198,15 +199,7 @@ fn main() {
         .iter()
         .map(|n| StoreFollower::start(n).unwrap())
         .collect();
-    // Without a sold authority: a till that holds only its own sales (its share of the
-    // stream's, made before it starts), and one that has sold nothing (its empty journal
-    // skips the sold lookup altogether).
-    let alone =
-        LiveIndex::open(&dir.join(format!("node-{nodes_n}")), LiveOptions::default()).unwrap();
-    copy_dir(&store_index, &dir.join("unsold"));
-    let unsold = LiveIndex::open(&dir.join("unsold"), LiveOptions::default()).unwrap();
     let options = CheckOptions::default();
-
     // Scans for the check rate: full codes, 0.1 % banned.
     let catalogue = Catalogue::new(&config);
     let scans: Vec<Vec<u8>> = (0..1_000_000u64)
@@ -220,12 +213,31 @@ fn main() {
         })
         .collect();
 
-    let own_sales = per_second * seconds * 4 / 5 / nodes_n as u64;
-    for k in 0..own_sales {
-        // Full codes, as tills sell them (a bare КИ can read two ways without its GS).
-        let km = catalogue.code(keys + 4_000_000_000 + k).km;
-        alone.sell(&String::from_utf8(km).unwrap()).unwrap();
-    }
+    // Nodes without a sold authority, each on its own copy: one whose journal holds as
+    // many sales and returns as the replica will at the end (the same lookups, without
+    // the follower), a till holding only its own share of the stream's sales (what it
+    // would hold without the shared list), and one that sold nothing (an empty journal
+    // skips the sold lookup altogether).
+    let operations = per_second * seconds;
+    let (stream_sales, stream_returns) = (operations - operations / 5, operations / 5);
+    let own_sales = stream_sales / nodes_n as u64;
+    let local_node = |name: &str, sales: u64, returns: u64| {
+        copy_dir(&store_index, &dir.join(name));
+        let node = LiveIndex::open(&dir.join(name), LiveOptions::default()).unwrap();
+        for k in 0..sales {
+            // Full codes, as tills sell them (a bare КИ can read two ways without its GS).
+            let km = catalogue.code(keys + 4_000_000_000 + k).km;
+            let km = String::from_utf8(km).unwrap();
+            node.sell(&km).unwrap();
+            if k < returns {
+                node.return_sale(&km).unwrap();
+            }
+        }
+        node
+    };
+    let same = local_node("same", stream_sales, stream_returns);
+    let own = local_node("own", own_sales, 0);
+    let unsold = local_node("unsold", 0, 0);
 
     // The stream: a watcher asks every node about every pending operation each
     // millisecond; the stream thread makes `per_second` operations a second round-robin
@@ -332,7 +344,7 @@ fn main() {
 
     // The check rate while the stream runs, then the stream's figures.
     std::thread::sleep(Duration::from_secs(2));
-    let compared = [nodes[0].as_ref(), &alone, &unsold];
+    let compared = [nodes[0].as_ref(), &same, &own, &unsold];
     let during = compare_rates(&compared, &scans, &options);
     let (elapsed, mut register_times) = stream.join().unwrap();
     let wait_until = Instant::now() + Duration::from_secs(30);
@@ -391,12 +403,14 @@ fn main() {
     for (when, rates) in [("during the stream", during), ("after it", after)] {
         writeln!(
             out,
-            "  check rate {when}, one thread: with the replica ({replica} sold) {:.2} M/s; without, own {own_sales} sales {:.2} M/s (ratio {:.3}); without, nothing sold {:.2} M/s (ratio {:.3})",
+            "  check rate {when}, one thread, M/s: with the replica ({replica} sold) {:.2}; without: as many sales {:.2} (ratio {:.3}), own {own_sales} sales {:.2} (ratio {:.3}), nothing sold {:.2} (ratio {:.3})",
             rates[0],
             rates[1],
             rates[0] / rates[1],
             rates[2],
             rates[0] / rates[2],
+            rates[3],
+            rates[0] / rates[3],
         )
         .unwrap();
     }
