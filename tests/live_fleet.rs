@@ -87,6 +87,30 @@ impl Chain {
         self.cmd(&self.s3.endpoint()).args(args).output().unwrap()
     }
 
+    /// `pull` into `node`'s index from this chain, with the publisher's key.
+    fn pull_args(&self, node: &str) -> Vec<String> {
+        [
+            "pull",
+            "--index",
+            &self.path(node),
+            "--from",
+            URL,
+            "--public-key",
+            &self.path("publisher.pub"),
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    /// One `pull` into `node`, with `extra` arguments.
+    fn pull_once(&self, node: &str, extra: &[&str]) -> std::process::Output {
+        self.cmd(&self.s3.endpoint())
+            .args(self.pull_args(node))
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
     fn remote(&self) -> Remote {
         let mut remote = Remote::parse(URL, Some(self.s3.endpoint()), None).unwrap();
         remote.credentials = Some(cisgate::distribute::Credentials {
@@ -124,19 +148,8 @@ impl Chain {
     /// A store that pulls every `every` seconds (and on notices from `nats`).
     fn spawn_pull(&self, node: &str, every: &str, nats: Option<&str>) -> Running {
         let mut cmd = self.cmd(&self.s3.endpoint());
-        cmd.args([
-            "pull",
-            "--index",
-            &self.path(node),
-            "--from",
-            URL,
-            "--public-key",
-            &self.path("publisher.pub"),
-            "--watch",
-            every,
-            "--node",
-            node,
-        ]);
+        cmd.args(self.pull_args(node))
+            .args(["--watch", every, "--node", node]);
         if let Some(url) = nats {
             cmd.args(["--nats", url]);
         }
@@ -430,21 +443,8 @@ fn an_unchanged_channel_costs_one_conditional_request_a_round() {
     let store = chain.path("store");
     let child = chain
         .cmd(&proxy.endpoint())
-        .args([
-            "pull",
-            "--index",
-            &store,
-            "--from",
-            URL,
-            "--public-key",
-            &chain.path("publisher.pub"),
-            "--watch",
-            "0.5",
-            "--jitter",
-            "0",
-            "--node",
-            "store",
-        ])
+        .args(chain.pull_args("store"))
+        .args(["--watch", "0.5", "--jitter", "0", "--node", "store"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -673,15 +673,7 @@ fn a_builder_killed_at_random_moments_loses_nothing_and_publishes_nothing_twice(
         "published twice: {published:?}"
     );
     // A store that pulls now has every ban, and the builder's exact content.
-    let out = chain.command(&[
-        "pull",
-        "--index",
-        &chain.path("store"),
-        "--from",
-        URL,
-        "--public-key",
-        &chain.path("publisher.pub"),
-    ]);
+    let out = chain.pull_once("store", &[]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     for ki in &bans {
         assert!(banned(&chain.path("store"), ki), "{ki} lost");
@@ -787,17 +779,7 @@ fn the_console_alerts_on_a_stale_store_and_shows_the_fleet_page_in_a_browser() {
     );
     // Two stores report; one is pushed into the past by hand (its data 80 h old).
     for node in ["store-1", "store-2"] {
-        let out = chain.command(&[
-            "pull",
-            "--index",
-            &chain.path(node),
-            "--from",
-            URL,
-            "--public-key",
-            &chain.path("publisher.pub"),
-            "--node",
-            node,
-        ]);
+        let out = chain.pull_once(node, &["--node", node]);
         assert!(out.status.success(), "{}", common::stderr(&out));
     }
     let bucket = Bucket::new(&chain.s3.endpoint());
@@ -910,15 +892,7 @@ fn a_publish_cut_between_signature_and_pointer_leaves_the_channel_usable() {
     assert_eq!(signatures.len(), 2, "{signatures:?}");
     // The signature of the first pointer stands where the second's should.
     bucket.put("channels/LATEST.minisig", bucket.get(&signatures[0]));
-    let out = chain.command(&[
-        "pull",
-        "--index",
-        &chain.path("store"),
-        "--from",
-        URL,
-        "--public-key",
-        &chain.path("publisher.pub"),
-    ]);
+    let out = chain.pull_once("store", &[]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(common::stdout(&out).contains("synthetic-2"));
     let ki = chain.deliver_delta(1, 10);

@@ -5,12 +5,14 @@
 //! nothing; a retry is never a second sale; a code sold at two tills while the store was
 //! down keeps both sales and reports the conflict; a node without its token is refused.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../../tests/common/http.rs"]
+mod http;
 #[path = "../../tests/common/tools.rs"]
 mod tools;
 
@@ -154,27 +156,10 @@ impl Store {
         format!("http://{}", self.addr)
     }
 
-    /// A plain HTTP request to the store: status and body.
+    /// A plain HTTP request to the store with a node's token: status and body.
     fn http(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(self.addr).unwrap();
-        let auth = token
-            .map(|t| format!("Authorization: Token {t}\r\n"))
-            .unwrap_or_default();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.addr,
-            body.len()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let code = response[9..12].parse().unwrap();
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        (code, body)
+        let auth = token.map(|t| format!("Token {t}"));
+        http::request(self.addr, method, path, auth.as_deref(), body)
     }
 
     fn status(&self) -> serde_json::Value {

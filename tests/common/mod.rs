@@ -10,6 +10,7 @@ use cisgate::progress::NoProgress;
 
 #[cfg(feature = "cli")]
 pub mod browser;
+pub mod http;
 #[cfg(feature = "cli")]
 pub mod servers;
 pub mod tools;
