@@ -92,7 +92,7 @@ fn benches(c: &mut Criterion) {
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) % scans.len();
-            black_box(index.check(&scans[i]).status)
+            black_box(index.check(&scans[i]).status())
         })
     });
     g.finish();

@@ -13,6 +13,11 @@
 //! - **Raw lookups: [`Index`]** — one generation, no freshness rule, no sold list:
 //!   [`Index::check`] and [`Index::contains_ki_batch`] for tools, audits and benchmarks.
 //!
+//! A check answers a [`Decision`]: status, reasons, the КИ and GTIN inline, no heap behind
+//! it; `check_batch` answers a batch of them at once, across the cores. The rich
+//! [`Verdict`] (every reading of an ambiguous code, the parser's message, strings for
+//! JSON) comes from `explain` when an answer needs it.
+//!
 //! Modules, in the order data flows: [`list`] reads list files (snapshots and deltas, in
 //! several formats); [`code`] turns scanner output into identification codes (КИ);
 //! [`index`] builds, opens, validates and looks up the on-disk index; [`check`] decides;
@@ -35,9 +40,19 @@
 //!
 //! let live = std::sync::Arc::new(LiveIndex::open(&out, LiveOptions::default())?);
 //! let _refresher = live.refresh_every(std::time::Duration::from_secs(1));
-//! let verdict = live.check("0104600439931256215abcdEFGH1234\u{1d}93dGVz", &Default::default())?;
-//! assert_eq!(verdict.status, cisgate::check::Status::Blocked);
-//! assert_eq!(verdict.reasons, [cisgate::check::Reason::Cis]);
+//! let decision = live.check("0104600439931256215abcdEFGH1234\u{1d}93dGVz", &Default::default())?;
+//! assert_eq!(decision.status(), cisgate::check::Status::Blocked);
+//! assert!(decision.reasons().contains(cisgate::check::Reason::Cis));
+//! assert_eq!(decision.ki(), Some("0104600439931256215abcdEFGH1234"));
+//!
+//! // Many codes across the cores, against one generation: a `Decision` each, no heap per code.
+//! let codes = ["0104600439931256215abcdEFGH1234", "0104600439931256215zzzzzzzzzzzz"];
+//! let checked = live.check_batch(&codes, &Default::default())?;
+//! assert!(checked[0].is_blocked() && !checked[1].is_blocked());
+//! assert_eq!(checked.version(), "42");
+//! // Every reading of an ambiguous code and the parser's message, on request.
+//! let rich = live.explain("not a code", &Default::default())?;
+//! assert!(rich.error.is_some());
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
@@ -65,9 +80,9 @@ pub mod progress;
 pub mod serve;
 pub mod sold;
 pub mod time;
-pub use check::{CheckOptions, Verdict};
+pub use check::{CheckOptions, Decision, Verdict};
 pub use index::Index;
-pub use live::{LiveError, LiveIndex, LiveOptions};
+pub use live::{Checked, LiveError, LiveIndex, LiveOptions};
 #[cfg(feature = "synth")]
 pub mod synth;
 

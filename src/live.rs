@@ -398,6 +398,56 @@ impl Authority {
     }
 }
 
+/// The decisions of one batch ([`LiveIndex::check_batch`]) and the generation that
+/// answered them all. Derefs to the decisions.
+#[derive(Clone)]
+pub struct Checked {
+    generation: Arc<Generation>,
+    decisions: Vec<Decision>,
+}
+
+impl Checked {
+    /// The decisions, in input order.
+    pub fn decisions(&self) -> &[Decision] {
+        &self.decisions
+    }
+
+    /// The decisions, owned.
+    pub fn into_decisions(self) -> Vec<Decision> {
+        self.decisions
+    }
+
+    /// The generation that answered.
+    pub fn generation(&self) -> &Arc<Generation> {
+        &self.generation
+    }
+
+    /// The database version that answered.
+    pub fn version(&self) -> &str {
+        &self.generation.index.manifest().version
+    }
+
+    /// When that data was current (RFC 3339).
+    pub fn as_of(&self) -> &str {
+        self.generation.index.as_of_text()
+    }
+}
+
+impl std::ops::Deref for Checked {
+    type Target = [Decision];
+    fn deref(&self) -> &[Decision] {
+        &self.decisions
+    }
+}
+
+impl<'a> IntoIterator for &'a Checked {
+    type Item = &'a Decision;
+    type IntoIter = std::slice::Iter<'a, Decision>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.decisions.iter()
+    }
+}
+
 /// How a sale or return was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SaleMode {
@@ -577,9 +627,40 @@ impl LiveIndex {
         Ok(f(&view))
     }
 
-    /// Checks one code: the offline lists, and whether it is sold here. Refused with
+    /// Checks one code: the offline lists, and whether it is sold here. A [`Decision`]
+    /// (status, reasons, the КИ and GTIN inline), without heap allocation for the forms
+    /// scanners send; [`explain`](Self::explain) gives the rich form. Refused with
     /// [`LiveError::Stale`] when the data is too old.
-    pub fn check(&self, input: &str, options: &CheckOptions) -> Result<Verdict, LiveError> {
+    pub fn check(
+        &self,
+        input: impl AsRef<[u8]>,
+        options: &CheckOptions,
+    ) -> Result<Decision, LiveError> {
+        let mut out = [Decision::default()];
+        self.check_batch_into(&[input], options, &mut out)?;
+        Ok(out[0])
+    }
+
+    /// Checks many codes across the cores against one generation: the decisions in input
+    /// order and the generation that answered (its version and `as_of`, once per batch).
+    /// One allocation for the batch, none per code.
+    pub fn check_batch<S: AsRef<[u8]> + Sync>(
+        &self,
+        inputs: &[S],
+        options: &CheckOptions,
+    ) -> Result<Checked, LiveError> {
+        let mut decisions = vec![Decision::default(); inputs.len()];
+        let generation = self.par_check_batch_into(inputs, options, &mut decisions)?;
+        Ok(Checked {
+            generation,
+            decisions,
+        })
+    }
+
+    /// The rich form of [`check`](Self::check), on request: the input, every reading of
+    /// an ambiguous code with its own reasons, the repairs and the parser's message, the
+    /// version and `as_of` (a [`Verdict`], built on the heap).
+    pub fn explain(&self, input: &str, options: &CheckOptions) -> Result<Verdict, LiveError> {
         self.with_view(|view| {
             view.verdicts(&[input], options)
                 .pop()
@@ -587,8 +668,8 @@ impl LiveIndex {
         })
     }
 
-    /// Checks many codes across cores against one generation, into rich verdicts.
-    pub fn check_batch<S: AsRef<str> + Sync>(
+    /// [`explain`](Self::explain) for many codes across the cores against one generation.
+    pub fn explain_batch<S: AsRef<str> + Sync>(
         &self,
         inputs: &[S],
         options: &CheckOptions,

@@ -104,9 +104,12 @@ fn layered_index_answers_exactly_like_a_rebuild() {
     let catalogue = Catalogue::new(&config());
     for i in (0..20_000).step_by(7).chain(20_000..21_600) {
         let km = String::from_utf8(catalogue.code(i).km).unwrap();
+        assert_eq!(layered.check(&km), rebuilt.check(&km), "code {i}");
         assert_eq!(
-            layered.check(&km),
-            rebuilt.check(&km).with_version_of(&layered),
+            layered.explain(&km, &Default::default()),
+            rebuilt
+                .explain(&km, &Default::default())
+                .with_version_of(&layered),
             "code {i}"
         );
     }
@@ -244,9 +247,9 @@ fn live_reader_switches_generation_on_refresh() {
         "no switch before refresh"
     );
     assert!(live.refresh().unwrap());
-    let v = live.check(&added, &Default::default()).unwrap();
-    assert!(v.is_blocked());
-    assert_eq!(v.index_version, "v1");
+    let checked = live.check_batch(&[&added], &Default::default()).unwrap();
+    assert!(checked[0].is_blocked());
+    assert_eq!(checked.version(), "v1");
     // A lookup that began on the old generation still sees it whole.
     assert!(!pinned.index().check(&added).is_blocked());
     assert!(!live.refresh().unwrap());
@@ -259,8 +262,8 @@ fn live_reader_switches_generation_on_refresh() {
     assert!(
         live.check(&fresh, &Default::default())
             .unwrap()
-            .reasons
-            .contains(&cisgate::check::Reason::Sold)
+            .reasons()
+            .contains(cisgate::check::Reason::Sold)
     );
     assert!(live.sell(&fresh).is_err());
 }

@@ -28,14 +28,14 @@ fn handmade_codes_get_the_expected_verdicts() {
     assert!(cases.len() >= 30);
     for c in &cases {
         let v = index.check(&c.input);
-        let status = match v.status {
+        let status = match v.status() {
             Status::Allowed => "allowed",
             Status::Blocked => "blocked",
             Status::Invalid => "invalid",
         };
         assert_eq!(status, c.expect, "{}: {:?} -> {v:?}", c.note, c.input);
         if let Some(ki) = &c.ki {
-            assert_eq!(v.ki.as_ref(), Some(ki), "{}", c.note);
+            assert_eq!(v.ki(), Some(ki.as_str()), "{}", c.note);
         }
     }
 }
@@ -51,27 +51,37 @@ fn verdict_details() {
     // Tobacco pack: MRP from the code, minimum price from the list, both price rules.
     let pack = "04647297654361xyzABCDACW.efgh";
     let v = index.check(pack);
-    assert_eq!(v.max_retail_price_kopecks, Some(14630));
-    assert_eq!(v.min_price_kopecks, Some(15000));
-    assert_eq!(v.status, Status::Allowed);
+    assert_eq!(v.max_retail_price_kopecks(), Some(14630));
+    assert_eq!(v.min_price_kopecks(), Some(15000));
+    assert_eq!(v.status(), Status::Allowed);
     let cheap = index.check_with(
         pack,
         &CheckOptions {
             price_kopecks: Some(14000),
         },
     );
-    assert_eq!(cheap.reasons, [Reason::BelowMinPrice]);
+    assert_eq!(
+        cheap.reasons().iter().collect::<Vec<_>>(),
+        [Reason::BelowMinPrice]
+    );
     let dear = index.check_with(
         pack,
         &CheckOptions {
             price_kopecks: Some(20000),
         },
     );
-    assert_eq!(dear.reasons, [Reason::AboveMaxPrice]);
-    assert_eq!(dear.status, Status::Blocked);
+    assert_eq!(
+        dear.reasons().iter().collect::<Vec<_>>(),
+        [Reason::AboveMaxPrice]
+    );
+    assert_eq!(dear.status(), Status::Blocked);
 
-    // Ambiguous input: every candidate is checked and listed.
-    let v = index.check("0104600439931256215abcdEF93GH12");
+    // Ambiguous input: the decision blocks it and names no КИ; `explain` checks and lists
+    // every candidate.
+    let ambiguous = "0104600439931256215abcdEF93GH12";
+    let d = index.check(ambiguous);
+    assert!(d.is_ambiguous() && d.is_blocked() && d.ki().is_none());
+    let v = index.explain(ambiguous, &CheckOptions::default());
     assert_eq!(v.candidates.len(), 2);
     assert_eq!(v.ki, None);
     let banned: Vec<_> = v
@@ -99,7 +109,10 @@ fn verdict_details() {
             })
             .collect();
     let batch = index.check_batch(&inputs, &CheckOptions::default());
-    for (input, v) in inputs.iter().zip(&batch) {
-        assert_eq!(&index.check(input), v);
+    let rich = index.explain_batch(&inputs, &CheckOptions::default());
+    for ((input, d), v) in inputs.iter().zip(&batch).zip(&rich) {
+        assert_eq!(&index.check(input), d);
+        assert_eq!(&index.explain(input, &CheckOptions::default()), v);
+        assert_eq!(d.status(), v.status, "{input:?}");
     }
 }

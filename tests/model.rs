@@ -149,7 +149,7 @@ fn stale_data_is_refused_and_freshness_is_configurable() {
     index::build(&idx, &[base], &Default::default(), &NoProgress).unwrap();
     let live = LiveIndex::open(&idx, LiveOptions::default()).unwrap();
     assert!(matches!(
-        live.check(&ki(0), &Default::default()),
+        live.check(ki(0), &Default::default()),
         Err(LiveError::Stale { .. })
     ));
     assert!(matches!(live.sell(&ki(1)), Err(LiveError::Stale { .. })));
@@ -158,11 +158,7 @@ fn stale_data_is_refused_and_freshness_is_configurable() {
         ..LiveOptions::default()
     };
     let live = LiveIndex::open(&idx, pharmacy).unwrap();
-    assert!(
-        live.check(&ki(0), &Default::default())
-            .unwrap()
-            .is_blocked()
-    );
+    assert!(live.check(ki(0), &Default::default()).unwrap().is_blocked());
 
     #[cfg(feature = "cli")]
     {

@@ -264,7 +264,7 @@ fn batch_decisions_equal_single_checks_and_the_json_equals_serde() {
         let (mut blocked, mut sold, mut invalid, mut ambiguous) = (0, 0, 0, 0);
         for ((scan, decision), line) in scans.iter().zip(&decisions).zip(lines) {
             let text = String::from_utf8_lossy(scan);
-            let single: Verdict = live.check(&text, &options).unwrap();
+            let single: Verdict = live.explain(&text, &options).unwrap();
             assert_eq!(single.status, decision.status(), "{text:?}");
             assert_eq!(
                 single.reasons,
@@ -334,9 +334,25 @@ fn a_batch_of_the_forms_scanners_send_allocates_nothing() {
     );
     assert!(out.iter().any(|d| d.is_blocked()));
     assert!(out.iter().filter(|d| d.ki().is_some()).count() == scans.len());
+    // The front door, as the README shows it: one code, then the batch across the cores
+    // (its one vector of decisions; nothing per verdict).
+    let single = allocations_of(|| {
+        std::hint::black_box(live.check(&scans[0], &options).unwrap());
+    });
+    assert_eq!(single, 0, "{single} allocations for one check");
+    live.check_batch(&scans, &options).unwrap();
+    let batch = allocations_of(|| {
+        let checked = live.check_batch(&scans, &options).unwrap();
+        assert_eq!(checked.decisions(), &out[..]);
+    });
+    assert!(
+        batch <= 4,
+        "{batch} allocations for a batch of {} verdicts",
+        scans.len()
+    );
     // The rich verdicts allocate (their strings): the count shows the test can fail.
     let rich = allocations_of(|| {
-        std::hint::black_box(live.check_batch(&["0104600439931256215abcdEFGH1234"], &options))
+        std::hint::black_box(live.explain_batch(&["0104600439931256215abcdEFGH1234"], &options))
             .unwrap();
     });
     assert!(rich > 0);

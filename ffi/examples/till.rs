@@ -38,10 +38,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (command, code) = line.split_once(' ').unwrap_or((line.as_str(), ""));
         let answer = match command {
             "check" => match live.check(code, &Default::default()) {
-                Ok(v) if v.status == Status::Allowed => "allowed".to_string(),
-                Ok(v) if v.status == Status::Blocked => format!(
+                Ok(v) if v.status() == Status::Allowed => "allowed".to_string(),
+                Ok(v) if v.status() == Status::Blocked => format!(
                     "blocked {}",
-                    v.reasons
+                    v.reasons()
                         .iter()
                         .map(|r| r.name())
                         .collect::<Vec<_>>()

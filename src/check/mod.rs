@@ -19,29 +19,32 @@ pub use reason::{CheckOptions, Reason, Status};
 pub use verdict::{CandidateVerdict, Verdict};
 
 impl Index {
-    /// Checks one scanned or typed code.
-    pub fn check(&self, input: &str) -> Verdict {
+    /// Checks one scanned or typed code: a [`Decision`] (status, reasons, the КИ and GTIN
+    /// inline), no heap allocation for the forms scanners send. [`explain`](Self::explain)
+    /// gives every reading and the parser's message.
+    pub fn check(&self, input: &str) -> Decision {
         self.check_with(input, &CheckOptions::default())
     }
 
     /// Checks one code with options (the sale price).
-    pub fn check_with(&self, input: &str, options: &CheckOptions) -> Verdict {
-        self.verdicts(&[input], options, &SoldSource::Ignored)
-            .pop()
-            .expect("the check path answers every input")
+    pub fn check_with(&self, input: &str, options: &CheckOptions) -> Decision {
+        let mut out = [Decision::default()];
+        self.check_batch_into(&[input], options, &mut out);
+        out[0]
     }
 
-    /// Checks many codes across all cores; results are in input order.
-    pub fn check_batch<S: AsRef<str> + Sync>(
+    /// Checks many codes across all cores; decisions in input order (one allocation for
+    /// the batch, none per code).
+    pub fn check_batch<S: AsRef<[u8]> + Sync>(
         &self,
         inputs: &[S],
         options: &CheckOptions,
-    ) -> Vec<Verdict> {
-        parallel::spread(inputs, |chunk| {
-            let bytes: Vec<&[u8]> = chunk.iter().map(|s| s.as_ref().as_bytes()).collect();
-            self.verdicts(&bytes, options, &SoldSource::Ignored)
-        })
-        .concat()
+    ) -> Vec<Decision> {
+        let mut out = vec![Decision::default(); inputs.len()];
+        parallel::spread_into(inputs, &mut out, |chunk, slots| {
+            self.check_batch_into(chunk, options, slots)
+        });
+        out
     }
 
     /// Decides each input into `out[i]` on the calling thread, without allocating for
@@ -59,6 +62,28 @@ impl Index {
                 *slot = *outcome.decision;
             }
         });
+    }
+
+    /// The rich form of [`check_with`](Self::check_with), on request: the input, every
+    /// reading of an ambiguous code with its own reasons, the repairs and the parser's
+    /// message, the index's version and `as_of` (a [`Verdict`], built on the heap).
+    pub fn explain(&self, input: &str, options: &CheckOptions) -> Verdict {
+        self.verdicts(&[input], options, &SoldSource::Ignored)
+            .pop()
+            .expect("the check path answers every input")
+    }
+
+    /// [`explain`](Self::explain) for many codes across all cores, in input order.
+    pub fn explain_batch<S: AsRef<str> + Sync>(
+        &self,
+        inputs: &[S],
+        options: &CheckOptions,
+    ) -> Vec<Verdict> {
+        parallel::spread(inputs, |chunk| {
+            let bytes: Vec<&[u8]> = chunk.iter().map(|s| s.as_ref().as_bytes()).collect();
+            self.verdicts(&bytes, options, &SoldSource::Ignored)
+        })
+        .concat()
     }
 
     /// Rich verdicts of `inputs` on the calling thread.

@@ -90,7 +90,7 @@ pub fn run(args: Args) -> CmdResult {
     outln!("\nchecking {} hand-made codes:", codes.len());
     let mut mismatches = 0;
     for c in &codes {
-        let v = index.check(&c.input);
+        let v = index.explain(&c.input, &Default::default());
         let status = match v.status {
             Status::Allowed => "allowed",
             Status::Blocked => "blocked",

@@ -356,8 +356,8 @@ impl OpenOptions {
 ///
 /// build(&out, &[list], &BuildOptions::default(), &NoProgress)?;
 /// let index = Index::open(&out)?;
-/// let verdict = index.check("]d20104600439931256215abcdEFGH1234\u{1d}93dGVz");
-/// assert!(verdict.is_blocked());
+/// let decision = index.check("]d20104600439931256215abcdEFGH1234\u{1d}93dGVz");
+/// assert!(decision.is_blocked());
 /// assert!(!index.check("0104600439931256215abcdEFGH1235").is_blocked());
 /// # Ok(()) }
 /// ```

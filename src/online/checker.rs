@@ -451,7 +451,8 @@ impl Shared {
     ) -> OnlineVerdict {
         let req_id = uuid::Uuid::new_v4();
         let now = self.clock.now_ms();
-        let (offline, offline_error, denials, version) = match self.offline.check(input, options) {
+        let (offline, offline_error, denials, version) = match self.offline.explain(input, options)
+        {
             Ok(verdict) => {
                 let denials = decide::offline_denials(&verdict);
                 let version = verdict.index_version.clone();

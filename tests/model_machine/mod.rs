@@ -156,11 +156,11 @@ pub fn assert_matches(live: &LiveIndex, model: &Model) {
     let cis = model.tables.get(&ListKind::BlockedCis);
     let gtins = model.tables.get(&ListKind::BlockedGtin);
     for i in 0..KEYS {
-        let v = live.check(&ki(i), &Default::default()).unwrap();
+        let v = live.check(ki(i), &Default::default()).unwrap();
         let banned = cis.is_some_and(|t| t.contains_key(ki(i).as_bytes()));
-        assert_eq!(v.reasons.contains(&Reason::Cis), banned, "{}", ki(i));
+        assert_eq!(v.reasons().contains(Reason::Cis), banned, "{}", ki(i));
         assert_eq!(
-            v.reasons.contains(&Reason::Sold),
+            v.reasons().contains(Reason::Sold),
             model.sold.contains(&ki(i)),
             "{}",
             ki(i)
@@ -169,13 +169,13 @@ pub fn assert_matches(live: &LiveIndex, model: &Model) {
             .and_then(|t| t.get(gtin(i).as_bytes()))
             .copied()
             .unwrap_or(0);
-        let v = live.check(&ki_of_gtin(i), &Default::default()).unwrap();
+        let v = live.check(ki_of_gtin(i), &Default::default()).unwrap();
         assert_eq!(
-            v.reasons.contains(&Reason::Gtin),
+            v.reasons().contains(Reason::Gtin),
             flags & gtin_flags::BLOCKED != 0
         );
         assert_eq!(
-            v.reasons.contains(&Reason::GreyGtin),
+            v.reasons().contains(Reason::GreyGtin),
             flags & gtin_flags::GREY != 0
         );
     }
