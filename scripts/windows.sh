@@ -127,6 +127,16 @@ for t in "${targets[@]}"; do
   $strip --strip-all "$dist/cisgate_ffi.dll" "$dist/cisgate.exe"
   ls -la "$dist" >&2
 done
+# The MSIs, from the Windows 7 builds (they run on Windows 7 SP1 to 11):
+# target/windows/msi/cisgate-VERSION-{x64,x86}.msi (docs/OPERATIONS.md, "Windows").
+msis=()
+for t in "${targets[@]}"; do
+  case "$t" in
+    x86_64-win7-windows-gnu) msis+=(x64) ;;
+    i686-win7-windows-gnu) msis+=(x86) ;;
+  esac
+done
+[ ${#msis[@]} -gt 0 ] && packaging/build-msi.sh "${msis[@]}"
 if [ "$test_too" = 1 ]; then
   # The Linux binary the tests compare answers with, built by the project's own toolchain.
   export PATH="${PATH#/usr/bin:}"
@@ -138,13 +148,20 @@ if [ "$test_too" = 1 ]; then
     esac
     tests/windows/wine.sh "$t"
   done
+  for p in "${msis[@]}"; do
+    if [ "$p" = x86 ] && [ "$x86_wine" = 0 ]; then
+      untested+=("the x86 MSI")
+      continue
+    fi
+    tests/windows/msi.sh "$p"
+  done
   if [ ${#untested[@]} -gt 0 ]; then
     cat >&2 <<WARN
 
 ######################################################################################
 ## windows.sh: x86 WENT UNTESTED: ${untested[*]}
 ## wine32:i386 could not be installed (the package mirror's i386 index failed); the
-## x86 builds were made, not run. The x64 targets were tested.
+## x86 builds and MSI were made, not run. The x64 targets and MSI were tested.
 ######################################################################################
 
 WARN

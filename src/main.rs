@@ -38,6 +38,9 @@ enum Command {
     /// Serve the index through the Local Module's HTTP API (v2 and v1), a streaming bulk
     /// endpoint and /metrics; picks up new generations without a restart.
     Serve(cli::serve::Args),
+    /// Run as the Windows service `cisgate` (started by the Service Control Manager).
+    #[cfg(windows)]
+    Service(cli::service::Args),
     /// Write a key pair for signing published generations.
     Keygen(cli::keygen::Args),
     /// Publish the index's current generation to an S3-compatible store, signed.
@@ -75,6 +78,8 @@ fn run(cli: Cli) -> cli::CmdResult {
         Command::Sell(args) => cli::sell::run(args, false),
         Command::Return(args) => cli::sell::run(args, true),
         Command::Serve(args) => cli::serve::run(args),
+        #[cfg(windows)]
+        Command::Service(args) => cli::service::run(args),
         Command::Keygen(args) => cli::keygen::run(args),
         Command::Publish(args) => cli::publish::run(args),
         Command::Pull(args) => cli::pull::run(args),

@@ -15,12 +15,16 @@ pub mod check;
 pub mod compact;
 pub mod demo;
 pub mod docs;
+#[cfg(any(windows, test))]
+pub mod envfile;
 pub mod fleet;
 pub mod generate;
 pub mod info;
 pub mod ingest;
 pub mod keygen;
 pub mod lists;
+#[cfg(any(windows, test))]
+pub mod logfile;
 pub mod parse;
 pub mod progress;
 pub mod publish;
@@ -28,6 +32,8 @@ pub mod pull;
 pub mod remote;
 pub mod sell;
 pub mod serve;
+#[cfg(windows)]
+pub mod service;
 pub mod verify;
 
 use std::io::Write;

@@ -55,6 +55,12 @@ pub struct Args {
 
 /// Serves the index; returns when a shutdown signal has drained the requests in progress.
 pub fn run(args: Args) -> CmdResult {
+    run_until(args, shutdown_signal())
+}
+
+/// Serves the index until `stop` completes (a signal, or the Windows Service Control
+/// Manager's stop), then drains the requests in progress.
+pub fn run_until(args: Args, stop: impl Future<Output = ()> + Send + 'static) -> CmdResult {
     let mut config = match &args.config {
         Some(path) => ServeConfig::from_file(path)?,
         None => ServeConfig::default(),
@@ -114,7 +120,7 @@ pub fn run(args: Args) -> CmdResult {
         if let Some((remote, pull, watching)) = follow {
             server.follow(&remote, pull, watching)?;
         }
-        server.run(shutdown_signal()).await
+        server.run(stop).await
     })?;
     Ok(0)
 }
