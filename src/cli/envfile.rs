@@ -161,6 +161,19 @@ mod tests {
     }
 
     #[test]
+    fn reads_a_file_and_names_one_it_cannot_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cisgate.env");
+        std::fs::write(&path, "\u{feff}CISGATE_PULL_FROM=s3://chain/stores\r\n").unwrap();
+        let settings = read(&path).unwrap();
+        assert_eq!(settings[0].value, "s3://chain/stores");
+        let e = read(&dir.path().join("missing.env"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing.env"), "{e}");
+    }
+
+    #[test]
     fn names_the_line_that_is_wrong() {
         let e = parse(
             "C:\\ProgramData\\cisgate\\cisgate.env",
