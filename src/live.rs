@@ -596,10 +596,15 @@ impl LiveIndex {
     }
 
     fn fresh(&self, generation: &Generation) -> Result<(), LiveError> {
+        self.fresh_at(generation, crate::time::now_ms())
+    }
+
+    /// [`fresh`](Self::fresh) at `now` (Unix ms), for a caller that needs the time too.
+    fn fresh_at(&self, generation: &Generation, now: i64) -> Result<(), LiveError> {
         let as_of = generation.index.manifest().as_of_ms;
         match self.options.max_age_ms {
-            Some(max) if crate::time::now_ms() - as_of > max => {
-                let age = crate::time::now_ms() - as_of;
+            Some(max) if now - as_of > max => {
+                let age = now - as_of;
                 Err(LiveError::Stale {
                     as_of: crate::time::format_rfc3339(as_of),
                     age_hours: hours(age),
@@ -617,12 +622,14 @@ impl LiveIndex {
     /// with [`LiveError::Stale`] when the data is too old. Sales wait while a view is held.
     pub fn with_view<T>(&self, f: impl FnOnce(&CheckView<'_>) -> T) -> Result<T, LiveError> {
         let generation = self.current.load_full();
-        self.fresh(&generation)?;
+        // One clock read for both rules (a check of one code feels it).
+        let now = crate::time::now_ms();
+        self.fresh_at(&generation, now)?;
         let journal = read_lock(&generation.journal.state);
         let view = CheckView {
             generation: &generation,
             journal: &journal,
-            oldest: self.oldest_kept_sale(),
+            oldest: now - self.options.sold_retention_ms,
         };
         Ok(f(&view))
     }

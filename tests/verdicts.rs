@@ -250,6 +250,14 @@ fn batch_decisions_equal_single_checks_and_the_json_equals_serde() {
         let generation = live
             .par_check_batch_into(&scans, &options, &mut decisions)
             .unwrap();
+        // Short batches (one code a call, as `check` makes) take a small step, and an
+        // input read more ways than it holds a full one: the same decisions.
+        for (chunk, expected) in scans.chunks(4).zip(decisions.chunks(4)) {
+            let mut short = [Decision::default(); 4];
+            let short = &mut short[..chunk.len()];
+            live.check_batch_into(chunk, &options, short).unwrap();
+            assert_eq!(short, expected);
+        }
         let index = generation.index();
         let context = VerdictContext::new(&index.manifest().version, index.as_of_text(), &options);
         let mut lines = Vec::new();

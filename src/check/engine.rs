@@ -23,6 +23,11 @@ use crate::list::gtin_flags;
 const STEP: usize = 128;
 const _: () = assert!(STEP <= BATCH_CHUNK && STEP <= u8::MAX as usize + 1);
 
+/// The step of a short batch (one code a call, as `LiveIndex::check`): making a 16 KiB
+/// scratch ready costs more than checking one code, so a batch this short gets a scratch
+/// this size. An input with more readings than it holds is checked with a full step.
+const SHORT_STEP: usize = 4;
+
 /// How many inputs ahead the reading prefetches.
 const INPUT_PREFETCH: usize = 8;
 
@@ -48,18 +53,18 @@ pub(crate) enum SoldSource<'a> {
     },
 }
 
-/// The scratch of one step.
-struct Step {
-    readings: [Reading; STEP],
-    ki_hash: [u64; STEP],
-    gtin_hash: [u64; STEP],
-    reasons: [Reasons; STEP],
-    min_price: [Option<u64>; STEP],
-    found: [Option<u64>; STEP],
+/// The scratch of one step of `N` readings.
+struct Step<const N: usize> {
+    readings: [Reading; N],
+    ki_hash: [u64; N],
+    gtin_hash: [u64; N],
+    reasons: [Reasons; N],
+    min_price: [Option<u64>; N],
+    found: [Option<u64>; N],
     n_readings: usize,
     /// Per input of the step: its first reading and how many it has (0: invalid).
-    spans: [(u8, u8); STEP],
-    repairs: [Repairs; STEP],
+    spans: [(u8, u8); N],
+    repairs: [Repairs; N],
     n_inputs: usize,
     /// Parser errors by input position in the step; empty unless an input was invalid.
     errors: Vec<(usize, ParseError)>,
@@ -109,18 +114,18 @@ impl Read {
     }
 }
 
-impl Step {
-    fn new() -> Step {
+impl<const N: usize> Step<N> {
+    fn new() -> Step<N> {
         Step {
-            readings: [Reading::default(); STEP],
-            ki_hash: [0; STEP],
-            gtin_hash: [0; STEP],
-            reasons: [Reasons::NONE; STEP],
-            min_price: [None; STEP],
-            found: [None; STEP],
+            readings: [Reading::default(); N],
+            ki_hash: [0; N],
+            gtin_hash: [0; N],
+            reasons: [Reasons::NONE; N],
+            min_price: [None; N],
+            found: [None; N],
             n_readings: 0,
-            spans: [(0, 0); STEP],
-            repairs: [Repairs::default(); STEP],
+            spans: [(0, 0); N],
+            repairs: [Repairs::default(); N],
             n_inputs: 0,
             errors: Vec::new(),
         }
@@ -133,7 +138,7 @@ impl Step {
     }
 
     fn fits(&self, read: &Read) -> bool {
-        self.n_inputs < STEP && self.n_readings + read.readings() <= STEP
+        self.n_inputs < N && self.n_readings + read.readings() <= N
     }
 
     fn add(&mut self, read: Read) {
@@ -174,7 +179,24 @@ impl Index {
         sold: &SoldSource<'_>,
         mut each: impl FnMut(usize, &Outcome<'_>),
     ) {
-        let mut step = Step::new();
+        if inputs.len() <= SHORT_STEP {
+            self.decide_steps::<SHORT_STEP, S>(inputs, 0, options, sold, &mut each);
+        } else {
+            self.decide_steps::<STEP, S>(inputs, 0, options, sold, &mut each);
+        }
+    }
+
+    /// [`decide_each`](Self::decide_each) a step of `N` readings at a time; `base` is the
+    /// position of `inputs[0]` in the caller's batch.
+    fn decide_steps<const N: usize, S: AsRef<[u8]>>(
+        &self,
+        inputs: &[S],
+        base: usize,
+        options: &CheckOptions,
+        sold: &SoldSource<'_>,
+        each: &mut impl FnMut(usize, &Outcome<'_>),
+    ) {
+        let mut step = Step::<N>::new();
         let mut first = 0;
         let cis = self.stack(Table::BlockedCis);
         // Inputs are the caller's strings, each somewhere on the heap: fetching a few
@@ -188,10 +210,19 @@ impl Index {
             }
             let read = read(input.as_ref());
             if !step.fits(&read) {
-                self.look_up(&mut step, options, sold);
-                emit(&step, &inputs[first..i], first, &mut each);
-                step.clear();
+                if step.n_inputs > 0 {
+                    self.look_up(&mut step, options, sold);
+                    emit(&step, &inputs[first..i], base + first, each);
+                    step.clear();
+                }
                 first = i;
+                if !step.fits(&read) {
+                    // More readings than a short step holds: this input alone, in a full
+                    // step (read again: reading is cheap next to this rare case).
+                    self.decide_steps::<STEP, S>(&inputs[i..=i], base + i, options, sold, each);
+                    first = i + 1;
+                    continue;
+                }
             }
             let from = step.n_readings;
             step.add(read);
@@ -206,13 +237,18 @@ impl Index {
         }
         if step.n_inputs > 0 {
             self.look_up(&mut step, options, sold);
-            emit(&step, &inputs[first..], first, &mut each);
+            emit(&step, &inputs[first..], base + first, each);
         }
     }
 
     /// Every table's lookups for the readings of one step, into `step.reasons` and
     /// `step.min_price`.
-    fn look_up(&self, step: &mut Step, options: &CheckOptions, sold: &SoldSource<'_>) {
+    fn look_up<const N: usize>(
+        &self,
+        step: &mut Step<N>,
+        options: &CheckOptions,
+        sold: &SoldSource<'_>,
+    ) {
         let n = step.n_readings;
         let readings = &step.readings[..n];
         let reasons = &mut step.reasons[..n];
@@ -220,7 +256,7 @@ impl Index {
         let ki_hash = &step.ki_hash[..n];
         let gtin_hash = &step.gtin_hash[..n];
         let min_price = &mut step.min_price[..n];
-        let mut keys: [&[u8]; STEP] = [&[]; STEP];
+        let mut keys: [&[u8]; N] = [&[]; N];
         for (k, r) in keys.iter_mut().zip(readings) {
             *k = r.ki();
         }
@@ -311,8 +347,8 @@ fn look_up_series(series: &TableStack, readings: &[Reading], reasons: &mut [Reas
 }
 
 /// Hands each input of a looked-up step to `each`.
-fn emit<S: AsRef<[u8]>>(
-    step: &Step,
+fn emit<const N: usize, S: AsRef<[u8]>>(
+    step: &Step<N>,
     inputs: &[S],
     first: usize,
     each: &mut impl FnMut(usize, &Outcome<'_>),
@@ -336,5 +372,55 @@ fn emit<S: AsRef<[u8]>>(
                 reasons,
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::{BuildOptions, build};
+    use crate::progress::NoProgress;
+
+    /// Decisions and the readings' КИ of every input, a step of `N` at a time.
+    fn decide<const N: usize>(index: &Index, inputs: &[&str]) -> Vec<(usize, Decision, usize)> {
+        let mut seen = Vec::new();
+        index.decide_steps::<N, _>(
+            inputs,
+            0,
+            &CheckOptions::default(),
+            &SoldSource::Ignored,
+            &mut |i, outcome| seen.push((i, *outcome.decision, outcome.readings.len())),
+        );
+        seen
+    }
+
+    #[test]
+    fn every_step_size_decides_alike_and_an_input_wider_than_a_step_gets_a_full_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("cis.list");
+        std::fs::write(
+            &list,
+            "#cisgate-list 1\n#kind: blocked_cis\n#version: 7\n#as_of: 2026-11-23T10:00:00Z\n\
+             0104600439931256215abcdEFGH1234\n0104600439931256215abcdEF\n",
+        )
+        .unwrap();
+        let out = dir.path().join("idx");
+        build(&out, &[list], &BuildOptions::default(), &NoProgress).unwrap();
+        let index = Index::open(&out).unwrap();
+        // Read two ways (a serial of 13, or one of 8 then AI 93): wider than a step of one.
+        let inputs = [
+            "0104600439931256215abcdEFGH1234",
+            "0104600439931256215abcdEF93GH12",
+            "not a code",
+            "0104600439931256215abcdEF93GH12",
+            "0104655555555558215abcdEFGH12345678901",
+        ];
+        let full = decide::<STEP>(&index, &inputs);
+        assert_eq!(full.len(), inputs.len());
+        assert!(full[1].2 > 1, "the second input reads more than one way");
+        assert!(full[0].1.is_blocked() && full[1].1.is_blocked());
+        assert_eq!(decide::<1>(&index, &inputs), full);
+        assert_eq!(decide::<2>(&index, &inputs), full);
+        assert_eq!(decide::<SHORT_STEP>(&index, &inputs), full);
     }
 }
