@@ -19,7 +19,10 @@
 #  6. an upgrade MSI (a newer version) keeps cisgate.env as edited, the index and the sale,
 #     and the service comes back with them;
 #  7. `msiexec /x` removes the program and the service and keeps the data;
-#     `msiexec /x ... REMOVEDATA=1` removes the data too.
+#  8. a fresh install set only to follow a channel (on s3s-fs, published by the Linux
+#     binary) pulls its first index, serves it, and follows a newer generation: the pull
+#     loop runs inside the service;
+#  9. `msiexec /x ... REMOVEDATA=1` removes the data too.
 # What Wine cannot prove: the real SCM's recovery actions and boot ordering, the account
 # (Wine runs every service as the one Unix user, so the icacls grant is not exercised),
 # NTFS permissions, antivirus scanners, Windows 7 itself.
@@ -56,6 +59,20 @@ data="$c/ProgramData/cisgate"
 wineboot --init >/dev/null 2>&1
 # Until the new prefix has settled, its SCM may not yet know a service just created.
 wineserver -w
+# Wine ends its services when the last ordinary program of the prefix exits (a few
+# seconds later): a program that only sleeps keeps the prefix up while the service is
+# tested, as a logged-on Windows keeps running.
+cat >"$work/keeper.c" <<'C'
+#include <windows.h>
+int main(void) { Sleep(INFINITE); return 0; }
+C
+x86_64-w64-mingw32-gcc -O2 -o "$work/keeper.exe" "$work/keeper.c"
+wine "$work/keeper.exe" >/dev/null 2>&1 &
+cleanup() {
+  kill "${s3_pid:-}" 2>/dev/null || true
+  wineserver -k 2>/dev/null || true
+}
+trap cleanup EXIT
 status() { curl -sf "http://127.0.0.1:$port/api/v2/status"; }
 up() {
   for _ in $(seq 1 120); do status >/dev/null 2>&1 && return 0; sleep 0.5; done
@@ -140,10 +157,53 @@ wine reg query 'HKLM\System\CurrentControlSet\Services\cisgate' >/dev/null 2>&1 
 [ -f "$data/index/CURRENT" ] && [ -f "$data/cisgate.env" ] && [ -f "$data/serve.json" ] || fail "msiexec /x removed the data"
 "$linux" check --ignore-freshness --index "$data/index" "$free" | grep -q '"reasons":\["sold"\]' || fail "the sold journal did not survive msiexec /x"
 
-step "msiexec /x REMOVEDATA=1 removes the data"
+step "a store that follows the chain: the service pulls, serves, follows"
+# A real S3-compatible server on the Linux side (.ci/tools installs s3s-fs), a chain
+# published to it by the Linux binary, and a fresh install whose only settings are the
+# channel, the store's address and key, and the publisher's public key.
+s3s_fs=$(command -v s3s-fs || echo "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs")
+[ -x "$s3s_fs" ] || "$repo/.ci/tools"
+s3_port=$((port + 200))
+mkdir -p "$work/s3/fleet"
+"$s3s_fs" --host 127.0.0.1 --port "$s3_port" --access-key msi-test --secret-key msi-test-secret \
+  "$work/s3" >"$work/s3.log" 2>&1 &
+s3_pid=$!
+chain() {
+  AWS_ENDPOINT_URL="http://127.0.0.1:$s3_port" AWS_ACCESS_KEY_ID=msi-test \
+    AWS_SECRET_ACCESS_KEY=msi-test-secret AWS_REGION=us-east-1 "$linux" "$@"
+}
+"$linux" keygen --secret-key "$work/publisher.key" --public-key "$work/publisher.pub" >/dev/null 2>&1
+"$linux" gen --out "$work/lists" --codes 20000 --gtins 300 --version v1 >/dev/null 2>&1
+"$linux" gen-delta --lists "$work/lists" --version v2 --adds 300 --removes 100 --out "$work/d1.list" >/dev/null 2>&1
+"$linux" build --out "$work/builder" "$work/lists" >/dev/null 2>&1
+chain publish --index "$work/builder" --to s3://fleet/chain --secret-key "$work/publisher.key" >/dev/null 2>&1 \
+  || fail "publishing to s3s-fs"
+rm -rf "$data"  # a new store: what msiexec /x kept goes
 wine msiexec /i "$msi" /qn || fail "reinstall"
-stopped || true
+stopped || fail "the unconfigured reinstall did not stop"
+cp "$work/publisher.pub" "$data/publisher.pub"
+cat >>"$data/cisgate.env" <<ENV
+CISGATE_SERVE_ARGS="--listen 127.0.0.1:$port --ignore-freshness"
+CISGATE_PULL_FROM=s3://fleet/chain
+CISGATE_PULL_EVERY=1
+AWS_ENDPOINT_URL=http://127.0.0.1:$s3_port
+AWS_REGION=us-east-1
+AWS_ACCESS_KEY_ID=msi-test
+AWS_SECRET_ACCESS_KEY=msi-test-secret
+ENV
+wine net start cisgate >/dev/null 2>&1 || fail "net start of the following store exited $?"
+up || fail "the following store did not serve (its first pull?)"
+status | grep -q '"dbVersion":"v1"' || fail "status after the first pull: $(status)"
+"$linux" apply --index "$work/builder" "$work/d1.list" >/dev/null 2>&1 || fail "apply on the builder"
+chain publish --index "$work/builder" --to s3://fleet/chain --secret-key "$work/publisher.key" >/dev/null 2>&1 \
+  || fail "publishing the delta"
+for _ in $(seq 1 60); do status | grep -q '"dbVersion":"v2"' && break; sleep 0.5; done
+status | grep -q '"dbVersion":"v2"' || fail "the service did not follow the channel to v2: $(status)"
+wine net stop cisgate >/dev/null 2>&1 || fail "net stop of the following store"
+stopped || fail "state after net stop: $(service_state)"
+kill $s3_pid 2>/dev/null || true
+
+step "msiexec /x REMOVEDATA=1 removes the data"
 wine msiexec /x "$msi" /qn REMOVEDATA=1 || fail "msiexec /x REMOVEDATA=1 exited $?"
 [ -e "$data" ] && fail "REMOVEDATA=1 left $(ls "$data")"
-wineserver -k 2>/dev/null || true
 step "passed"
