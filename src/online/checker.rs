@@ -212,6 +212,31 @@ const DEADLINE_RESERVE: Duration = Duration::from_millis(50);
 /// One request's codes and what became of them.
 type ChunkOutcome = (Result<(String, CheckResponse), OnlineFailure>, Vec<Attempt>);
 
+/// What a request's task has tried so far, kept outside the task: a task the deadline cuts
+/// (or a busy machine wakes late) still reports the hosts it asked.
+#[derive(Default)]
+struct AttemptLog {
+    done: Vec<Attempt>,
+    /// The host being asked, and since when.
+    in_flight: Option<(String, Instant)>,
+}
+
+impl AttemptLog {
+    /// The attempts of a task that did not report: those it finished, and the one it was
+    /// in, cut at the deadline.
+    fn cut(&self) -> Vec<Attempt> {
+        let mut attempts = self.done.clone();
+        if let Some((host, since)) = &self.in_flight {
+            attempts.push(Attempt {
+                host: host.clone(),
+                outcome: "cut at the deadline".into(),
+                elapsed_ms: since.elapsed().as_secs_f64() * 1000.0,
+            });
+        }
+        attempts
+    }
+}
+
 impl Shared {
     async fn check_batch(
         self: Arc<Self>,
@@ -251,10 +276,12 @@ impl Shared {
             .map(|c| c.to_vec())
             .collect();
         let mut outcomes: Vec<Option<ChunkOutcome>> = vec![None; chunks.len()];
+        let logs: Vec<Arc<Mutex<AttemptLog>>> = (0..chunks.len()).map(|_| Arc::default()).collect();
         let mut tasks = JoinSet::new();
         for (n, chunk) in chunks.into_iter().enumerate() {
             let me = self.clone();
-            tasks.spawn(async move { (n, me.ask_online(chunk, deadline).await) });
+            let log = logs[n].clone();
+            tasks.spawn(async move { (n, me.ask_online(chunk, deadline, &log).await) });
         }
         // Every attempt is bounded by the deadline already, so this only bounds the rest;
         // the grace lets a task cut at the deadline report its attempts.
@@ -285,7 +312,7 @@ impl Shared {
                 let detail = format!("no answer within {} ms", self.config.budget_ms);
                 (
                     Err(OnlineFailure::new(FailureKind::Timeout, detail)),
-                    Vec::new(),
+                    lock(&logs[n]).cut(),
                 )
             });
             let response = result.and_then(|(host, response)| {
@@ -343,7 +370,12 @@ impl Shared {
 
     /// Asks the ranked hosts in turn until one answers, the rules say stop, or the deadline
     /// passes. 429 and 5xx are retried once on the same host; a host that fails is benched.
-    async fn ask_online(&self, codes: Vec<String>, deadline: Instant) -> ChunkOutcome {
+    async fn ask_online(
+        &self,
+        codes: Vec<String>,
+        deadline: Instant,
+        log: &Mutex<AttemptLog>,
+    ) -> ChunkOutcome {
         let attempt_timeout = Duration::from_millis(self.config.attempt_timeout_ms);
         let mut attempts = Vec::new();
         self.wait_ready(deadline).await;
@@ -367,16 +399,23 @@ impl Shared {
                     return (Err(timeout_failure(&failures)), attempts);
                 }
                 let limit = remaining.min(attempt_timeout);
+                lock(log).in_flight = Some((host.clone(), now));
                 let result = self.client.check(&host, &codes, limit).await;
                 let outcome = match &result {
                     Ok(_) => "ok".to_string(),
                     Err(e) => e.to_string(),
                 };
-                attempts.push(Attempt {
+                let attempt = Attempt {
                     host: host.clone(),
                     outcome: outcome.clone(),
                     elapsed_ms: now.elapsed().as_secs_f64() * 1000.0,
-                });
+                };
+                {
+                    let mut log = lock(log);
+                    log.in_flight = None;
+                    log.done.push(attempt.clone());
+                }
+                attempts.push(attempt);
                 match result {
                     Ok(response) => return (Ok((host, response)), attempts),
                     Err(AttemptError::Status { status: 401, body }) => {
@@ -655,5 +694,26 @@ fn online_verdict(
         offline_error: None,
         attempts: attempts.to_vec(),
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_cut_at_the_deadline_still_reports_the_hosts_it_asked() {
+        let mut log = AttemptLog::default();
+        assert!(log.cut().is_empty());
+        log.done.push(Attempt {
+            host: "https://a".into(),
+            outcome: "timed out".into(),
+            elapsed_ms: 800.0,
+        });
+        log.in_flight = Some(("https://b".into(), Instant::now()));
+        let attempts = log.cut();
+        let hosts: Vec<_> = attempts.iter().map(|a| a.host.as_str()).collect();
+        assert_eq!(hosts, ["https://a", "https://b"]);
+        assert_eq!(attempts[1].outcome, "cut at the deadline");
     }
 }
