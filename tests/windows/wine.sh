@@ -46,7 +46,9 @@ cp "$release/cisgate.exe" "$release/cisgate_ffi.dll" bin/
 [ -d "$WINEPREFIX" ] || wineboot --init >/dev/null 2>&1
 
 step "imports"
-allowed=" advapi32.dll api-ms-win-core-synch-l1-2-0.dll bcrypt.dll bcryptprimitives.dll crypt32.dll kernel32.dll msvcrt.dll ntdll.dll userenv.dll ws2_32.dll "
+# secur32.dll (SSPI, every Windows since 2000): the exe's NATS client reads the system's
+# certificate store through the schannel crate.
+allowed=" advapi32.dll api-ms-win-core-synch-l1-2-0.dll bcrypt.dll bcryptprimitives.dll crypt32.dll kernel32.dll msvcrt.dll ntdll.dll secur32.dll userenv.dll ws2_32.dll "
 for f in bin/cisgate_ffi.dll bin/cisgate.exe; do
   for dll in $($objdump -p "$f" | awk '/DLL Name/ {print tolower($3)}' | sort -u); do
     case "$allowed" in *" $dll "*) ;; *) fail "$f imports $dll, which Windows does not have" ;; esac
