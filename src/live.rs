@@ -668,11 +668,7 @@ impl LiveIndex {
     /// an ambiguous code with its own reasons, the repairs and the parser's message, the
     /// version and `as_of` (a [`Verdict`], built on the heap).
     pub fn explain(&self, input: &str, options: &CheckOptions) -> Result<Verdict, LiveError> {
-        self.with_view(|view| {
-            view.verdicts(&[input], options)
-                .pop()
-                .expect("the check path answers every input")
-        })
+        self.with_view(|view| view.index().explain_sold(input, options, &view.sold()))
     }
 
     /// [`explain`](Self::explain) for many codes across the cores against one generation.
@@ -682,11 +678,8 @@ impl LiveIndex {
         options: &CheckOptions,
     ) -> Result<Vec<Verdict>, LiveError> {
         self.with_view(|view| {
-            parallel::spread(inputs, |chunk| {
-                let bytes: Vec<&[u8]> = chunk.iter().map(|s| s.as_ref().as_bytes()).collect();
-                view.verdicts(&bytes, options)
-            })
-            .concat()
+            view.index()
+                .explain_batch_sold(inputs, options, &view.sold())
         })
     }
 

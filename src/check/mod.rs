@@ -68,9 +68,7 @@ impl Index {
     /// reading of an ambiguous code with its own reasons, the repairs and the parser's
     /// message, the index's version and `as_of` (a [`Verdict`], built on the heap).
     pub fn explain(&self, input: &str, options: &CheckOptions) -> Verdict {
-        self.verdicts(&[input], options, &SoldSource::Ignored)
-            .pop()
-            .expect("the check path answers every input")
+        self.explain_sold(input, options, &SoldSource::Ignored)
     }
 
     /// [`explain`](Self::explain) for many codes across all cores, in input order.
@@ -79,9 +77,31 @@ impl Index {
         inputs: &[S],
         options: &CheckOptions,
     ) -> Vec<Verdict> {
+        self.explain_batch_sold(inputs, options, &SoldSource::Ignored)
+    }
+
+    /// [`explain`](Self::explain) with the sold state of `sold` (a live index's journal).
+    pub(crate) fn explain_sold(
+        &self,
+        input: &str,
+        options: &CheckOptions,
+        sold: &SoldSource<'_>,
+    ) -> Verdict {
+        self.verdicts(&[input], options, sold)
+            .pop()
+            .expect("the check path answers every input")
+    }
+
+    /// [`explain_batch`](Self::explain_batch) with the sold state of `sold`.
+    pub(crate) fn explain_batch_sold<S: AsRef<str> + Sync>(
+        &self,
+        inputs: &[S],
+        options: &CheckOptions,
+        sold: &SoldSource<'_>,
+    ) -> Vec<Verdict> {
         parallel::spread(inputs, |chunk| {
             let bytes: Vec<&[u8]> = chunk.iter().map(|s| s.as_ref().as_bytes()).collect();
-            self.verdicts(&bytes, options, &SoldSource::Ignored)
+            self.verdicts(&bytes, options, sold)
         })
         .concat()
     }

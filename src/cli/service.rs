@@ -224,9 +224,8 @@ fn say(message: &str) {
 /// Points standard error at the log file, and rotates it every minute when it is full.
 fn redirect_stderr_to_log(data: &std::path::Path) -> std::io::Result<()> {
     let log = LogFile::new(&data.join("log"), "cisgate.log")?;
-    if let Some(file) = log.rotate_if_full()? {
-        drop(file);
-    }
+    // A full log left by the last run is rotated now; the file it opens is not needed.
+    log.rotate_if_full()?;
     let mut current = log.open()?;
     set_stderr(&current)?;
     std::thread::Builder::new()

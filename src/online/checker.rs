@@ -209,11 +209,12 @@ const REPORT_GRACE: Duration = Duration::from_millis(2);
 /// answer 50 ms before the deadline is worth no more than the offline one.
 const DEADLINE_RESERVE: Duration = Duration::from_millis(50);
 
-/// One request's codes and what became of them.
-type ChunkOutcome = (Result<(String, CheckResponse), OnlineFailure>, Vec<Attempt>);
+/// What became of one request's codes: the host that answered and its answer.
+type ChunkOutcome = Result<(String, CheckResponse), OnlineFailure>;
 
-/// What a request's task has tried so far, kept outside the task: a task the deadline cuts
-/// (or a busy machine wakes late) still reports the hosts it asked.
+/// What a request's task has tried, kept outside the task: the one record of its
+/// attempts, so that a task the deadline cuts (or a busy machine wakes late) still reports
+/// the hosts it asked.
 #[derive(Default)]
 struct AttemptLog {
     done: Vec<Attempt>,
@@ -222,9 +223,9 @@ struct AttemptLog {
 }
 
 impl AttemptLog {
-    /// The attempts of a task that did not report: those it finished, and the one it was
-    /// in, cut at the deadline.
-    fn cut(&self) -> Vec<Attempt> {
+    /// The attempts: those finished, and one still in flight (a task that did not
+    /// report), cut at the deadline.
+    fn attempts(&self) -> Vec<Attempt> {
         let mut attempts = self.done.clone();
         if let Some((host, since)) = &self.in_flight {
             attempts.push(Attempt {
@@ -293,7 +294,7 @@ impl Shared {
         .await;
         tasks.abort_all();
 
-        let answered = outcomes.iter().any(|o| matches!(o, Some((Ok(_), _))));
+        let answered = outcomes.iter().any(|o| matches!(o, Some(Ok(_))));
         if answered {
             self.note_success();
         } else {
@@ -308,12 +309,10 @@ impl Shared {
                 .batch_size
                 .min(texts.len() - n * self.config.batch_size);
             let chunk: Vec<String> = inputs.by_ref().take(size).collect();
-            let (result, attempts) = outcome.unwrap_or_else(|| {
+            let attempts = lock(&logs[n]).attempts();
+            let result = outcome.unwrap_or_else(|| {
                 let detail = format!("no answer within {} ms", self.config.budget_ms);
-                (
-                    Err(OnlineFailure::new(FailureKind::Timeout, detail)),
-                    lock(&logs[n]).cut(),
-                )
+                Err(OnlineFailure::new(FailureKind::Timeout, detail))
             });
             let response = result.and_then(|(host, response)| {
                 if response.codes.len() == chunk.len() {
@@ -377,7 +376,6 @@ impl Shared {
         log: &Mutex<AttemptLog>,
     ) -> ChunkOutcome {
         let attempt_timeout = Duration::from_millis(self.config.attempt_timeout_ms);
-        let mut attempts = Vec::new();
         self.wait_ready(deadline).await;
         let hosts = self.pool.ranked(self.clock.now_ms());
         if hosts.is_empty() {
@@ -388,7 +386,7 @@ impl Shared {
                 FailureKind::NoHosts,
                 format!("no True API host is known: {cause}"),
             );
-            return (Err(failure), attempts);
+            return Err(failure);
         }
         let mut failures = Vec::new();
         for host in hosts {
@@ -396,7 +394,7 @@ impl Shared {
                 let now = Instant::now();
                 let remaining = deadline.saturating_duration_since(now);
                 if remaining.is_zero() {
-                    return (Err(timeout_failure(&failures)), attempts);
+                    return Err(timeout_failure(&failures));
                 }
                 let limit = remaining.min(attempt_timeout);
                 lock(log).in_flight = Some((host.clone(), now));
@@ -405,25 +403,23 @@ impl Shared {
                     Ok(_) => "ok".to_string(),
                     Err(e) => e.to_string(),
                 };
-                let attempt = Attempt {
-                    host: host.clone(),
-                    outcome: outcome.clone(),
-                    elapsed_ms: now.elapsed().as_secs_f64() * 1000.0,
-                };
                 {
                     let mut log = lock(log);
                     log.in_flight = None;
-                    log.done.push(attempt.clone());
+                    log.done.push(Attempt {
+                        host: host.clone(),
+                        outcome: outcome.clone(),
+                        elapsed_ms: now.elapsed().as_secs_f64() * 1000.0,
+                    });
                 }
-                attempts.push(attempt);
                 match result {
-                    Ok(response) => return (Ok((host, response)), attempts),
+                    Ok(response) => return Ok((host, response)),
                     Err(AttemptError::Status { status: 401, body }) => {
                         let failure = OnlineFailure::new(
                             FailureKind::Unauthorized,
                             format!("{host}: HTTP 401 {body}"),
                         );
-                        return (Err(failure), attempts);
+                        return Err(failure);
                     }
                     Err(AttemptError::Status { status, .. }) if status == 429 || status >= 500 => {
                         if retry {
@@ -436,12 +432,12 @@ impl Shared {
                     Err(e @ (AttemptError::Status { .. } | AttemptError::Service { .. })) => {
                         let failure =
                             OnlineFailure::new(FailureKind::Rejected, format!("{host}: {e}"));
-                        return (Err(failure), attempts);
+                        return Err(failure);
                     }
                     Err(AttemptError::Timeout) if limit < attempt_timeout => {
                         // The deadline, not the host, cut this attempt short.
                         failures.push(format!("{host}: {outcome}"));
-                        return (Err(timeout_failure(&failures)), attempts);
+                        return Err(timeout_failure(&failures));
                     }
                     Err(_) => {
                         failures.push(format!("{host}: {outcome}"));
@@ -452,7 +448,7 @@ impl Shared {
             }
         }
         let failure = OnlineFailure::new(FailureKind::AllHostsFailed, failures.join("; "));
-        (Err(failure), attempts)
+        Err(failure)
     }
 
     /// Before the first ranking, waits for it a quarter of the budget at most (then the
@@ -704,14 +700,14 @@ mod tests {
     #[test]
     fn a_task_cut_at_the_deadline_still_reports_the_hosts_it_asked() {
         let mut log = AttemptLog::default();
-        assert!(log.cut().is_empty());
+        assert!(log.attempts().is_empty());
         log.done.push(Attempt {
             host: "https://a".into(),
             outcome: "timed out".into(),
             elapsed_ms: 800.0,
         });
         log.in_flight = Some(("https://b".into(), Instant::now()));
-        let attempts = log.cut();
+        let attempts = log.attempts();
         let hosts: Vec<_> = attempts.iter().map(|a| a.host.as_str()).collect();
         assert_eq!(hosts, ["https://a", "https://b"]);
         assert_eq!(attempts[1].outcome, "cut at the deadline");
