@@ -145,12 +145,15 @@ impl Decision {
         };
         decision.ambiguous = readings.len() > 1;
         if !decision.ambiguous {
-            let ki = first.ki();
-            decision.ki[..ki.len()].copy_from_slice(ki);
-            decision.ki_len = ki.len() as u8;
+            // The reading's buffer is zero after its КИ, as the decision's is.
+            let (ki, len) = first.ki_buffer();
+            decision.ki = *ki;
+            decision.ki_len = len;
         }
-        if !decision.ambiguous || readings.iter().all(|r| r.gtin() == first.gtin()) {
-            decision.gtin.copy_from_slice(first.gtin());
+        if (!decision.ambiguous || readings.iter().all(|r| r.gtin() == first.gtin()))
+            && let Ok(gtin) = <[u8; 14]>::try_from(first.gtin())
+        {
+            decision.gtin = gtin;
             decision.has_gtin = true;
         }
         decision

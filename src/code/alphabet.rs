@@ -87,8 +87,38 @@ pub fn gtin_check_digit(first13: &[u8]) -> u8 {
 }
 
 /// Whether `gtin` is 14 ASCII digits with a correct check digit.
+///
+/// Every scanned code is checked this way, so the digits are tested and summed eight at a
+/// time in two overlapping words (bytes 0..8 and 6..14) rather than one by one; the test
+/// below holds it to [`gtin_check_digit`].
+#[inline]
 pub fn is_valid_gtin(gtin: &[u8]) -> bool {
-    gtin.len() == 14 && all_digits(gtin) && gtin_check_digit(&gtin[..13]) == gtin[13]
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let Ok(gtin) = <&[u8; 14]>::try_from(gtin) else {
+        return false;
+    };
+    let word = |at: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&gtin[at..at + 8]);
+        // b ^ '0' is below 10 exactly for the digits '0'..='9'.
+        u64::from_le_bytes(bytes) ^ (0x30 * ONES)
+    };
+    let (lo, hi) = (word(0), word(6));
+    // A byte is 10 or more when its low seven bits plus 0x76 reach 0x80, or it has the top
+    // bit already; the low seven bits plus 0x76 never carry into the next byte.
+    let not_digit = |w: u64| (((w & (0x7f * ONES)) + 0x76 * ONES) | w) & (0x80 * ONES) != 0;
+    if not_digit(lo) || not_digit(hi) {
+        return false;
+    }
+    // Sums of the 16-bit lanes of `w` (each lane below 256, four lanes).
+    let lanes = |w: u64| (w.wrapping_mul(0x0001_0001_0001_0001) >> 48) as u32;
+    const EVEN: u64 = 0x00ff_00ff_00ff_00ff;
+    // Digits 0..8 come from `lo`; `hi` holds digits 6..14, so its bytes 2, 4, 6 are
+    // digits 8, 10, 12, its bytes 3, 5 digits 9, 11, and its byte 7 the check digit.
+    let even = lanes(lo & EVEN) + lanes((hi >> 16) & 0x0000_00ff_00ff_00ff);
+    let odd = lanes((lo >> 8) & EVEN) + lanes((hi >> 24) & 0x0000_0000_00ff_00ff);
+    let sum = 3 * even + odd;
+    (10 - sum % 10) % 10 == (hi >> 56) as u32
 }
 
 #[cfg(test)]
@@ -120,6 +150,46 @@ mod tests {
             .fold(0, |acc, &b| acc * 80 + base80_digit(b).unwrap());
         assert_eq!(v, 14630);
         assert_eq!(&base80_encode4(14630), b"ACW.");
+    }
+
+    #[test]
+    fn the_word_check_of_a_gtin_agrees_with_the_definition() {
+        let plain =
+            |g: &[u8]| g.len() == 14 && all_digits(g) && gtin_check_digit(&g[..13]) == g[13];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..200_000 {
+            let mut g = [0u8; 14];
+            for b in g.iter_mut() {
+                *b = b'0' + (next() % 10) as u8;
+            }
+            // Half of them with the right check digit, the rest with any digit.
+            if next() % 2 == 0 {
+                g[13] = gtin_check_digit(&g[..13]);
+            }
+            assert_eq!(is_valid_gtin(&g), plain(&g), "{g:?}");
+            // Any one byte changed to any value.
+            let at = (next() % 14) as usize;
+            g[at] = next() as u8;
+            assert_eq!(is_valid_gtin(&g), plain(&g), "{g:?}");
+        }
+        for len in 0..20 {
+            assert!(!is_valid_gtin(&vec![b'0'; len][..]) || len == 14);
+        }
+        for b in 0..=255u8 {
+            let mut g = *b"04600439931256";
+            for at in 0..14 {
+                let keep = g[at];
+                g[at] = b;
+                assert_eq!(is_valid_gtin(&g), plain(&g), "{b} at {at}");
+                g[at] = keep;
+            }
+        }
     }
 
     #[test]

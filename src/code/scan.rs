@@ -93,6 +93,13 @@ impl Reading {
         )
     }
 
+    /// The КИ's whole buffer (zeros after the КИ) and its length: a copy of a fixed size,
+    /// which the compiler makes with a few moves instead of a call.
+    #[inline]
+    pub(crate) fn ki_buffer(&self) -> (&[u8; MAX_KI_LEN], u8) {
+        (&self.ki, self.ki_len)
+    }
+
     /// The КИ.
     #[inline]
     pub fn ki(&self) -> &[u8] {
@@ -229,8 +236,9 @@ pub fn scan(input: &[u8]) -> Option<Scan> {
             return None; // a textual separator after the FNC1: the full normaliser's case
         }
         repairs.push(Repair::LeadingGs);
-    } else if ai::separator_len(text).is_some() {
-        return None;
+    } else if matches!(text.first(), Some(b'<' | b'x' | b'X')) && ai::separator_len(text).is_some()
+    {
+        return None; // (a code starts with a digit: the first byte settles it almost always)
     }
     while let [rest @ .., GS] = text {
         text = rest;
@@ -269,6 +277,42 @@ fn has_pair(bytes: &[u8], pair: [u8; 2]) -> bool {
     bytes.iter().zip(next).fold(false, |found, (&a, &b)| {
         found | ((a == pair[0]) & (b == pair[1]))
     })
+}
+
+/// Whether the elements after the serial's GS have one of the two common shapes that hold
+/// no batch whatever their characters: `91` + 4 + GS + `92` + 44 (a crypto tail that often
+/// holds the bytes `10`, which would send it to the AI parser for nothing) or `93` + 4.
+/// [`ai::parse_lenient`] finds no element `10` in either: it stops at the first character
+/// outside the GS1 set, and with every character inside them the text ends with the crypto.
+#[inline]
+fn holds_no_batch(after_gs: &[u8]) -> bool {
+    match after_gs.len() {
+        53 => after_gs.starts_with(b"91") && after_gs[6] == GS && &after_gs[7..9] == b"92",
+        6 => after_gs.starts_with(b"93"),
+        _ => false,
+    }
+}
+
+/// The batch [`ai::parse_lenient`] finds in `after_gs`, with the common medicine tail
+/// `91` + 4 + GS + `92` + 44 + GS + elements taken apart directly: the parser would try
+/// the crypto tail as 44 and as 88 characters and parse what follows twice, exactly and
+/// then leniently, to the same batch.
+fn batch_after(after_gs: &[u8]) -> Option<&[u8]> {
+    if after_gs.len() > 54
+        && after_gs.starts_with(b"91")
+        && after_gs[6] == GS
+        && &after_gs[7..9] == b"92"
+        && after_gs[53] == GS
+    {
+        // A key id or crypto tail with a character outside the GS1 set ends the parse
+        // before any batch; otherwise the parse goes on after the crypto tail's GS (an
+        // 88-character tail cannot be: its 45th character is that GS).
+        if !alphabet::all_gs1(&after_gs[2..6]) || !alphabet::all_gs1(&after_gs[9..53]) {
+            return None;
+        }
+        return ai::parse_lenient(&after_gs[53..]).batch;
+    }
+    ai::parse_lenient(after_gs).batch
 }
 
 /// The input without the blanks [`super::parse`] trims.
@@ -312,10 +356,10 @@ fn gs1(text: &[u8], repairs: &mut Repairs) -> Option<Reading> {
     {
         // Only an element `10` holds a batch: a tail without those two bytes has none,
         // and the crypto tail (44 or 88 characters) need not be walked.
-        let batch = if has_pair(after_gs, *b"10") {
-            ai::parse_lenient(after_gs).batch
-        } else {
+        let batch = if holds_no_batch(after_gs) || !has_pair(after_gs, *b"10") {
             None
+        } else {
+            batch_after(after_gs)
         };
         return reading(segment.len(), batch);
     }
@@ -436,6 +480,49 @@ mod tests {
                 "{b}"
             );
         }
+    }
+
+    #[test]
+    fn the_shapes_without_a_batch_hold_none() {
+        let crypto = "AbCdEf10IjKlMnOpQrStUvWxYz0123456789+/=abcde";
+        let with_ten = format!("91EE06\u{1d}92{crypto}");
+        assert!(holds_no_batch(with_ten.as_bytes()));
+        assert_eq!(ai::parse_lenient(with_ten.as_bytes()).batch, None);
+        assert!(holds_no_batch(b"93dG10"));
+        assert_eq!(ai::parse_lenient(b"93dG10").batch, None);
+        // A batch after the crypto, or a shorter crypto: the parser decides.
+        let batch = format!("91EE06\u{1d}92{crypto}\u{1d}10SER1");
+        assert!(!holds_no_batch(batch.as_bytes()));
+        assert!(!holds_no_batch(b"10SER1"));
+    }
+
+    #[test]
+    fn the_medicine_tail_gives_the_parsers_batch() {
+        let crypto = "AbCdEf10IjKlMnOpQrStUvWxYz0123456789+/=abcde";
+        let mut tails = vec![
+            format!("91EE06\u{1d}92{crypto}\u{1d}10SER1"),
+            format!("91EE06\u{1d}92{crypto}\u{1d}17250101\u{1d}10SER1"),
+            format!("91EE06\u{1d}92{crypto}\u{1d}10SER1\u{1d}17250101"),
+            format!("91EE06\u{1d}92{crypto}\u{1d}10"),
+            format!("91EE06\u{1d}92{crypto}\u{1d}\u{1d}10SER1"),
+            format!("91EE06\u{1d}92{crypto}\u{1d}ZZ10SER1"),
+            format!("91E\u{1d}06\u{1d}92{crypto}\u{1d}10SER1"),
+            format!(
+                "91EE06\u{1d}92{}\u{1d}10SER1",
+                crypto.replace('f', "\u{1d}")
+            ),
+            format!("91EE06\u{1d}92{}\u{1d}10SER1", crypto.replace('f', "[")),
+            format!("91EE06\u{1d}92{crypto}\u{1d}10{}", "S".repeat(21)),
+        ];
+        tails.push(format!("91EE06\u{1d}92{crypto}{crypto}\u{1d}10SER1"));
+        for tail in &tails {
+            assert_eq!(
+                batch_after(tail.as_bytes()),
+                ai::parse_lenient(tail.as_bytes()).batch,
+                "{tail:?}"
+            );
+        }
+        assert_eq!(batch_after(tails[0].as_bytes()), Some(&b"SER1"[..]));
     }
 
     #[test]
