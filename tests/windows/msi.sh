@@ -43,9 +43,11 @@ upgrade="$work/newer/cisgate-$newer-$platform.msi"
 linux="$repo/target/release/cisgate"
 [ -x "$linux" ] || cargo build --release --quiet --bin cisgate
 
+# The registry view the MSI writes its uninstall entry to. With 32-bit Wine installed,
+# `wine reg` is the 32-bit reg.exe, which sees the 32-bit view unless told otherwise.
 case "$platform" in
-  x64) port=5997 program="Program Files" ;;
-  x86) port=5998 program="Program Files (x86)" ;;
+  x64) port=5997 program="Program Files" view=/reg:64 ;;
+  x86) port=5998 program="Program Files (x86)" view=/reg:32 ;;
 esac
 export WINEPREFIX="$work/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 step() { echo "== msi $platform: $*" >&2; }
@@ -140,7 +142,7 @@ grep -q "cisgate service: stopped" "$data/log/cisgate.log" || fail "the log does
 step "upgrade to $newer keeps the settings, the index and the sale"
 wine msiexec /i "$upgrade" /qn || fail "the upgrade's msiexec /i exited $?"
 grep -q "^CISGATE_SERVE_ARGS=\"--listen 127.0.0.1:$port --ignore-freshness\"" "$data/cisgate.env" || fail "the upgrade replaced cisgate.env"
-uninstall=$(wine reg query 'HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall' /s 2>/dev/null | tr -d '\r')
+uninstall=$(wine reg query 'HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall' /s "$view" 2>/dev/null | tr -d '\r')
 echo "$uninstall" | grep -q "DisplayVersion.*$newer" || fail "the product is not at $newer after the upgrade"
 echo "$uninstall" | grep -q "DisplayVersion.*$version\$" && fail "$version is still registered beside $newer"
 up || fail "the service did not come back after the upgrade"
