@@ -203,7 +203,10 @@ fn main() {
         let (check_ki, ki_blocked) = field("check_batch_ki ");
         // The hash set holds the banned КИ only; cisgate's check also blocks on the other
         // lists, so it blocks at least what the set finds.
-        assert_eq!(set_hits, hits, "the C hash set and cisgate find the same banned КИ");
+        assert_eq!(
+            set_hits, hits,
+            "the C hash set and cisgate find the same banned КИ"
+        );
         assert!(ki_blocked >= hits);
         (check, blocked, contains, hits, hash_set, check_ki)
     };
