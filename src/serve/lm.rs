@@ -439,7 +439,7 @@ pub async fn sold_check(
             let cis = item.unwrap_or_default();
             let is_sold = decode_cis(cis.trim())
                 .ok()
-                .and_then(|d| crate::live::canonical_ki(&d).ok())
+                .and_then(|d| crate::live::sales::canonical_ki(&d).ok())
                 .is_some_and(|ki| state.live.is_sold(ki.as_bytes()));
             serde_json::json!({ "cis": cis, "isSold": is_sold })
         })

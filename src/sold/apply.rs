@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use super::wire::{FeedEvent, ItemOutcome, ItemResult, RegisterRequest, SaleItem};
 use crate::journal::{SaleOp, SoldState};
-use crate::live::{JournalRecords, LiveError, LiveIndex, SoldView, WriteDeadline};
+use crate::live::sales::{JournalRecords, SoldView};
+use crate::live::{LiveError, LiveIndex, WriteDeadline};
 
 /// How far ahead of the authority's clock a node's sale time may be.
 #[cfg_attr(not(feature = "serve"), allow(dead_code))]
