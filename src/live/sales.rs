@@ -158,15 +158,7 @@ impl LiveIndex {
                 return Ok((Vec::new(), ()));
             }
             if decide {
-                match (op, view.sold_at(ki.as_bytes()).is_some()) {
-                    (SaleOp::Sell, true) => {
-                        return Err(LiveError::AlreadySold { ki: ki.to_string() });
-                    }
-                    (SaleOp::Return, false) => {
-                        return Err(LiveError::NotSold { ki: ki.to_string() });
-                    }
-                    _ => {}
-                }
+                may_register(op, ki, view)?;
             }
             Ok((vec![(time, vec![(op, ki.as_bytes().to_vec())])], ()))
         })
@@ -189,15 +181,7 @@ impl LiveIndex {
         }
         self.write_journal(deadline, true, |view| {
             for ki in &kis {
-                match (op, view.sold_at(ki.as_bytes()).is_some()) {
-                    (SaleOp::Sell, true) => {
-                        return Err(LiveError::AlreadySold { ki: ki.clone() });
-                    }
-                    (SaleOp::Return, false) => {
-                        return Err(LiveError::NotSold { ki: ki.clone() });
-                    }
-                    _ => {}
-                }
+                may_register(op, ki, view)?;
             }
             let entries = kis.iter().map(|k| (op, k.as_bytes().to_vec())).collect();
             Ok((vec![(view.now, entries)], kis.clone()))
@@ -279,6 +263,16 @@ impl LiveIndex {
             drop(guard);
             return Ok(answer);
         }
+    }
+}
+
+/// The sale rule: a code sold here (and not returned) is not sold again, and only such a
+/// code can be returned.
+fn may_register(op: SaleOp, ki: &str, view: &SoldView<'_>) -> Result<(), LiveError> {
+    match (op, view.sold_at(ki.as_bytes()).is_some()) {
+        (SaleOp::Sell, true) => Err(LiveError::AlreadySold { ki: ki.to_string() }),
+        (SaleOp::Return, false) => Err(LiveError::NotSold { ki: ki.to_string() }),
+        _ => Ok(()),
     }
 }
 
