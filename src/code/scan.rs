@@ -279,31 +279,24 @@ fn has_pair(bytes: &[u8], pair: [u8; 2]) -> bool {
     })
 }
 
-/// Whether the elements after the serial's GS have one of the two common shapes that hold
-/// no batch whatever their characters: `91` + 4 + GS + `92` + 44 (a crypto tail that often
-/// holds the bytes `10`, which would send it to the AI parser for nothing) or `93` + 4.
-/// [`ai::parse_lenient`] finds no element `10` in either: it stops at the first character
-/// outside the GS1 set, and with every character inside them the text ends with the crypto.
-#[inline]
-fn holds_no_batch(after_gs: &[u8]) -> bool {
-    match after_gs.len() {
-        53 => after_gs.starts_with(b"91") && after_gs[6] == GS && &after_gs[7..9] == b"92",
-        6 => after_gs.starts_with(b"93"),
-        _ => false,
-    }
-}
-
-/// The batch [`ai::parse_lenient`] finds in `after_gs`, with the common medicine tail
-/// `91` + 4 + GS + `92` + 44 + GS + elements taken apart directly: the parser would try
-/// the crypto tail as 44 and as 88 characters and parse what follows twice, exactly and
-/// then leniently, to the same batch.
+/// The batch [`ai::parse_lenient`] finds in `after_gs`, the elements after the serial's
+/// GS, without walking the common tails for nothing. Only an element `10` holds a batch: a
+/// tail without those two bytes has none. The two common shapes `91` + 4 + GS + `92` + 44
+/// (whose crypto tail often holds the bytes `10`) and `93` + 4 hold none whatever their
+/// characters: the parser stops at the first character outside the GS1 set, and otherwise
+/// the text ends with them. The medicine tail, the first shape + GS + elements, is taken
+/// apart directly: the parser would try the crypto tail as 44 and as 88 characters and
+/// parse what follows twice, exactly and then leniently, to the same batch.
 fn batch_after(after_gs: &[u8]) -> Option<&[u8]> {
-    if after_gs.len() > 54
+    let crypto_tail = after_gs.len() >= 53
         && after_gs.starts_with(b"91")
         && after_gs[6] == GS
-        && &after_gs[7..9] == b"92"
-        && after_gs[53] == GS
-    {
+        && &after_gs[7..9] == b"92";
+    let short_tail = after_gs.len() == 6 && after_gs.starts_with(b"93");
+    if (crypto_tail && after_gs.len() == 53) || short_tail || !has_pair(after_gs, *b"10") {
+        return None;
+    }
+    if crypto_tail && after_gs.len() > 54 && after_gs[53] == GS {
         // A key id or crypto tail with a character outside the GS1 set ends the parse
         // before any batch; otherwise the parse goes on after the crypto tail's GS (an
         // 88-character tail cannot be: its 45th character is that GS).
@@ -354,14 +347,7 @@ fn gs1(text: &[u8], repairs: &mut Repairs) -> Option<Reading> {
         && SERIAL_LENGTHS.contains(&segment.len())
         && first_non_gs1(segment).is_none()
     {
-        // Only an element `10` holds a batch: a tail without those two bytes has none,
-        // and the crypto tail (44 or 88 characters) need not be walked.
-        let batch = if holds_no_batch(after_gs) || !has_pair(after_gs, *b"10") {
-            None
-        } else {
-            batch_after(after_gs)
-        };
-        return reading(segment.len(), batch);
+        return reading(segment.len(), batch_after(after_gs));
     }
     // Otherwise the structure decides, as in the full parser: it must leave one reading.
     let mut found = None;
@@ -486,14 +472,14 @@ mod tests {
     fn the_shapes_without_a_batch_hold_none() {
         let crypto = "AbCdEf10IjKlMnOpQrStUvWxYz0123456789+/=abcde";
         let with_ten = format!("91EE06\u{1d}92{crypto}");
-        assert!(holds_no_batch(with_ten.as_bytes()));
-        assert_eq!(ai::parse_lenient(with_ten.as_bytes()).batch, None);
-        assert!(holds_no_batch(b"93dG10"));
-        assert_eq!(ai::parse_lenient(b"93dG10").batch, None);
-        // A batch after the crypto, or a shorter crypto: the parser decides.
+        for tail in [with_ten.as_bytes(), b"93dG10", b"93dGVz"] {
+            assert_eq!(batch_after(tail), None, "{tail:?}");
+            assert_eq!(ai::parse_lenient(tail).batch, None, "{tail:?}");
+        }
+        // A batch after the crypto, or on its own: found.
         let batch = format!("91EE06\u{1d}92{crypto}\u{1d}10SER1");
-        assert!(!holds_no_batch(batch.as_bytes()));
-        assert!(!holds_no_batch(b"10SER1"));
+        assert_eq!(batch_after(batch.as_bytes()), Some(&b"SER1"[..]));
+        assert_eq!(batch_after(b"10SER1"), Some(&b"SER1"[..]));
     }
 
     #[test]
