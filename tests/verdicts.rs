@@ -112,7 +112,7 @@ fn fixture_inputs() -> Vec<String> {
 fn forms(km: &[u8], k: u32) -> Vec<u8> {
     let text = String::from_utf8_lossy(km).into_owned();
     let replace_gs = |with: &str| text.replace('\u{1d}', with).into_bytes();
-    match k % 17 {
+    match k % 19 {
         0 => km.to_vec(),
         1 => [b"]d2".as_slice(), km].concat(),
         2 => [b"]C1".as_slice(), km].concat(),
@@ -135,8 +135,31 @@ fn forms(km: &[u8], k: u32) -> Vec<u8> {
         13 => km.get(1..).unwrap_or_default().to_vec(),
         14 => format!("  {text}\r\n").into_bytes(),
         15 => [b"]d2\x1d".as_slice(), km].concat(),
+        16 => bracketed(km, b""),
+        17 => bracketed(km, b"\x1d"),
         _ => replace_gs("<gs>"),
     }
+}
+
+/// A GS1 code with its AIs in brackets, `(01)…(21)…(91)…(92)…`, each bracketed element
+/// after the serial preceded by `between` (a GS some scanners keep).
+fn bracketed(km: &[u8], between: &[u8]) -> Vec<u8> {
+    if !km.starts_with(b"01") || km.len() < 18 {
+        return km.to_vec();
+    }
+    let mut out = b"(01)".to_vec();
+    out.extend_from_slice(&km[2..16]);
+    out.extend_from_slice(b"(21)");
+    let mut parts = km[18..].split(|&b| b == code::GS);
+    out.extend_from_slice(parts.next().unwrap_or_default());
+    for part in parts.filter(|p| p.len() >= 2) {
+        out.extend_from_slice(between);
+        out.push(b'(');
+        out.extend_from_slice(&part[..2]);
+        out.push(b')');
+        out.extend_from_slice(&part[2..]);
+    }
+    out
 }
 
 /// The fast reading, when it answers, is the full parser's single reading with the same
@@ -182,7 +205,7 @@ fn mutated_code() -> impl Strategy<Value = Vec<u8>> {
     let catalogue = std::sync::Arc::new(Catalogue::new(&config()));
     (
         0u64..1_000_000,
-        0u32..17,
+        0u32..19,
         0usize..4,
         any::<u8>(),
         any::<prop::sample::Index>(),
@@ -314,15 +337,15 @@ fn batch_decisions_equal_single_checks_and_the_json_equals_serde() {
 fn a_batch_of_the_forms_scanners_send_allocates_nothing() {
     let (_dir, live, _) = fixture();
     let catalogue = Catalogue::new(&config());
-    // Canonical codes, `]d2`, a leading FNC1, textual <GS>: the fast reading's forms.
-    // (A textual <GS> can leave a code readable two ways; the full parser answers those,
-    // and allocates.)
+    // Canonical codes, `]d2`, a leading FNC1, textual <GS>, bracketed AIs: the fast
+    // reading's forms. (A textual <GS> can leave a code readable two ways; the full parser
+    // answers those, and allocates.)
     let scans: Vec<Vec<u8>> = (0..10_000u64)
         .map(|s| {
             let km = catalogue
                 .code(if s % 50 == 0 { s } else { 2_000_000 + s })
                 .km;
-            forms(&km, [0, 1, 3, 5][s as usize % 4])
+            forms(&km, [0, 1, 3, 5, 16, 17][s as usize % 6])
         })
         .filter(|input| code::scan(input).is_some())
         .collect();

@@ -70,20 +70,15 @@ struct Step<const N: usize> {
     errors: Vec<(usize, ParseError)>,
 }
 
-/// How one input was read.
+/// How the full parser read an input the fast reading declined.
 enum Read {
-    /// The fast path's single reading.
-    Scanned(code::Scan),
-    /// The full parser's readings (heap: the rare forms it alone reads).
+    /// Its readings (heap: the rare forms only the full parser reads).
     Parsed(Vec<Reading>, Repairs),
     /// Not a code.
     Invalid(ParseError),
 }
 
-fn read(input: &[u8]) -> Read {
-    if let Some(scan) = code::scan(input) {
-        return Read::Scanned(scan);
-    }
+fn read_fully(input: &[u8]) -> Read {
     let text = String::from_utf8_lossy(input);
     let parsed = match code::parse(&text) {
         Ok(parsed) => parsed,
@@ -107,7 +102,6 @@ fn read(input: &[u8]) -> Read {
 impl Read {
     fn readings(&self) -> usize {
         match self {
-            Read::Scanned(_) => 1,
             Read::Parsed(readings, _) => readings.len(),
             Read::Invalid(_) => 0,
         }
@@ -137,24 +131,29 @@ impl<const N: usize> Step<N> {
         self.errors.clear();
     }
 
+    fn is_full(&self) -> bool {
+        self.n_inputs == N || self.n_readings == N
+    }
+
     fn fits(&self, read: &Read) -> bool {
         self.n_inputs < N && self.n_readings + read.readings() <= N
     }
 
+    /// Closes the input whose readings are `start..self.n_readings`.
+    fn end_input(&mut self, start: usize, repairs: Repairs) {
+        self.spans[self.n_inputs] = (start as u8, (self.n_readings - start) as u8);
+        self.repairs[self.n_inputs] = repairs;
+        self.n_inputs += 1;
+    }
+
+    /// Adds an input the full parser read.
     fn add(&mut self, read: Read) {
         let start = self.n_readings;
-        let mut push = |reading: Reading| {
-            self.readings[self.n_readings] = reading;
-            self.n_readings += 1;
-        };
         let repairs = match read {
-            Read::Scanned(scan) => {
-                push(scan.reading);
-                scan.repairs
-            }
             Read::Parsed(readings, repairs) => {
                 for reading in readings {
-                    push(reading);
+                    self.readings[self.n_readings] = reading;
+                    self.n_readings += 1;
                 }
                 repairs
             }
@@ -163,9 +162,7 @@ impl<const N: usize> Step<N> {
                 Repairs::default()
             }
         };
-        self.spans[self.n_inputs] = (start as u8, (self.n_readings - start) as u8);
-        self.repairs[self.n_inputs] = repairs;
-        self.n_inputs += 1;
+        self.end_input(start, repairs);
     }
 }
 
@@ -208,24 +205,37 @@ impl Index {
             if let Some(ahead) = inputs.get(i + INPUT_PREFETCH) {
                 prefetch_input(ahead.as_ref());
             }
-            let read = read(input.as_ref());
-            if !step.fits(&read) {
-                if step.n_inputs > 0 {
-                    self.look_up(&mut step, options, sold);
-                    emit(&step, &inputs[first..i], base + first, each);
-                    step.clear();
-                }
+            if step.is_full() {
+                self.look_up(&mut step, options, sold);
+                emit(&step, &inputs[first..i], base + first, each);
+                step.clear();
                 first = i;
-                if !step.fits(&read) {
-                    // More readings than a short step holds: this input alone, in a full
-                    // step (read again: reading is cheap next to this rare case).
-                    self.decide_steps::<STEP, S>(&inputs[i..=i], base + i, options, sold, each);
-                    first = i + 1;
-                    continue;
-                }
             }
-            let from = step.n_readings;
-            step.add(read);
+            let mut from = step.n_readings;
+            // The fast reading writes straight into the step's next slot.
+            if let Some(repairs) = code::scan_into(input.as_ref(), &mut step.readings[from]) {
+                step.n_readings += 1;
+                step.end_input(from, repairs);
+            } else {
+                let read = read_fully(input.as_ref());
+                if !step.fits(&read) {
+                    if step.n_inputs > 0 {
+                        self.look_up(&mut step, options, sold);
+                        emit(&step, &inputs[first..i], base + first, each);
+                        step.clear();
+                    }
+                    first = i;
+                    if !step.fits(&read) {
+                        // More readings than a short step holds: this input alone, in a
+                        // full step (read again: reading is cheap next to this rare case).
+                        self.decide_steps::<STEP, S>(&inputs[i..=i], base + i, options, sold, each);
+                        first = i + 1;
+                        continue;
+                    }
+                }
+                from = step.n_readings;
+                step.add(read);
+            }
             // Hash now and fetch the КИ filter blocks: by the time the step is looked up,
             // a step's worth of reading later, they are in cache.
             for r in from..step.n_readings {

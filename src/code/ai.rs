@@ -66,6 +66,51 @@ pub fn is_known_ai(ai: &[u8]) -> bool {
     match_ai(ai).is_some_and(|(n, _)| n == ai.len())
 }
 
+/// Turns bracketed AIs, `(01)…(21)…(93)…`, into the element string `01…21…<GS>93…`,
+/// written into `out`, which must hold `text.len()` bytes (the element string is never
+/// longer: each tag loses its two brackets and gains at most a GS). A tag is `(` + a known
+/// AI + `)`; serials may hold brackets, so only known AIs count; GS bytes between elements
+/// are dropped. Returns the length written, or the position where a tag should start and
+/// none does. Both the full parser and the fast reading unbracket through this one
+/// function, so they cannot disagree on where an element ends.
+pub(crate) fn unbracket_into(text: &[u8], out: &mut [u8]) -> Result<usize, usize> {
+    fn tag_at(text: &[u8], i: usize) -> Option<(usize, &[u8])> {
+        if text.get(i) != Some(&b'(') {
+            return None;
+        }
+        let close = i + 1 + text[i + 1..].iter().take(5).position(|&b| b == b')')?;
+        let ai = &text[i + 1..close];
+        let known = matches!(ai, b"01" | b"21") || is_known_ai(ai);
+        known.then_some((close + 1, ai))
+    }
+    let mut written = 0;
+    let mut put = |bytes: &[u8]| {
+        out[written..written + bytes.len()].copy_from_slice(bytes);
+        written += bytes.len();
+    };
+    let mut i = 0;
+    let mut first = true;
+    while i < text.len() {
+        if text[i] == GS {
+            i += 1;
+            continue;
+        }
+        let (value_start, ai) = tag_at(text, i).ok_or(i)?;
+        let mut end = value_start;
+        while end < text.len() && text[end] != GS && tag_at(text, end).is_none() {
+            end += 1;
+        }
+        if !first && ai != b"21" {
+            put(&[GS]);
+        }
+        first = false;
+        put(ai);
+        put(&text[value_start..end]);
+        i = end;
+    }
+    Ok(written)
+}
+
 /// Length of the separator at the start of `s`, if any: a real GS, or one of the textual
 /// forms `<GS>` and `x1d`, which are made of ordinary GS1 characters and so are only taken
 /// as separators where the structure puts an element boundary.

@@ -23,7 +23,7 @@ mod structure;
 
 pub use alphabet::{first_non_gs1, is_gs1_char, is_valid_gtin};
 pub use parse::{normalised_text, parse, validate_ki};
-pub use scan::{MAX_BATCH_LEN, MAX_KI_LEN, Reading, Repairs, Scan, scan};
+pub use scan::{MAX_BATCH_LEN, MAX_KI_LEN, Reading, Repairs, Scan, scan, scan_into};
 pub use structure::{
     Code, GS, MAX_INPUT_LEN, ParseError, Parsed, Repair, RepairContext, SERIAL_LENGTHS, Structure,
 };

@@ -465,45 +465,19 @@ fn read_tobacco_pack(text: &[u8], ctx: &RepairContext) -> Result<Code, ParseErro
 
 /// Turns `(01)…(21)…(93)…` into the element string `01…21…<GS>93…`.
 fn unbracket(text: &[u8], ctx: &RepairContext) -> Result<Vec<u8>, ParseError> {
-    // A tag is `(` + a known AI + `)`; serials may contain brackets, so only known AIs count.
-    fn tag_at(text: &[u8], i: usize) -> Option<(usize, &[u8])> {
-        if text.get(i) != Some(&b'(') {
-            return None;
+    let mut out = vec![0; text.len()];
+    match ai::unbracket_into(text, &mut out) {
+        Ok(len) => {
+            out.truncate(len);
+            Ok(out)
         }
-        let close = i + 1 + text[i + 1..].iter().take(5).position(|&b| b == b')')?;
-        let ai = &text[i + 1..close];
-        let known = matches!(ai, b"01" | b"21") || ai::is_known_ai(ai);
-        known.then_some((close + 1, ai))
+        Err(pos) => Err(ParseError::BadChar {
+            ch: char_at(text, pos),
+            pos,
+            field: "bracketed AI tag",
+            context: ctx.clone(),
+        }),
     }
-    let mut out = Vec::with_capacity(text.len());
-    let mut i = 0;
-    let mut first = true;
-    while i < text.len() {
-        if text[i] == GS {
-            i += 1;
-            continue;
-        }
-        let Some((value_start, ai)) = tag_at(text, i) else {
-            return Err(ParseError::BadChar {
-                ch: char_at(text, i),
-                pos: i,
-                field: "bracketed AI tag",
-                context: ctx.clone(),
-            });
-        };
-        let mut end = value_start;
-        while end < text.len() && text[end] != GS && tag_at(text, end).is_none() {
-            end += 1;
-        }
-        if !first && ai != b"21" {
-            out.push(GS);
-        }
-        first = false;
-        out.extend_from_slice(ai);
-        out.extend_from_slice(&text[value_start..end]);
-        i = end;
-    }
-    Ok(out)
 }
 
 /// Checks that `bytes` is exactly one canonical КИ (no repairs, no extra data), as list

@@ -2,14 +2,14 @@
 //!
 //! [`scan`] reads a code whose normalisation only cuts bytes off its ends — a canonical
 //! GS1 string with GS, a `]d2`/`]C1`/`]Q3` prefix, a leading FNC1, the textual `<GS>` or
-//! `x1d` at an element boundary, a bare КИ, a 21/29-character tobacco pack — into an inline
-//! [`Reading`]. It runs the same structure rules as [`super::parse`] over the borrowed
-//! input, and answers `None` wherever it would have to rewrite the input (keyboard layout,
-//! `[GS]` and the other escaped forms, bracketed AIs, base64, a restored leading zero) or
-//! where the input reads more than one way or not at all: the caller then uses
-//! [`super::parse`], which decides every case. It never guesses: whenever it answers, the
-//! full parser gives the same single reading and the same repairs (a differential test in
-//! `tests/properties.rs` holds it to that).
+//! `x1d` at an element boundary, a bare КИ, a 21/29-character tobacco pack — and bracketed
+//! AIs, unbracketed on the stack, into an inline [`Reading`]. It runs the same structure
+//! rules as [`super::parse`] over the borrowed input, and answers `None` wherever it would
+//! have to rewrite the input otherwise (keyboard layout, `[GS]` and the other escaped
+//! forms, base64, a restored leading zero) or where the input reads more than one way or
+//! not at all: the caller then uses [`super::parse`], which decides every case. It never
+//! guesses: whenever it answers, the full parser gives the same single reading and the
+//! same repairs (differential tests in `tests/verdicts.rs` hold it to that).
 
 use super::ai;
 use super::alphabet::{self, first_non_gs1};
@@ -66,21 +66,37 @@ impl Reading {
         batch: Option<&[u8]>,
         mrp_kopecks: Option<u32>,
     ) -> Option<Reading> {
+        let mut reading = Reading::default();
+        reading
+            .set(ki, structure, batch, mrp_kopecks)
+            .then_some(reading)
+    }
+
+    /// Makes this the reading of `ki` with its batch, in place (the check path reads
+    /// straight into its scratch); the same limits as [`Reading::new`]. Returns `false`,
+    /// leaving `self` as it was, when `ki` or `batch` is too long.
+    #[inline]
+    pub(crate) fn set(
+        &mut self,
+        ki: &[u8],
+        structure: Structure,
+        batch: Option<&[u8]>,
+        mrp_kopecks: Option<u32>,
+    ) -> bool {
         let batch = batch.unwrap_or_default();
         if ki.len() > MAX_KI_LEN || batch.len() > MAX_BATCH_LEN {
-            return None;
+            return false;
         }
-        let mut reading = Reading {
-            ki: [0; MAX_KI_LEN],
-            ki_len: ki.len() as u8,
-            batch: [0; MAX_BATCH_LEN],
-            batch_len: batch.len() as u8,
-            structure,
-            mrp_kopecks,
-        };
-        reading.ki[..ki.len()].copy_from_slice(ki);
-        reading.batch[..batch.len()].copy_from_slice(batch);
-        Some(reading)
+        // Zero first: the buffers are compared and copied whole.
+        self.ki = [0; MAX_KI_LEN];
+        self.ki[..ki.len()].copy_from_slice(ki);
+        self.ki_len = ki.len() as u8;
+        self.batch = [0; MAX_BATCH_LEN];
+        self.batch[..batch.len()].copy_from_slice(batch);
+        self.batch_len = batch.len() as u8;
+        self.structure = structure;
+        self.mrp_kopecks = mrp_kopecks;
+        true
     }
 
     /// The reading of a parsed code.
@@ -210,6 +226,14 @@ pub struct Scan {
 
 /// Reads the common forms without allocating; `None` means "use [`super::parse`]".
 pub fn scan(input: &[u8]) -> Option<Scan> {
+    let mut reading = Reading::default();
+    let repairs = scan_into(input, &mut reading)?;
+    Some(Scan { reading, repairs })
+}
+
+/// [`scan`] writing the reading into `out` (the check path's scratch) and answering the
+/// repairs; after `None`, what `out` holds is unspecified.
+pub fn scan_into(input: &[u8], out: &mut Reading) -> Option<Repairs> {
     if input.len() > MAX_INPUT_LEN {
         return None;
     }
@@ -246,18 +270,42 @@ pub fn scan(input: &[u8]) -> Option<Scan> {
     if text.is_empty() {
         return None;
     }
+    if text[0] == b'(' {
+        return bracketed(text, repairs, out);
+    }
     let tobacco_length = (text.len() == 21 || text.len() == 29) && !text.contains(&GS);
-    let reading = if text.starts_with(b"01") {
+    if text.starts_with(b"01") {
         if tobacco_length {
             return None; // might also be a tobacco pack: let the full parser weigh both
         }
-        gs1(text, &mut repairs)?
+        gs1(text, &mut repairs, out)?;
     } else if tobacco_length {
-        tobacco_pack(text)?
+        tobacco_pack(text, out)?;
     } else {
         return None;
-    };
-    Some(Scan { reading, repairs })
+    }
+    Some(repairs)
+}
+
+/// Bracketed AIs, `(01)…(21)…(93)…`: unbracketed on the stack as the full parser does
+/// (through the same [`ai::unbracket_into`]), then read as the element string it is. The
+/// full parser reads only the GS1 structure there and reports no repair of its own
+/// reading, so the fast reading answers only when its own reading needed none.
+#[inline(never)]
+fn bracketed(text: &[u8], mut repairs: Repairs, out: &mut Reading) -> Option<Repairs> {
+    let mut elements = [0u8; MAX_INPUT_LEN];
+    let len = ai::unbracket_into(text, &mut elements).ok()?;
+    let elements = &elements[..len];
+    if !elements.starts_with(b"01") {
+        return None;
+    }
+    let mut own = Repairs::default();
+    gs1(elements, &mut own, out)?;
+    if !own.is_empty() {
+        return None;
+    }
+    repairs.push(Repair::BracketedAis);
+    Some(repairs)
 }
 
 /// Whether `text` holds a byte the full normaliser rewrites: non-ASCII, `[`, `{` or `\`.
@@ -324,7 +372,7 @@ fn valid_gtin(gtin: &[u8]) -> bool {
 }
 
 /// `01` + GTIN + `21` + serial + AIs, with exactly one reading.
-fn gs1(text: &[u8], repairs: &mut Repairs) -> Option<Reading> {
+fn gs1(text: &[u8], repairs: &mut Repairs, out: &mut Reading) -> Option<()> {
     if !valid_gtin(text.get(2..16)?) || text.get(16..18)? != b"21" {
         return None;
     }
@@ -332,15 +380,12 @@ fn gs1(text: &[u8], repairs: &mut Repairs) -> Option<Reading> {
     let gs_at = tail.iter().position(|&b| b == GS);
     let segment = &tail[..gs_at.unwrap_or(tail.len())];
     let after_gs = gs_at.map_or(&[][..], |p| &tail[p + 1..]);
-    let reading = |serial_len: usize, batch: Option<&[u8]>| {
-        Reading::new(
-            &text[..18 + serial_len],
-            Structure::Gs1 {
-                serial_len: serial_len as u8,
-            },
-            batch,
-            None,
-        )
+    let mut reading = |serial_len: usize, batch: Option<&[u8]>| {
+        let structure = Structure::Gs1 {
+            serial_len: serial_len as u8,
+        };
+        out.set(&text[..18 + serial_len], structure, batch, None)
+            .then_some(())
     };
     // A GS right after a serial of a valid length settles it.
     if gs_at.is_some()
@@ -378,7 +423,7 @@ fn gs1(text: &[u8], repairs: &mut Repairs) -> Option<Reading> {
 }
 
 /// GTIN-14 + serial 7 [+ price 4 + check 4].
-fn tobacco_pack(text: &[u8]) -> Option<Reading> {
+fn tobacco_pack(text: &[u8], out: &mut Reading) -> Option<()> {
     if !valid_gtin(&text[..14]) || first_non_gs1(&text[14..21]).is_some() {
         return None;
     }
@@ -393,7 +438,8 @@ fn tobacco_pack(text: &[u8]) -> Option<Reading> {
         }
         mrp_kopecks = Some(value);
     }
-    Reading::new(&text[..21], Structure::TobaccoPack, None, mrp_kopecks)
+    out.set(&text[..21], Structure::TobaccoPack, None, mrp_kopecks)
+        .then_some(())
 }
 
 #[cfg(test)]
@@ -416,6 +462,10 @@ mod tests {
             "04647297654361!%C5UGbACW.abcd".to_string(),
             "04647297654361!%C5UGb".to_string(),
             "0104600439931256215abcdEFGH123493dGVz".to_string(),
+            "(01)04600439931256(21)5abcdEFGH1234(93)dGVz".to_string(),
+            "]d2(01)04600439931256(21)5abcdEFGH1234\u{1d}(93)dGVz".to_string(),
+            format!("(01)04600439931256(21)5abcdEFGH1234(91)EE06(92){crypto}(10)SER1"),
+            "(01)04600439931256(21)5abcdEFGH1234".to_string(),
         ];
         for input in &inputs {
             let fast = scan(input.as_bytes()).unwrap_or_else(|| panic!("{input:?} not read"));
@@ -436,9 +486,11 @@ mod tests {
         );
         for input in [
             "0104600439931256215abcdEFGH1234[GS]93dGVz",
-            "(01)04600439931256(21)5abcdEFGH1234(93)dGVz",
             "104600439931256215abcdEFGH1234\u{1d}93dGVz",
             "0104600439931256215abcdEF93dGVz",
+            "(01)04600439931256(21)5abcdEF93dGVz",
+            "(01)04600439931256(2)5abcdEFGH1234",
+            "(01)04600439931256(21)5abcdEFGH12",
             "]d1whatever",
             "",
             "   ",
