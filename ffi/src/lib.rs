@@ -364,6 +364,17 @@ fn fill(buffer: &mut [c_char], text: &str) {
     }
 }
 
+/// `bytes`, zero-padded text (a NUL after its last character, or all zeros for none),
+/// into a longer C buffer, NUL-terminated: a copy of a fixed size, with no scan for the
+/// text's end.
+fn fill_fixed<const N: usize, const M: usize>(buffer: &mut [c_char; M], bytes: &[u8; N]) {
+    const { assert!(N < M) };
+    for (b, &byte) in buffer.iter_mut().zip(bytes) {
+        *b = byte as c_char;
+    }
+    buffer[N] = 0;
+}
+
 /// Writes a decision of the check path into a caller's verdict (the reason bits are the
 /// core's own, [`cisgate::check::Reason::bit`]; a test holds them equal to the constants).
 fn write_decision(out: &mut cisgate_verdict, d: &Decision) {
@@ -382,8 +393,8 @@ fn write_decision(out: &mut cisgate_verdict, d: &Decision) {
     } else {
         CISGATE_FLAG_REPAIRED
     };
-    fill(&mut out.ki, d.ki().unwrap_or(""));
-    fill(&mut out.gtin, d.gtin().unwrap_or(""));
+    fill_fixed(&mut out.ki, d.ki_zero_padded());
+    fill_fixed(&mut out.gtin, d.gtin_or_zeros());
     out.min_price_kopecks = d
         .min_price_kopecks()
         .map_or(-1, |p| i64::try_from(p).unwrap_or(i64::MAX));

@@ -124,6 +124,9 @@ impl Decision {
         min_prices: &[Option<u64>],
         repairs: Repairs,
     ) -> Decision {
+        if let ([reading], [reasons], [min_price]) = (readings, reasons, min_prices) {
+            return Decision::of_reading(reading, *reasons, *min_price, repairs);
+        }
         let mut decision = Decision {
             repairs,
             ..Decision::default()
@@ -157,6 +160,38 @@ impl Decision {
             decision.has_gtin = true;
         }
         decision
+    }
+
+    /// The decision over an input's one reading (what almost every input has): the
+    /// general case's answer without its loops.
+    #[inline]
+    fn of_reading(
+        reading: &Reading,
+        reasons: Reasons,
+        min_price: Option<u64>,
+        repairs: Repairs,
+    ) -> Decision {
+        let (ki, ki_len) = reading.ki_buffer();
+        let (gtin, has_gtin) = match <[u8; 14]>::try_from(reading.gtin()) {
+            Ok(gtin) => (gtin, true),
+            Err(_) => ([0; 14], false),
+        };
+        Decision {
+            status: if reasons.is_empty() {
+                Status::Allowed
+            } else {
+                Status::Blocked
+            },
+            reasons,
+            repairs,
+            ambiguous: false,
+            min_price_kopecks: min_price,
+            max_retail_price_kopecks: reading.mrp_kopecks(),
+            ki: *ki,
+            ki_len,
+            gtin,
+            has_gtin,
+        }
     }
 
     /// The decision.
@@ -202,6 +237,19 @@ impl Decision {
     #[inline]
     pub fn gtin_bytes(&self) -> Option<&[u8]> {
         self.has_gtin.then_some(&self.gtin[..])
+    }
+
+    /// The КИ followed by zeros to [`MAX_KI_LEN`] bytes; all zeros when
+    /// [`ki`](Self::ki) is `None`. A copy of a fixed size, for buffers such as C's.
+    #[inline]
+    pub fn ki_zero_padded(&self) -> &[u8; MAX_KI_LEN] {
+        &self.ki
+    }
+
+    /// The GTIN's 14 digits, or 14 zeros when [`gtin`](Self::gtin) is `None`.
+    #[inline]
+    pub fn gtin_or_zeros(&self) -> &[u8; 14] {
+        &self.gtin
     }
 
     /// Whether the input reads as more than one КИ (then [`ki`](Self::ki) is `None`).

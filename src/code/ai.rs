@@ -145,7 +145,16 @@ fn skip_separators<'a>(mut s: &'a [u8], extras: &mut Extras<'_>, mode: Mode) -> 
 }
 
 /// Parses the whole of `s` as a sequence of known AIs. `None` if any part does not fit.
+#[inline]
 pub fn parse_exact(s: &[u8]) -> Option<Extras<'_>> {
+    // Every known AI starts with a digit and every separator with GS, `<` or `x`: other
+    // text is settled by its first byte (the structure tries each serial length, and
+    // serial characters mostly are such text).
+    if let Some(&first) = s.first()
+        && !(first.is_ascii_digit() || matches!(first, GS | b'<' | b'x' | b'X'))
+    {
+        return None;
+    }
     parse_from(
         s,
         Extras::default(),
@@ -252,6 +261,31 @@ mod tests {
     use super::*;
 
     const CRYPTO44: &[u8] = b"AbCdEfGhIjKlMnOpQrStUvWxYz0123456789+/=abcde";
+
+    #[test]
+    fn the_first_byte_shortcut_of_the_exact_parse_changes_no_answer() {
+        let exact = Mode {
+            lenient: false,
+            record: false,
+        };
+        for first in 0..=u8::MAX {
+            for tail in [
+                &b""[..],
+                b"0dGVz",
+                b"3dGVz",
+                b"1d\x1d93dGVz",
+                b"GS>93dGVz",
+                b"003000350",
+            ] {
+                let s = [&[first][..], tail].concat();
+                assert_eq!(
+                    parse_exact(&s),
+                    parse_from(&s, Extras::default(), exact),
+                    "{s:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn short_crypto_and_measures() {

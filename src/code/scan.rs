@@ -395,9 +395,11 @@ fn gs1(text: &[u8], repairs: &mut Repairs, out: &mut Reading) -> Option<()> {
         return reading(segment.len(), batch_after(after_gs));
     }
     // Otherwise the structure decides, as in the full parser: it must leave one reading.
+    // A serial of `len` is all GS1 characters exactly when `len` is within this prefix.
+    let gs1_prefix = first_non_gs1(segment).unwrap_or(segment.len());
     let mut found = None;
     for &len in &SERIAL_LENGTHS {
-        if len > segment.len() || first_non_gs1(&segment[..len]).is_some() {
+        if len > gs1_prefix {
             continue;
         }
         let rest = &segment[len..];

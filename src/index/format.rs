@@ -117,6 +117,7 @@ impl MappedBytes {
 }
 
 impl AsRef<[u8]> for MappedBytes {
+    #[inline]
     fn as_ref(&self) -> &[u8] {
         &self.map[self.start..self.end]
     }

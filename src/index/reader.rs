@@ -119,6 +119,7 @@ impl TableStack {
         self.get_hashed(key, key_hash(key))
     }
 
+    #[inline]
     fn sources(&self) -> impl Iterator<Item = &Source> {
         self.layers.iter().chain(self.base.as_ref())
     }
