@@ -313,9 +313,46 @@ fn bracketed(text: &[u8], mut repairs: Repairs, out: &mut Reading) -> Option<Rep
 /// bytes at once (no early exit).
 #[inline]
 fn needs_rewriting(text: &[u8]) -> bool {
-    text.iter().fold(false, |found, &b| {
-        found | (b >= 0x80) | (b == b'[') | (b == b'{') | (b == b'\\')
-    })
+    fn any(bytes: &[u8]) -> bool {
+        bytes.iter().fold(false, |found, &b| {
+            found | (b >= 0x80) | (b == b'[') | (b == b'{') | (b == b'\\')
+        })
+    }
+    // Whole sixteens, then the last sixteen again (overlapping): no byte-by-byte tail,
+    // which for a 31-byte КИ cost more than the vector part.
+    match text.last_chunk::<16>() {
+        Some(last) => any(&text[..text.len() / 16 * 16]) | any(last),
+        None => any(text),
+    }
+}
+
+/// Position of the first GS in `bytes`, eight bytes at a time.
+#[inline]
+fn find_gs(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // Bytes equal to GS become zero; the lowest byte flagged is exactly the first zero
+    // (a false flag needs a borrow, and borrows only run upward from a true one).
+    let first_in = |word: &[u8; 8]| {
+        let t = u64::from_le_bytes(*word) ^ (u64::from(GS) * ONES);
+        let zero = t.wrapping_sub(ONES) & !t & (0x80 * ONES);
+        (zero != 0).then(|| zero.trailing_zeros() as usize / 8)
+    };
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        if let Some(i) = <&[u8; 8]>::try_from(word).ok().and_then(first_in) {
+            return Some(at + i);
+        }
+        at += 8;
+    }
+    if words.remainder().is_empty() {
+        return None;
+    }
+    match bytes.last_chunk::<8>() {
+        // The last eight bytes again: those before `at` hold no GS.
+        Some(last) => first_in(last).map(|i| bytes.len() - 8 + i),
+        None => bytes.iter().position(|&b| b == GS),
+    }
 }
 
 /// Whether `pair` occurs in `bytes` (no early exit, for the same reason).
@@ -377,7 +414,7 @@ fn gs1(text: &[u8], repairs: &mut Repairs, out: &mut Reading) -> Option<()> {
         return None;
     }
     let tail = &text[18..];
-    let gs_at = tail.iter().position(|&b| b == GS);
+    let gs_at = find_gs(tail);
     let segment = &tail[..gs_at.unwrap_or(tail.len())];
     let after_gs = gs_at.map_or(&[][..], |p| &tail[p + 1..]);
     let mut reading = |serial_len: usize, batch: Option<&[u8]>| {
@@ -563,6 +600,22 @@ mod tests {
             );
         }
         assert_eq!(batch_after(tails[0].as_bytes()), Some(&b"SER1"[..]));
+    }
+
+    #[test]
+    fn the_first_gs_is_found_as_a_byte_search_finds_it() {
+        for len in 0..40 {
+            let plain: Vec<u8> = (0..len).map(|i| b"0aZ%\x1c\x1e\x9d"[i % 7]).collect();
+            assert_eq!(find_gs(&plain), None, "{len}");
+            for first in 0..len {
+                for second in first..len {
+                    let mut t = plain.clone();
+                    t[first] = GS;
+                    t[second] = GS;
+                    assert_eq!(find_gs(&t), Some(first), "{first}, {second} of {len}");
+                }
+            }
+        }
     }
 
     #[test]
