@@ -658,7 +658,7 @@ impl LiveIndex {
         inputs: &[S],
         options: &CheckOptions,
     ) -> Result<Checked, LiveError> {
-        let mut decisions = vec![Decision::default(); inputs.len()];
+        let mut decisions = parallel::filled(inputs.len(), Decision::default());
         let generation = self.par_check_batch_into(inputs, options, &mut decisions)?;
         Ok(Checked {
             generation,
