@@ -107,20 +107,7 @@ fn noisy(km: &[u8], n: u64) -> Vec<u8> {
             }
             out
         }
-        _ if km.starts_with(b"01") => {
-            let mut out = b"(01)".to_vec();
-            out.extend_from_slice(&km[2..16]);
-            out.extend_from_slice(b"(21)");
-            let mut parts = km[18..].split(|&b| b == GS);
-            out.extend_from_slice(parts.next().unwrap_or_default());
-            for part in parts {
-                out.extend_from_slice(b"(");
-                out.extend_from_slice(&part[..2]);
-                out.extend_from_slice(b")");
-                out.extend_from_slice(&part[2..]);
-            }
-            out
-        }
+        _ if km.starts_with(b"01") => cisgate::synth::bracketed(km, b""),
         _ => [b"]d2".as_slice(), km].concat(),
     }
 }

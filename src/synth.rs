@@ -840,26 +840,33 @@ fn add_noise(code: &GeneratedCode, r: &mut Rng) -> Vec<u8> {
         8 => replace_gs(b"\\u001d"),
         9 => replace_gs(b"\\035"),
         10 => km[1..].to_vec(),
-        _ => {
-            // Bracketed AIs: (01)GTIN(21)serial(93)....
-            let mut out = b"(01)".to_vec();
-            out.extend_from_slice(&km[2..16]);
-            out.extend_from_slice(b"(21)");
-            let rest = &km[18..];
-            let mut parts = rest.split(|&b| b == GS);
-            out.extend_from_slice(parts.next().unwrap_or_default());
-            for part in parts {
-                let ai_len = if part.starts_with(b"3103") { 4 } else { 2 };
-                if part.len() >= ai_len {
-                    out.push(b'(');
-                    out.extend_from_slice(&part[..ai_len]);
-                    out.push(b')');
-                    out.extend_from_slice(&part[ai_len..]);
-                }
-            }
-            out
+        _ => bracketed(km, b""),
+    }
+}
+
+/// A GS1 full code with its AIs in brackets, `(01)GTIN(21)serial(93)…`, as some scanners
+/// and hand-typed inputs send it; `between` goes before each element after the serial (a
+/// GS some scanners keep). A tobacco pack (no `01`) is returned as it is.
+pub fn bracketed(km: &[u8], between: &[u8]) -> Vec<u8> {
+    if !km.starts_with(b"01") || km.len() < 18 {
+        return km.to_vec();
+    }
+    let mut out = b"(01)".to_vec();
+    out.extend_from_slice(&km[2..16]);
+    out.extend_from_slice(b"(21)");
+    let mut parts = km[18..].split(|&b| b == GS);
+    out.extend_from_slice(parts.next().unwrap_or_default());
+    for part in parts {
+        let ai_len = if part.starts_with(b"3103") { 4 } else { 2 };
+        if part.len() >= ai_len {
+            out.extend_from_slice(between);
+            out.push(b'(');
+            out.extend_from_slice(&part[..ai_len]);
+            out.push(b')');
+            out.extend_from_slice(&part[ai_len..]);
         }
     }
+    out
 }
 
 #[cfg(test)]

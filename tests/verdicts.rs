@@ -15,7 +15,7 @@ use cisgate::check::{CheckOptions, Decision, Reason, Verdict};
 use cisgate::code;
 use cisgate::journal::SaleOp;
 use cisgate::live::{LiveIndex, LiveOptions};
-use cisgate::synth::{Catalogue, GenConfig};
+use cisgate::synth::{self, Catalogue, GenConfig};
 use proptest::prelude::*;
 
 /// Counts the allocations of the thread that asks (the test harness's other threads
@@ -135,31 +135,10 @@ fn forms(km: &[u8], k: u32) -> Vec<u8> {
         13 => km.get(1..).unwrap_or_default().to_vec(),
         14 => format!("  {text}\r\n").into_bytes(),
         15 => [b"]d2\x1d".as_slice(), km].concat(),
-        16 => bracketed(km, b""),
-        17 => bracketed(km, b"\x1d"),
+        16 => synth::bracketed(km, b""),
+        17 => synth::bracketed(km, b"\x1d"),
         _ => replace_gs("<gs>"),
     }
-}
-
-/// A GS1 code with its AIs in brackets, `(01)…(21)…(91)…(92)…`, each bracketed element
-/// after the serial preceded by `between` (a GS some scanners keep).
-fn bracketed(km: &[u8], between: &[u8]) -> Vec<u8> {
-    if !km.starts_with(b"01") || km.len() < 18 {
-        return km.to_vec();
-    }
-    let mut out = b"(01)".to_vec();
-    out.extend_from_slice(&km[2..16]);
-    out.extend_from_slice(b"(21)");
-    let mut parts = km[18..].split(|&b| b == code::GS);
-    out.extend_from_slice(parts.next().unwrap_or_default());
-    for part in parts.filter(|p| p.len() >= 2) {
-        out.extend_from_slice(between);
-        out.push(b'(');
-        out.extend_from_slice(&part[..2]);
-        out.push(b')');
-        out.extend_from_slice(&part[2..]);
-    }
-    out
 }
 
 /// The fast reading, when it answers, is the full parser's single reading with the same

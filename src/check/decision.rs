@@ -8,6 +8,16 @@ use crate::code::{MAX_KI_LEN, ParseError, Reading, Repairs};
 pub struct Reasons(u8);
 
 impl Reasons {
+    /// The status these reasons give a readable code: blocked by any, else allowed.
+    #[inline]
+    fn status(self) -> Status {
+        if self.is_empty() {
+            Status::Allowed
+        } else {
+            Status::Blocked
+        }
+    }
+
     /// No reason.
     pub const NONE: Reasons = Reasons(0);
 
@@ -124,40 +134,30 @@ impl Decision {
         min_prices: &[Option<u64>],
         repairs: Repairs,
     ) -> Decision {
-        if let ([reading], [reasons], [min_price]) = (readings, reasons, min_prices) {
-            return Decision::of_reading(reading, *reasons, *min_price, repairs);
-        }
-        let mut decision = Decision {
-            repairs,
-            ..Decision::default()
+        let (Some(first), Some(&first_reasons), Some(&first_price)) =
+            (readings.first(), reasons.first(), min_prices.first())
+        else {
+            return Decision::default();
         };
-        let Some(first) = readings.first() else {
-            decision.repairs = Repairs::default();
+        let mut decision = Decision::of_reading(first, first_reasons, first_price, repairs);
+        if readings.len() == 1 {
             return decision;
-        };
+        }
+        // Read several ways: every reading's reasons and prices count; no single КИ, and
+        // a GTIN only when every reading has the same.
         for ((reading, reasons), min_price) in readings.iter().zip(reasons).zip(min_prices) {
             decision.reasons = decision.reasons.union(*reasons);
             decision.min_price_kopecks = decision.min_price_kopecks.max(*min_price);
             decision.max_retail_price_kopecks =
                 decision.max_retail_price_kopecks.or(reading.mrp_kopecks());
         }
-        decision.status = if decision.reasons.is_empty() {
-            Status::Allowed
-        } else {
-            Status::Blocked
-        };
-        decision.ambiguous = readings.len() > 1;
-        if !decision.ambiguous {
-            // The reading's buffer is zero after its КИ, as the decision's is.
-            let (ki, len) = first.ki_buffer();
-            decision.ki = *ki;
-            decision.ki_len = len;
-        }
-        if (!decision.ambiguous || readings.iter().all(|r| r.gtin() == first.gtin()))
-            && let Ok(gtin) = <[u8; 14]>::try_from(first.gtin())
-        {
-            decision.gtin = gtin;
-            decision.has_gtin = true;
+        decision.status = decision.reasons.status();
+        decision.ambiguous = true;
+        decision.ki = [0; MAX_KI_LEN];
+        decision.ki_len = 0;
+        if readings.iter().any(|r| r.gtin() != first.gtin()) {
+            decision.gtin = [0; 14];
+            decision.has_gtin = false;
         }
         decision
     }
@@ -177,11 +177,7 @@ impl Decision {
             Err(_) => ([0; 14], false),
         };
         Decision {
-            status: if reasons.is_empty() {
-                Status::Allowed
-            } else {
-                Status::Blocked
-            },
+            status: reasons.status(),
             reasons,
             repairs,
             ambiguous: false,

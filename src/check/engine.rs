@@ -206,9 +206,14 @@ impl Index {
                 prefetch_input(ahead.as_ref());
             }
             if step.is_full() {
-                self.look_up(&mut step, options, sold);
-                emit(&step, &inputs[first..i], base + first, each);
-                step.clear();
+                self.finish_step(
+                    &mut step,
+                    &inputs[first..i],
+                    base + first,
+                    options,
+                    sold,
+                    each,
+                );
                 first = i;
             }
             let mut from = step.n_readings;
@@ -219,11 +224,14 @@ impl Index {
             } else {
                 let read = read_fully(input.as_ref());
                 if !step.fits(&read) {
-                    if step.n_inputs > 0 {
-                        self.look_up(&mut step, options, sold);
-                        emit(&step, &inputs[first..i], base + first, each);
-                        step.clear();
-                    }
+                    self.finish_step(
+                        &mut step,
+                        &inputs[first..i],
+                        base + first,
+                        options,
+                        sold,
+                        each,
+                    );
                     first = i;
                     if !step.fits(&read) {
                         // More readings than a short step holds: this input alone, in a
@@ -245,10 +253,33 @@ impl Index {
                 cis.prefetch(step.ki_hash[r]);
             }
         }
-        if step.n_inputs > 0 {
-            self.look_up(&mut step, options, sold);
-            emit(&step, &inputs[first..], base + first, each);
+        self.finish_step(
+            &mut step,
+            &inputs[first..],
+            base + first,
+            options,
+            sold,
+            each,
+        );
+    }
+
+    /// Looks up the step's readings, hands its inputs (`inputs`, the first at `first` in
+    /// the caller's batch) to `each` and empties it; an empty step is left as it is.
+    fn finish_step<const N: usize, S: AsRef<[u8]>>(
+        &self,
+        step: &mut Step<N>,
+        inputs: &[S],
+        first: usize,
+        options: &CheckOptions,
+        sold: &SoldSource<'_>,
+        each: &mut impl FnMut(usize, &Outcome<'_>),
+    ) {
+        if step.n_inputs == 0 {
+            return;
         }
+        self.look_up(step, options, sold);
+        emit(step, inputs, first, each);
+        step.clear();
     }
 
     /// Every table's lookups for the readings of one step, into `step.reasons` and
